@@ -1,0 +1,5 @@
+import sys
+
+from adain.cli import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""`python -m adain …` / `adain …`: the command line.
+
+Building the parser imports nothing heavy, so `--help` answers at once; each sub-command
+imports torch and its own module only when it runs.  A UserError anywhere ends the command with
+one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from adain.errors import UserError
+
+ENCODER_NAMES = ("vgg16-hed", "vgg19-normalised", "vgg19-torchvision")  # see adain.encoders.ENCODERS
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; expected 0 or more")
+    return value
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
+                        help="auto: bf16 where the hardware is fast at it (AMX/AVX512-BF16 CPUs, CUDA), else fp32")
+
+
+def _add_stylize(commands) -> None:
+    p = commands.add_parser(
+        "stylize", help="stylise content images with style images",
+        description="Stylise every content × style pair (or, with --style-weights or --mask, one "
+                    "blended output per content). Sizes are shorter-side lengths; 0 keeps the image's own size.",
+    )
+    p.add_argument("--content", nargs="+", default=None, metavar="PATH|DIR",
+                   help="content images or folders (default: built-in example images)")
+    p.add_argument("--style", nargs="+", default=None, metavar="PATH|DIR",
+                   help="style images or folders (default: built-in example images)")
+    p.add_argument("--style-weights", nargs="+", type=float, metavar="W",
+                   help="blend all styles with these weights (normalised) into one output per content")
+    p.add_argument("--mask", nargs="+", metavar="PATH",
+                   help="one greyscale mask per style (or one fewer), the content's size: spatial control")
+    p.add_argument("--alpha", type=float, default=1.0, help="content–style trade-off in [0, 1] (default 1)")
+    p.add_argument("--preserve-color", default="none", choices=("none", "histogram", "luminance"))
+    p.add_argument("--content-size", type=_non_negative_int, default=512, metavar="N")
+    p.add_argument("--style-size", type=_non_negative_int, default=512, metavar="N")
+    p.add_argument("--max-size", type=_non_negative_int, default=0, metavar="N", help="cap on the longer side (0: none)")
+    p.add_argument("--max-pixels", type=_non_negative_int, default=16384 * 16384, metavar="N",
+                   help="refuse input images with more pixels than this (decompression-bomb guard)")
+    p.add_argument("--encoder", choices=ENCODER_NAMES, default=None,
+                   help="default: the encoder the decoder was trained with")
+    p.add_argument("--encoder-weights", metavar="PATH", help="local copy of the encoder's original weight file")
+    p.add_argument("--decoder", metavar="PATH", help="decoder weights (default: the shipped decoder)")
+    p.add_argument("--output", default="outputs", metavar="DIR|FILE",
+                   help="folder for the results, or a file name when there is one result (default: outputs)")
+    p.add_argument("--ext", default="jpg", choices=("jpg", "png", "webp"), help="output format in a folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_runtime_options(p)
+
+
+def _add_bench(commands) -> None:
+    p = commands.add_parser(
+        "bench", help="time a stylisation: the fast path against a plain fp32 reference",
+        description="Warm median latency of one stylisation (content and style encoding + decoding) "
+                    "with this project's fast path and with a plain fp32 NCHW eager run of the same network.",
+    )
+    p.add_argument("--size", type=int, nargs="+", default=[512], help="square image sizes (default 512)")
+    p.add_argument("--repeat", type=int, default=5, help="timed runs per setting (median reported)")
+    p.add_argument("--decoder", metavar="PATH", help="decoder weights (speed does not depend on them)")
+    p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-hed")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    _add_runtime_options(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adain", description="Arbitrary neural style transfer (AdaIN) and baselines.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_stylize(commands)
+    _add_bench(commands)
+    return parser
+
+
+def _version() -> str:
+    from adain import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "stylize":
+            from adain.stylize_command import run_stylize
+
+            return run_stylize(args)
+        if args.command == "bench":
+            from adain.bench import run_bench
+
+            return run_bench(args)
+    except UserError as exc:
+        print(f"adain: error: {exc}", file=sys.stderr)
+        return UserError.exit_code
+    except KeyboardInterrupt:
+        print("adain: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def console_main() -> None:
+    """Entry point of the `adain` console script."""
+    sys.exit(main())

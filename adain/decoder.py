@@ -1,0 +1,66 @@
+"""The AdaIN decoder: the mirror image of the encoder up to relu4_1.
+
+Each encoder conv `conv{b}_{i}` (c_in → c_out) gets a decoder conv `dec{b}_{i}` (c_out → c_in),
+in reverse order, with nearest-neighbour ×2 upsampling where the encoder pooled.  For VGG-19
+that is exactly the decoder of Huang & Belongie (2017) and of the widely used PyTorch port:
+
+    dec4_1 512→256, up, dec3_4 256→256, dec3_3, dec3_2, dec3_1 256→128, up,
+    dec2_2 128→128, dec2_1 128→64, up, dec1_2 64→64, dec1_1 64→3 (no ReLU on the last)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from adain.encoders import ARCHITECTURES, BLOCK_CHANNELS, layer_names
+from adain.layers import Conv3x3
+
+DECODER_TOP_TAP = "relu4_1"
+
+
+def decoder_layers(arch: str) -> list[tuple[str, int, int]]:
+    """[(name, in_channels, out_channels)] of the decoder for an encoder architecture."""
+    encoder_convs = [name for name in layer_names(arch) if int(name[4]) <= 4]
+    encoder_convs = encoder_convs[: encoder_convs.index("conv4_1") + 1]
+    layers = []
+    in_channels = {}
+    channels = 3
+    for name in encoder_convs:
+        in_channels[name] = channels
+        channels = BLOCK_CHANNELS[int(name[4]) - 1]
+    for name in reversed(encoder_convs):
+        out = BLOCK_CHANNELS[int(name[4]) - 1]
+        layers.append((name.replace("conv", "dec"), out, in_channels[name]))
+    return layers
+
+
+class Decoder(nn.Module):
+    """relu4_1 features (N, 512, h, w) → RGB image (N, 3, 8h, 8w), unclamped."""
+
+    def __init__(self, arch: str = "vgg16", padding: str = "reflect"):
+        super().__init__()
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"decoder arch must be one of {list(ARCHITECTURES)}, got {arch!r}")
+        self.arch = arch
+        self.padding = padding
+        self.convs = nn.ModuleDict(
+            {name: Conv3x3(c_in, c_out, padding) for name, c_in, c_out in decoder_layers(arch)}
+        )
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        x = feat
+        names = list(self.convs)
+        for name in names:
+            x = self.convs[name](x)
+            if name == names[-1]:
+                break  # the output layer has no ReLU
+            x = F.relu(x)
+            block, index = int(name[3]), int(name[5])
+            if index == 1 and block > 1:  # the encoder pooled before conv{block}_1
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+        return x
+
+    def config(self) -> dict[str, str]:
+        return {"arch": self.arch, "padding": self.padding}

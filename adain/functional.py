@@ -1,0 +1,240 @@
+"""The pure tensor core of style transfer: statistics, AdaIN, blending, masks, colour.
+
+Every function here is stateless and works on batched tensors; shapes are given as
+N (batch), C (channels), H, W (height, width), K (number of styles).  Statistics are computed
+in float32 whatever the input dtype, because bf16 has too few mantissa bits for a variance.
+
+References:
+    Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance
+    Normalization", ICCV 2017 (AdaIN, style interpolation, spatial control, α trade-off).
+    Gatys et al., "Preserving Color in Neural Artistic Style Transfer", arXiv:1606.05897, 2016
+    (colour histogram matching and luminance-only transfer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from adain.errors import UserError
+
+EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """Per-channel mean and standard deviation of a feature map, each (N, C, 1, 1), float32."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def to(self, device: torch.device | str) -> "FeatureStats":
+        return FeatureStats(self.mean.to(device), self.std.to(device))
+
+
+def mean_std(feat: torch.Tensor, weight: torch.Tensor | None = None, eps: float = EPS) -> FeatureStats:
+    """Per-channel mean and std over space.
+
+    Args:
+        feat: (N, C, H, W) features.
+        weight: optional (N, 1, H, W) non-negative spatial weights (a soft region mask); the
+            statistics are then weighted averages over the region.
+        eps: added to the variance, so that a constant channel gets std sqrt(eps), not 0.
+
+    Returns:
+        FeatureStats with mean and std of shape (N, C, 1, 1), float32.  The variance is the
+        population variance (divide by H·W), so statistics accumulated over tiles agree.
+    """
+    x = feat.float()
+    if weight is None:
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        var = (x - mean).square().mean(dim=(2, 3), keepdim=True)
+    else:
+        w = weight.float()
+        total = w.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)  # (N, 1, 1, 1)
+        mean = (x * w).sum(dim=(2, 3), keepdim=True) / total
+        var = ((x - mean).square() * w).sum(dim=(2, 3), keepdim=True) / total
+    return FeatureStats(mean, (var + eps).sqrt())
+
+
+def adain(content_feat: torch.Tensor, style: torch.Tensor | FeatureStats, eps: float = EPS) -> torch.Tensor:
+    """Adaptive instance normalisation: t = σ(s)·(c − μ(c))/σ(c) + μ(s).
+
+    Args:
+        content_feat: (N, C, H, W) content features.
+        style: (N|1, C, h, w) style features, or their precomputed FeatureStats.
+
+    Returns:
+        (N, C, H, W) float32 features whose per-channel mean/std equal the style's.
+    """
+    style_stats = style if isinstance(style, FeatureStats) else mean_std(style, eps=eps)
+    content_stats = mean_std(content_feat, eps=eps)
+    normalised = (content_feat.float() - content_stats.mean) / content_stats.std
+    return normalised * style_stats.std + style_stats.mean
+
+
+def normalise_weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    """Validate style interpolation weights and scale them to sum to one.
+
+    None means equal weights.  Raises UserError naming the problem for a wrong count, a
+    negative or non-finite weight, or weights that sum to zero.
+    """
+    if weights is None:
+        return [1.0 / count] * count
+    weights = [float(w) for w in weights]
+    if len(weights) != count:
+        raise UserError(f"style weights: got {len(weights)} weights for {count} styles; expected one per style")
+    if any(not torch.isfinite(torch.tensor(w)) or w < 0 for w in weights):
+        raise UserError(f"style weights: {weights} must be finite and non-negative")
+    total = sum(weights)
+    if total <= 0:
+        raise UserError(f"style weights: {weights} sum to zero; expected a positive sum")
+    return [w / total for w in weights]
+
+
+def blend_stats(stats: Sequence[FeatureStats], weights: Sequence[float]) -> FeatureStats:
+    """Weighted average of style statistics.
+
+    Interpolating AdaIN outputs, Σ_k w_k·AdaIN(c, s_k) with Σ w_k = 1 (the paper's style
+    interpolation), equals AdaIN(c, ·) with the weighted mean Σ w_k μ_k and weighted std
+    Σ w_k σ_k, because AdaIN is affine in (μ, σ).  So a blend costs one AdaIN, not K.
+    """
+    mean = sum(w * s.mean for w, s in zip(weights, stats))
+    std = sum(w * s.std for w, s in zip(weights, stats))
+    return FeatureStats(mean, std)
+
+
+def masked_adain(
+    content_feat: torch.Tensor,
+    styles: Sequence[FeatureStats],
+    masks: torch.Tensor,
+    eps: float = EPS,
+) -> torch.Tensor:
+    """Spatial control: each region of the content gets its own style.
+
+    Args:
+        content_feat: (N, C, H, W) content features.
+        styles: K style statistics, each (N|1, C, 1, 1).
+        masks: (N, K, h, w) soft masks in [0, 1], one channel per style, at any resolution;
+            they are resized to (H, W) with area averaging.
+
+    Returns:
+        (N, C, H, W) features.  Region k is normalised with the content statistics *of that
+        region* and given style k's statistics; overlapping soft masks are averaged by their
+        weights, and positions that no mask covers keep the content features.
+    """
+    if masks.shape[1] != len(styles):
+        raise UserError(f"masks: got {masks.shape[1]} masks for {len(styles)} styles")
+    content = content_feat.float()
+    masks = F.interpolate(masks.float(), size=content.shape[-2:], mode="area")  # (N, K, H, W)
+    out = torch.zeros_like(content)
+    for k, style_stats in enumerate(styles):
+        region = masks[:, k : k + 1]  # (N, 1, H, W)
+        region_stats = mean_std(content, weight=region, eps=eps)
+        transferred = (content - region_stats.mean) / region_stats.std * style_stats.std + style_stats.mean
+        out = out + region * transferred
+    coverage = masks.sum(dim=1, keepdim=True)  # (N, 1, H, W)
+    covered = coverage > 1e-6
+    return torch.where(covered, out / coverage.clamp_min(1e-6), content)
+
+
+def mix_content(transferred: torch.Tensor, content_feat: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Content–style trade-off: α·t + (1 − α)·c, α in [0, 1]."""
+    if not 0.0 <= alpha <= 1.0:
+        raise UserError(f"alpha: {alpha} is outside [0, 1]")
+    return alpha * transferred + (1.0 - alpha) * content_feat.float()
+
+
+def gram(feat: torch.Tensor) -> torch.Tensor:
+    """Gram matrix normalised by the number of positions: G = F·Fᵀ / (H·W).
+
+    (N, C, H, W) → (N, C, C), float32.
+    """
+    flat = rearrange(feat.float(), "n c h w -> n c (h w)")
+    return flat @ flat.transpose(1, 2) / flat.shape[-1]
+
+
+# --- colour preservation ------------------------------------------------------------------
+
+def _color_mean_cov(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 3, H, W) → mean (N, 3, 1) and covariance (N, 3, 3), float64."""
+    pixels = rearrange(image.double(), "n c h w -> n c (h w)")
+    mean = pixels.mean(dim=2, keepdim=True)
+    centred = pixels - mean
+    return mean, centred @ centred.transpose(1, 2) / pixels.shape[-1]
+
+
+def _sym_power(matrix: torch.Tensor, power: float, eps: float) -> torch.Tensor:
+    """Power of a symmetric positive semi-definite (N, 3, 3) matrix via its eigenbasis."""
+    values, vectors = torch.linalg.eigh(matrix)
+    values = values.clamp_min(eps) ** power
+    return vectors @ torch.diag_embed(values) @ vectors.transpose(1, 2)
+
+
+def match_color(source: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Colour histogram matching by mean/covariance transfer (Gatys et al. 2016, §2.1).
+
+    Returns x' = A·(x − μ_s) + μ_t with A = Σ_t^{1/2} Σ_s^{-1/2} (symmetric square roots), so
+    the source's pixel colours take the target's mean and covariance.  Used before encoding to
+    bring the style image into the content's colour space.
+
+    Args:
+        source: (N, 3, H, W) image to recolour (the style).
+        target: (N|1, 3, h, w) image whose colour statistics to take (the content).
+
+    Returns:
+        (N, 3, H, W) in the source's dtype, *not* clamped (clamp before encoding).
+    """
+    mean_s, cov_s = _color_mean_cov(source)
+    mean_t, cov_t = _color_mean_cov(target)
+    transform = _sym_power(cov_t, 0.5, eps) @ _sym_power(cov_s, -0.5, eps)  # (N, 3, 3)
+    pixels = rearrange(source.double(), "n c h w -> n c (h w)")
+    matched = transform @ (pixels - mean_s) + mean_t
+    return rearrange(matched, "n c (h w) -> n c h w", h=source.shape[2]).to(source.dtype)
+
+
+# ITU-R BT.601 YIQ, the colour space of Gatys et al.'s luminance-only transfer.
+_RGB_TO_YIQ = torch.tensor(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
+)
+
+
+def rgb_to_yiq(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB → (N, 3, H, W) YIQ; Y is the luminance in [0, 1]."""
+    matrix = _RGB_TO_YIQ.to(image.device, torch.float32)
+    return torch.einsum("ij,njhw->nihw", matrix, image.float())
+
+
+def yiq_to_rgb(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) YIQ → (N, 3, H, W) RGB (not clamped)."""
+    matrix = torch.linalg.inv(_RGB_TO_YIQ).to(image.device, torch.float32)
+    return torch.einsum("ij,njhw->nihw", matrix, image.float())
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB → (N, 1, H, W) luminance Y."""
+    return rgb_to_yiq(image)[:, :1]
+
+
+def match_luminance(style_luma: torch.Tensor, content_luma: torch.Tensor) -> torch.Tensor:
+    """Shift/scale the style luminance to the content's mean and std (Gatys et al. 2016, §2.2).
+
+    (N, 1, H, W), (N|1, 1, h, w) → (N, 1, H, W).
+    """
+    s = mean_std(style_luma, eps=1e-8)
+    c = mean_std(content_luma, eps=1e-8)
+    return (style_luma.float() - s.mean) / s.std * c.std + c.mean
+
+
+def combine_luminance(stylised_rgb: torch.Tensor, content_rgb: torch.Tensor) -> torch.Tensor:
+    """Keep the stylised image's luminance and the content's chroma (I, Q).
+
+    (N, 3, H, W) each → (N, 3, H, W) RGB, not clamped.
+    """
+    yiq = rgb_to_yiq(content_rgb)
+    yiq = torch.cat([luminance(stylised_rgb), yiq[:, 1:]], dim=1)
+    return yiq_to_rgb(yiq)

@@ -1,0 +1,59 @@
+"""Building blocks shared by the encoder and the decoders."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PADDING_MODES = ("zero", "reflect")
+
+
+def reflect_pad1(x: torch.Tensor) -> torch.Tensor:
+    """Reflection-pad (N, C, H, W) by one pixel on every side → (N, C, H+2, W+2).
+
+    Same values as `F.pad(x, (1, 1, 1, 1), mode="reflect")`, built from two concatenations
+    of one-pixel slices.  On CPU with channels_last bf16 tensors the generic reflection kernel
+    is several times slower than the 3×3 convolution that follows it (environment.md); the
+    slice-and-concatenate form keeps the memory format and runs at copy speed.  On CUDA the
+    generic kernel is fine and is used.
+    """
+    if x.is_cuda or x.shape[-1] < 2 or x.shape[-2] < 2:
+        return F.pad(x, (1, 1, 1, 1), mode="reflect")
+    memory_format = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else None
+    x = torch.cat([x[..., :, 1:2], x, x[..., :, -2:-1]], dim=3)
+    x = torch.cat([x[..., 1:2, :], x, x[..., -2:-1, :]], dim=2)
+    return x.contiguous(memory_format=memory_format) if memory_format else x
+
+
+class Conv3x3(nn.Module):
+    """3×3 convolution with 'same' output size and zero or reflection padding.
+
+    Parameters are `weight` (out, in, 3, 3) and `bias` (out,), the same names as nn.Conv2d, so
+    state dicts of other implementations map onto it one to one.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, padding: str = "zero"):
+        super().__init__()
+        if padding not in PADDING_MODES:
+            raise ValueError(f"padding must be one of {PADDING_MODES}, got {padding!r}")
+        self.padding = padding
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        nn.init.kaiming_normal_(self.weight, nonlinearity="relu")
+
+    @property
+    def in_channels(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding == "reflect":
+            return F.conv2d(reflect_pad1(x), self.weight, self.bias)
+        return F.conv2d(x, self.weight, self.bias, padding=1)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, padding={self.padding}"

@@ -1,0 +1,114 @@
+"""The AdaIN network: encode → transfer statistics → decode.
+
+    model = AdaINModel(encoder, decoder)
+    style = model.style_stats(style_rgb)               # once per style, reused for any content
+    out = model(content_rgb, [style], alpha=0.8)       # (N, 3, H, W), same size as the content
+
+Inputs are RGB in [0, 1].  Images of any size are reflection-padded to a multiple of 8 (the
+encoder's total stride at relu4_1) and the output is cropped back, so it has the content's size.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from adain import functional as AF
+from adain.decoder import DECODER_TOP_TAP, Decoder
+from adain.encoders import VGGEncoder
+from adain.errors import UserError
+
+STRIDE = 8  # relu4_1 is three poolings deep
+
+
+def pad_to_multiple(image: torch.Tensor, multiple: int = STRIDE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflection-pad (N, C, H, W) on the bottom/right to multiples of `multiple`; also return (H, W)."""
+    height, width = image.shape[-2:]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if pad_h or pad_w:
+        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
+    return image, (height, width)
+
+
+class AdaINModel(nn.Module):
+    """Frozen encoder + AdaIN + decoder.  Only the decoder has trainable parameters."""
+
+    def __init__(self, encoder: VGGEncoder, decoder: Decoder):
+        super().__init__()
+        if encoder.spec.arch != decoder.arch:
+            raise UserError(
+                f"decoder was built for a {decoder.arch} encoder, but the encoder {encoder.spec.name!r} is {encoder.spec.arch}"
+            )
+        self.encoder = encoder
+        self.decoder = decoder
+        # NHWC is what oneDNN (AMX) and cuDNN are fast with; the benchmark's plain reference
+        # turns it off.
+        self.memory_format = torch.channels_last
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.decoder.parameters()).dtype
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.decoder.parameters()).device
+
+    def _input(self, rgb: torch.Tensor) -> torch.Tensor:
+        return rgb.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
+
+    def encode(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) RGB → relu4_1 features (N, 512, H/8, W/8) in the model's dtype."""
+        return self.encoder(self._input(rgb), taps=(DECODER_TOP_TAP,))[DECODER_TOP_TAP]
+
+    def style_stats(self, style_rgb: torch.Tensor) -> AF.FeatureStats:
+        """(N, 3, H, W) style image(s) → relu4_1 mean/std, each (N, 512, 1, 1) float32."""
+        return AF.mean_std(self.encode(style_rgb))
+
+    def transfer(
+        self,
+        content_feat: torch.Tensor,
+        styles: Sequence[AF.FeatureStats],
+        weights: Sequence[float] | None = None,
+        masks: torch.Tensor | None = None,
+        alpha: float = 1.0,
+    ) -> torch.Tensor:
+        """AdaIN target t in feature space, float32 (N, 512, h, w).
+
+        One style: plain AdaIN.  Several styles with `masks` (N, K, H, W): each region its own
+        style.  Several styles without masks: interpolation with `weights` (normalised).
+        """
+        if not styles:
+            raise UserError("styles: at least one style is needed")
+        if masks is not None:
+            target = AF.masked_adain(content_feat, styles, masks)
+        else:
+            weights = AF.normalise_weights(weights, len(styles))
+            target = AF.adain(content_feat, AF.blend_stats(styles, weights) if len(styles) > 1 else styles[0])
+        return AF.mix_content(target, content_feat, alpha)
+
+    def decode(self, feat: torch.Tensor) -> torch.Tensor:
+        """(N, 512, h, w) features → (N, 3, 8h, 8w) RGB, unclamped, float32."""
+        return self.decoder(feat.to(self.dtype).contiguous(memory_format=self.memory_format)).float()
+
+    def forward(
+        self,
+        content_rgb: torch.Tensor,
+        styles: Sequence[AF.FeatureStats],
+        weights: Sequence[float] | None = None,
+        masks: torch.Tensor | None = None,
+        alpha: float = 1.0,
+    ) -> torch.Tensor:
+        """Stylise (N, 3, H, W) content with precomputed style statistics → (N, 3, H, W), unclamped.
+
+        `masks`, if given, is (N, K, H, W) at the content's resolution.
+        """
+        padded, (height, width) = pad_to_multiple(content_rgb)
+        if masks is not None:
+            masks, _ = pad_to_multiple(masks.to(padded.device))
+        content_feat = self.encode(padded)
+        out = self.decode(self.transfer(content_feat, styles, weights, masks, alpha))
+        return out[..., :height, :width]

