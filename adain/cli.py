@@ -72,8 +72,20 @@ def _add_bench(commands) -> None:
     p.add_argument("--decoder", metavar="PATH", help="decoder weights (speed does not depend on them)")
     p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-hed")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--train", action="store_true",
+                   help="time training steps (images/s) instead of a stylisation; use with --size 256 --batch 8")
+    p.add_argument("--batch", type=int, default=8, help="batch size for --train (default 8)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     _add_runtime_options(p)
+
+
+def _add_export(commands) -> None:
+    p = commands.add_parser("export", help="turn a training checkpoint into shippable decoder weights",
+                            description="Write safetensors decoder weights with a JSON description from a train.py checkpoint.")
+    p.add_argument("checkpoint", help="a checkpoint written by train.py (e.g. runs/x/checkpoints/best.pt)")
+    p.add_argument("output", help="output .safetensors path (a .json description is written beside it)")
+    p.add_argument("--dtype", default="float16", choices=("float16", "float32"))
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="extra metadata, e.g. hardware=...")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_stylize(commands)
     _add_bench(commands)
+    _add_export(commands)
     return parser
 
 
@@ -102,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adain.stylize_command import run_stylize
 
             return run_stylize(args)
+        if args.command == "export":
+            from adain.export import run_export
+
+            return run_export(args)
         if args.command == "bench":
             from adain.bench import run_bench
 

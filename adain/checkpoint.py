@@ -1,0 +1,110 @@
+"""Training checkpoints: full state, written atomically, loaded without pickle.
+
+A checkpoint holds the decoder, optimiser, LR schedule, step, RNG states, the resolved config
+and the code version, so a run resumes bit-exactly and any decoder can be traced to its recipe.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import torch
+
+from adain.errors import UserError
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+def git_commit() -> str:
+    """The commit of the code (with '+dirty' for uncommitted changes), or 'unknown'."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
+
+
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    """The plain module under DDP and torch.compile wrappers, so saved keys stay clean."""
+    while True:
+        if hasattr(module, "module"):  # DistributedDataParallel
+            module = module.module
+        elif hasattr(module, "_orig_mod"):  # torch.compile
+            module = module._orig_mod
+        else:
+            return module
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_torch_save(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(run_dir: Path, state: dict, step: int, keep: int, every: int, best: bool = False) -> Path:
+    """Write latest.pt (always), step_XXXXXXX.pt every `every` steps (keeping the newest `keep`),
+    and best.pt when `best`.  Returns the path of latest.pt."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    latest = folder / "latest.pt"
+    atomic_torch_save(state, latest)
+    if every and step % every == 0:
+        atomic_torch_save(state, folder / f"step_{step:07d}.pt")
+        numbered = sorted(folder.glob("step_*.pt"))
+        for old in numbered[:-keep] if keep > 0 else []:
+            old.unlink()
+    if best:
+        atomic_torch_save(state, folder / "best.pt")
+    return latest
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    missing = {"decoder", "optimizer", "scheduler", "step", "config"} - set(state)
+    if missing:
+        raise UserError(f"{path}: checkpoint lacks {sorted(missing)}")
+    return state
+
+
+def find_resume(run_dir: Path, resume: str | None) -> Path | None:
+    """`resume` may be a path, or "auto": the run's latest.pt if it exists."""
+    if not resume:
+        return None
+    if resume == "auto":
+        latest = Path(run_dir) / CHECKPOINT_DIR / "latest.pt"
+        return latest if latest.is_file() else None
+    return Path(resume)
+
+
+def step_of(path: Path) -> int:
+    match = re.search(r"step_(\d+)", path.name)
+    return int(match.group(1)) if match else -1

@@ -1,0 +1,191 @@
+"""Training: config composition, falling losses, exact resume, run-directory contents, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from adain.checkpoint import load_checkpoint
+from adain.config import TrainConfig, load_config
+from adain.data import ImagePool, PairBatches, StreamPosition, list_images
+from adain.errors import UserError
+from adain.weights import load_decoder
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "train" / "smoke.yaml"
+
+
+def _write_images(folder: Path, count: int, seed: int, size=(96, 80)) -> Path:
+    """Seeded smooth random images (blurred noise + gradients), like tiny photos."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        low = rng.uniform(0, 255, (size[1] // 8, size[0] // 8, 3)).astype(np.uint8)
+        Image.fromarray(low).resize(size, Image.Resampling.BICUBIC).save(folder / f"img_{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def image_folders(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("train_data")
+    return {
+        "data.content": str(_write_images(root / "content", 4, seed=1)),
+        "data.style": str(_write_images(root / "style", 3, seed=2)),
+        "data.val_content": str(_write_images(root / "val_content", 2, seed=3)),
+        "data.val_style": str(_write_images(root / "val_style", 2, seed=4)),
+    }
+
+
+def _config(run_dir: Path, folders: dict[str, str], *extra: str):
+    overrides = [f"{k}={v}" for k, v in folders.items()] + [f"run_dir={run_dir}", "precision=fp32", *extra]
+    return load_config(SMOKE, overrides)
+
+
+def _train(cfg):
+    from adain.training import run
+
+    return run(cfg)
+
+
+def test_shipped_configs_compose():
+    for path in sorted((ROOT / "configs" / "train").glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg.steps > 0 and cfg.optim.batch_size > 0, path
+
+
+def test_config_typo_and_wrong_type_fail():
+    with pytest.raises(UserError, match="optim.lrr|lrr"):
+        load_config(SMOKE, ["optim.lrr=1e-3"])
+    with pytest.raises(UserError, match="steps"):
+        load_config(SMOKE, ["steps=many"])
+    with pytest.raises(UserError, match="key=value"):
+        load_config(SMOKE, ["steps"])
+    with pytest.raises(UserError, match="not found"):
+        load_config("configs/train/nope.yaml")
+
+
+def test_config_override_order():
+    cfg = load_config(SMOKE, ["optim.lr=0.5"])
+    assert cfg.optim.lr == 0.5  # the command line beats the YAML
+    assert cfg.steps == 4  # the YAML beats the dataclass default
+    assert cfg.optim.style_weight == TrainConfig().optim.style_weight  # untouched default
+
+
+def test_stream_is_a_shuffle_per_epoch():
+    stream = StreamPosition(seed=3, n=5)
+    first_epoch = [stream.index(k) for k in range(5)]
+    second_epoch = [stream.index(k) for k in range(5, 10)]
+    assert sorted(first_epoch) == list(range(5)) and sorted(second_epoch) == list(range(5))
+    assert first_epoch != list(range(5)) or second_epoch != list(range(5))
+
+
+def test_batches_are_deterministic_and_ranks_disjoint(image_folders):
+    content = ImagePool(list_images(image_folders["data.content"]), 96, True, 64)
+    style = ImagePool(list_images(image_folders["data.style"]), 96, True, 64)
+    a = PairBatches(content, style, batch_size=2, crop_size=64, seed=0)
+    b = PairBatches(content, style, batch_size=2, crop_size=64, seed=0)
+    assert torch.equal(a[5][0], b[5][0]) and torch.equal(a[5][1], b[5][1])
+    assert a[5][0].shape == (2, 3, 64, 64) and 0 <= a[5][0].min() and a[5][0].max() <= 1
+    rank0 = PairBatches(content, style, 2, 64, seed=0, rank=0, world_size=2)
+    rank1 = PairBatches(content, style, 2, 64, seed=0, rank=1, world_size=2)
+    assert not torch.equal(rank0[0][0], rank1[0][0])
+
+
+def test_corrupt_files_are_skipped_and_counted(tmp_path):
+    folder = _write_images(tmp_path / "c", 2, seed=5)
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    (folder / "empty.png").write_bytes(b"")
+    with pytest.warns(UserWarning, match="skipping"):
+        pool = ImagePool(list_images(folder), 96, True, 64)
+    assert len(pool) == 2 and len(pool.skipped) == 2
+
+
+def test_manifest_lists_files(tmp_path, image_folders):
+    files = list_images(image_folders["data.content"])
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("\n".join(str(f) for f in files[:2]) + "\n")
+    assert list_images(manifest) == files[:2]
+
+
+def test_losses_fall(tmp_path, image_folders):
+    cfg = _config(tmp_path / "run", image_folders, "steps=8", "optim.lr=1e-3", "log_every=1", "val_every=0",
+                  "image_every=0")
+    _train(cfg)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    assert len(losses) == 8
+    assert np.mean(losses[-2:]) < 0.5 * np.mean(losses[:2])
+
+
+def test_resume_is_bit_exact(tmp_path, image_folders):
+    straight = _config(tmp_path / "straight", image_folders, "steps=4")
+    _train(straight)
+    first_half = _config(tmp_path / "halves", image_folders, "steps=2")
+    _train(first_half)
+    second_half = _config(tmp_path / "halves", image_folders, "steps=4", "resume=auto")
+    _train(second_half)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "halves" / "checkpoints" / "latest.pt")
+    assert a["step"] == b["step"] == 4
+    for key in a["decoder"]:
+        assert torch.equal(a["decoder"][key], b["decoder"][key]), key
+    assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
+
+
+def test_run_directory_contents(tmp_path, image_folders):
+    run_dir = tmp_path / "run"
+    result = _train(_config(run_dir, image_folders, "wandb.mode=offline"))
+    assert (run_dir / "config.yaml").is_file()
+    assert load_config(run_dir / "config.yaml").steps == 4  # the saved config loads back
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt"))
+    assert {"latest.pt", "best.pt", "step_0000002.pt", "step_0000004.pt"} <= set(checkpoints)
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("val/rel_content" in r for r in rows) and any("train/images_per_s" in r for r in rows)
+    assert sorted((run_dir / "samples").glob("val/grid_*.png")) or sorted((run_dir / "samples").rglob("*.png"))
+    assert list((run_dir / "wandb").glob("offline-run-*/run-*.wandb")), "no W&B offline run file"
+    assert np.isfinite(result["val/rel_content"]) and np.isfinite(result["val/rel_style"])
+    state = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    assert state["config"]["steps"] == 4 and "torch" in state["rng"]
+    decoder, metadata = load_decoder(run_dir / "checkpoints" / "latest.pt")  # checkpoints stylise directly
+    assert decoder.arch == "vgg16" and metadata["encoder"] == "vgg16-hed"
+
+
+def test_export_writes_metadata(tmp_path, image_folders):
+    from adain.export import export_decoder
+
+    run_dir = tmp_path / "run"
+    _train(_config(run_dir, image_folders))
+    out = export_decoder(run_dir / "checkpoints" / "best.pt", tmp_path / "decoder.safetensors", extra={"hardware": "test"})
+    decoder, metadata = load_decoder(out)
+    description = json.loads(out.with_suffix(".json").read_text())
+    assert metadata["encoder"] == description["encoder"] == "vgg16-hed"
+    assert metadata["hardware"] == "test" and metadata["training_config"]["data"]["crop_size"] == 64
+    assert next(iter(decoder.parameters())).dtype == torch.float32  # loaded for use in fp32
+
+
+def test_train_cli_reports_bad_config(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(SMOKE), "optim.nope=1"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("train.py: error:") and "Traceback" not in proc.stderr
+
+
+def test_ddp_two_processes_gloo(tmp_path, image_folders):
+    """torchrun with 2 CPU processes: ranks train in lock-step and rank 0 writes the run."""
+    overrides = [f"{k}={v}" for k, v in image_folders.items()] + [f"run_dir={tmp_path / 'ddp'}", "precision=fp32", "steps=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+                           str(ROOT / "train.py"), "--config", str(SMOKE), *overrides],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "latest.pt")
+    assert state["step"] == 2
+    assert all(not k.startswith("module.") for k in state["decoder"])  # unwrapped before saving

@@ -1,0 +1,29 @@
+"""Train a decoder: python train.py --config configs/train/adain.yaml [key=value ...]"""
+
+import argparse
+import sys
+
+from adain.errors import UserError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", help="YAML with the keys that differ from adain.config.TrainConfig")
+    parser.add_argument("--resume", nargs="?", const="auto", help="resume from a checkpoint (default: the run's latest)")
+    parser.add_argument("overrides", nargs="*", help="dot-overrides such as optim.lr=2e-4 steps=1000")
+    args = parser.parse_args(argv)
+    try:
+        from adain.config import load_config
+        from adain.training import run
+
+        overrides = list(args.overrides) + ([f"resume={args.resume}"] if args.resume else [])
+        result = run(load_config(args.config, overrides))
+    except UserError as exc:
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        return 2
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
