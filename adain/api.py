@@ -14,7 +14,7 @@ from PIL import Image
 from adain import functional as AF
 from adain.encoders import build_encoder
 from adain.errors import UserError
-from adain.io import DEFAULT_MAX_PIXELS, load_mask, open_image, pil_to_tensor, resize_shorter, tensor_to_pil
+from adain.io import DEFAULT_MAX_PIXELS, load_mask, open_image, pil_to_tensor, resize_shorter, tensor_to_pil, to_rgb
 from adain.model import AdaINModel
 from adain.runtime import prepare_for_inference, resolve_device, resolve_dtype
 from adain.weights import load_decoder
@@ -93,7 +93,7 @@ class Stylizer:
                 new = (max(1, round(height * scale)), max(1, round(width * scale)))
                 tensor = F.interpolate(tensor.float(), size=new, mode="bicubic", antialias=True).clamp(0, 1)
             return tensor.float()
-        pil = open_image(image, max_pixels) if isinstance(image, (str, os.PathLike)) else image.convert("RGB")
+        pil = open_image(image, max_pixels) if isinstance(image, (str, os.PathLike)) else to_rgb(image)
         return pil_to_tensor(resize_shorter(pil, size, max_size))
 
     def _masks(self, masks: Sequence[ImageLike] | torch.Tensor, original_size: tuple[int, int],

@@ -23,7 +23,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 DEFAULT_MAX_PIXELS = 16384 * 16384  # 268 MP: well above 8K (33 MP), far below a bomb
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode → RGB: 16-bit scaled down, transparency flattened onto white."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
         scale = 65535.0 if (image.mode.startswith("I;16") or values.max(initial=0) > 255) else 255.0
@@ -61,7 +62,7 @@ def open_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, mo
                     raise UserError(f"{path}: image has zero size ({width}x{height})")
                 image.load()
                 image = ImageOps.exif_transpose(image)
-                return _to_rgb(image) if mode == "RGB" else _to_rgb(image).convert("L")
+                return to_rgb(image) if mode == "RGB" else to_rgb(image).convert("L")
     except UserError:
         raise
     except UnidentifiedImageError:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adain.errors import UserError
-from adain.io import IMAGE_SUFFIXES, expand_image_paths, save_image
 
 
 @dataclass
@@ -30,6 +29,8 @@ def output_name(content: Path, styles: list[Path], ext: str) -> str:
 
 
 def plan_jobs(contents: list[Path], styles: list[Path], blend: bool, output: Path, ext: str) -> list[Job]:
+    from adain.io import IMAGE_SUFFIXES
+
     groups = [styles] if blend else [[s] for s in styles]
     pairs = [(c, g) for c in contents for g in groups]
     if output.suffix.lower() in IMAGE_SUFFIXES:
@@ -47,7 +48,8 @@ def _validate(args: Namespace) -> None:
 
 
 def run_stylize(args: Namespace) -> int:
-    _validate(args)
+    _validate(args)  # before any heavy import, so a bad option fails at once
+    from adain.io import expand_image_paths, save_image
     if args.content is None or args.style is None:
         from adain.examples import example_contents, example_styles
 

@@ -1,0 +1,65 @@
+"""Score a decoder with the two scale-free numbers on held-out pairs, and draw a results grid.
+
+    .venv/bin/python experiments/cpu_decoder/evaluate.py --decoder adain/weights/decoder-vgg16-hed.safetensors
+
+Protocol (issue "Train the default decoder to quality"): content centre square crop resized to
+384², style shorter side 384, α = 1; pair i is content/val[i] × style/val[7i mod 25].  The grid
+shows stylised outputs only: the pack's images themselves stay out of the repository.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from adain.api import load  # noqa: E402
+from adain.io import save_image  # noqa: E402
+from adain.metrics import relative_content_loss, relative_style_loss  # noqa: E402
+from adain.training import ValidationSet, image_grid  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--decoder", required=True)
+    parser.add_argument("--pack", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--grid", type=Path, help="write a grid of the first 8 outputs (JPEG)")
+    parser.add_argument("--json", type=Path, help="write the scores as JSON")
+    args = parser.parse_args()
+
+    stylizer = load(args.decoder)
+    model = stylizer.model
+    scorer = model.encoder if model.dtype == torch.float32 else None
+    if scorer is None:
+        from adain.encoders import build_encoder
+
+        scorer = build_encoder(model.encoder.spec.name)  # fp32 for the metrics
+    pairs = ValidationSet(args.pack / "content" / "val", args.pack / "style" / "val", args.pairs, args.size)
+    outputs, content_scores, style_scores = [], [], []
+    with torch.inference_mode():
+        for i, style in enumerate(pairs.style):
+            content = pairs.content[i: i + 1]
+            out = stylizer.stylize(content, style, content_size=0, style_size=0)
+            outputs.append(out)
+            content_scores.append(relative_content_loss(scorer, out, content).item())
+            style_scores.append(relative_style_loss(scorer, out, style).item())
+    result = {"decoder": args.decoder, "pairs": len(outputs), "size": args.size,
+              "rel_content": sum(content_scores) / len(content_scores),
+              "rel_style": sum(style_scores) / len(style_scores)}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps({**result, "per_pair": list(zip(pairs.names, content_scores, style_scores))}, indent=2))
+    if args.grid:
+        shown = torch.cat(outputs[:8])
+        grid = image_grid([shown[:4], shown[4:8]], size=192)
+        save_image(grid, args.grid, quality=88)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Shared fixtures: an isolated weight cache, the real vgg16-hed encoder, a stand-in decoder,
+and seeded synthetic images.  Everything is small and on the CPU."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def adain_cache(tmp_path_factory) -> Path:
+    """Point the weight/example cache at a temporary folder, so no test writes to ~/.cache.
+
+    Set in os.environ (not monkeypatch) so that it holds for the whole session and is inherited
+    by the CLI subprocesses."""
+    path = tmp_path_factory.mktemp("adain-cache")
+    previous = os.environ.get("ADAIN_CACHE")
+    os.environ["ADAIN_CACHE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("ADAIN_CACHE", None)
+    else:
+        os.environ["ADAIN_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def hed_encoder(adain_cache):
+    """The fp32 vgg16-hed encoder with its real (converted, cached) weights."""
+    from adain.encoders import build_encoder
+
+    return build_encoder("vgg16-hed")
+
+
+def make_decoder(arch: str = "vgg16", seed: int = 0):
+    """A seeded untrained decoder whose output layer is rescaled into the image range.
+
+    Fresh Kaiming-initialised decoders output values around ±10, so ~95% of pixels would clamp
+    to 0 or 1 and value comparisons would see only the clamp.  Shrinking the last conv and
+    centring its bias at 0.5 keeps most outputs inside [0, 1], as a trained decoder's are."""
+    import torch
+
+    from adain.decoder import Decoder
+
+    torch.manual_seed(seed)
+    decoder = Decoder(arch)
+    last = decoder.convs[list(decoder.convs)[-1]]
+    with torch.no_grad():
+        last.weight.mul_(0.02)
+        last.bias.fill_(0.5)
+    return decoder
+
+
+@pytest.fixture(scope="session")
+def decoder_file(tmp_path_factory) -> Path:
+    """A vgg16 decoder saved the way shipped decoders are (safetensors + JSON metadata)."""
+    from adain.weights import save_decoder
+
+    path = tmp_path_factory.mktemp("decoder") / "decoder-test.safetensors"
+    save_decoder(make_decoder("vgg16"), path, {"encoder": "vgg16-hed"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def stylizer_fp32(decoder_file):
+    import adain
+
+    return adain.load(decoder=decoder_file, precision="fp32", device="cpu")
+
+
+def random_rgb(width: int, height: int, seed: int = 0) -> Image.Image:
+    """Seeded smooth-ish RGB image: a colour gradient plus noise, so it has structure and
+    colour covariance rather than flat white noise."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack(
+        [xs / max(width - 1, 1), ys / max(height - 1, 1), 0.5 + 0.5 * np.sin(xs / 5 + ys / 7)], axis=-1
+    ) * rng.uniform(120, 220, 3)
+    noise = rng.normal(0, 25, (height, width, 3))
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8), mode="RGB")
+
+
+def write_image(path: Path, width: int = 64, height: int = 48, seed: int = 0, **save_options) -> Path:
+    """Write a seeded synthetic RGB image; the format follows the suffix (.png, .jpg, ...)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    random_rgb(width, height, seed).save(path, **save_options)
+    return path
+
+
+def write_truncated_jpeg(path: Path, width: int = 64, height: int = 48, seed: int = 0) -> Path:
+    """A valid JPEG cut to half its bytes: the header parses, the pixel data ends early."""
+    write_image(path, width, height, seed, quality=95)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The project's shared image pack (read in place, never copied into the repo)."""
+    path = REPO_ROOT.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"shared image pack not found at {path}")
+    return path

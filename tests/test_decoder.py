@@ -1,0 +1,135 @@
+"""adain.decoder / adain.weights decoder files: the port's decoder.pth, shipped safetensors, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+import torch.nn as nn
+
+from adain.decoder import Decoder, decoder_layers
+from adain.errors import UserError
+from adain.weights import load_decoder, save_decoder, tensors_sha256
+
+from conftest import make_decoder
+
+
+def port_decoder() -> nn.Sequential:
+    """The `decoder` of the widely used PyTorch AdaIN port (net.py), layer for layer."""
+
+    def conv(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
+        return [nn.ReflectionPad2d((1, 1, 1, 1)), nn.Conv2d(c_in, c_out, (3, 3))] + ([nn.ReLU()] if relu else [])
+
+    def up() -> list[nn.Module]:
+        return [nn.Upsample(scale_factor=2, mode="nearest")]
+
+    return nn.Sequential(
+        *conv(512, 256), *up(),
+        *conv(256, 256), *conv(256, 256), *conv(256, 256), *conv(256, 128), *up(),
+        *conv(128, 128), *conv(128, 64), *up(),
+        *conv(64, 64), *conv(64, 3, relu=False),
+    )
+
+
+def relu4_1_like(height: int = 5, width: int = 6, batch: int = 1) -> torch.Tensor:
+    return torch.rand(batch, 512, height, width, generator=torch.Generator().manual_seed(7)) * 3
+
+
+def test_decoder_layers_mirror_the_encoder():
+    assert decoder_layers("vgg19") == [
+        ("dec4_1", 512, 256), ("dec3_4", 256, 256), ("dec3_3", 256, 256), ("dec3_2", 256, 256),
+        ("dec3_1", 256, 128), ("dec2_2", 128, 128), ("dec2_1", 128, 64), ("dec1_2", 64, 64), ("dec1_1", 64, 3),
+    ]
+    assert [name for name, _, _ in decoder_layers("vgg16")] == [
+        "dec4_1", "dec3_3", "dec3_2", "dec3_1", "dec2_2", "dec2_1", "dec1_2", "dec1_1"]
+
+
+def test_decoder_upsamples_by_eight():
+    out = make_decoder("vgg16")(relu4_1_like(3, 5, batch=2))
+    assert out.shape == (2, 3, 24, 40)
+
+
+def test_port_decoder_pth_loads_unchanged(tmp_path):
+    torch.manual_seed(0)
+    port = port_decoder().eval()
+    path = tmp_path / "decoder.pth"
+    torch.save(port.state_dict(), path)
+
+    decoder, metadata = load_decoder(path)
+    assert decoder.arch == "vgg19" and decoder.padding == "reflect"
+    assert metadata["encoder"] == "vgg19-normalised"
+    x = relu4_1_like()
+    with torch.no_grad():
+        expected = port(x)
+        got = decoder(x)
+    assert got.shape == expected.shape == (1, 3, 40, 48)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_save_load_round_trip_keeps_outputs_and_metadata(tmp_path):
+    decoder = make_decoder("vgg16", seed=3)
+    path = tmp_path / "decoder-vgg16.safetensors"
+    save_decoder(decoder, path, {"encoder": "vgg16-hed", "step": 123})
+
+    loaded, metadata = load_decoder(path)
+    assert loaded.arch == "vgg16"
+    assert metadata == {"encoder": "vgg16-hed", "step": 123, "decoder": {"arch": "vgg16", "padding": "reflect"}}
+    assert tensors_sha256(loaded.state_dict()) == tensors_sha256(decoder.state_dict())
+    x = relu4_1_like()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), decoder(x), atol=0, rtol=0)
+    # The human-readable sidecar carries the same description.
+    sidecar = path.with_suffix(".json")
+    assert json.loads(sidecar.read_text()) == metadata
+    # Written through a temporary file: nothing else is left beside it.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decoder-vgg16.json", "decoder-vgg16.safetensors"]
+
+
+def test_wrong_shaped_layer_names_file_and_layer(tmp_path):
+    state = Decoder("vgg16").state_dict()
+    state["convs.dec2_2.weight"] = torch.zeros(128, 64, 3, 3)  # expected (128, 128, 3, 3)
+    path = tmp_path / "bad.pth"
+    torch.save(state, path)
+    with pytest.raises(UserError, match=re.escape(f"{path}: layer dec2_2 has weights of shape (128, 64, 3, 3); "
+                                                  "expected (128, 128, 3, 3)")):
+        load_decoder(path)
+
+
+def test_wrong_shaped_port_layer_names_file_and_layer(tmp_path):
+    state = port_decoder().state_dict()
+    state["1.weight"] = torch.zeros(256, 256, 3, 3)  # dec4_1 takes 512 channels
+    path = tmp_path / "decoder.pth"
+    torch.save(state, path)
+    with pytest.raises(UserError, match=re.escape(f"{path}: layer dec4_1 has weights of shape (256, 256, 3, 3)")):
+        load_decoder(path)
+
+
+def test_wrong_number_of_layers_is_a_user_error(tmp_path):
+    state = {f"{i}.{kind}": t for i, conv in enumerate([nn.Conv2d(512, 256, 3)] * 3)
+             for kind, t in conv.state_dict().items()}
+    path = tmp_path / "short.pth"
+    torch.save(state, path)
+    with pytest.raises(UserError, match=re.escape(f"{path}: found 3 convolutions; expected 9 (VGG-19) or 8 (VGG-16)")):
+        load_decoder(path)
+
+
+def test_text_file_named_pth_is_a_user_error(tmp_path):
+    path = tmp_path / "decoder.pth"
+    path.write_text("this is not a weights file\n")
+    with pytest.raises(UserError, match=re.escape(f"{path}: not a readable PyTorch weights file")):
+        load_decoder(path)
+
+
+def test_garbage_safetensors_is_a_user_error(tmp_path):
+    path = tmp_path / "decoder.safetensors"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UserError, match=re.escape(f"{path}: not a readable safetensors file")):
+        load_decoder(path)
+
+
+def test_missing_decoder_file_is_a_user_error(tmp_path):
+    path = tmp_path / "absent.safetensors"
+    with pytest.raises(UserError, match=re.escape(f"{path}: decoder file not found")):
+        load_decoder(path)
