@@ -82,13 +82,10 @@ def save_checkpoint(run_dir: Path, state: dict, step: int, keep: int, every: int
 
 
 def load_checkpoint(path: str | Path) -> dict:
+    from adain.weights import load_torch_file
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    state = load_torch_file(path, "checkpoint")
     missing = {"decoder", "optimizer", "scheduler", "step", "config"} - set(state)
     if missing:
         raise UserError(f"{path}: checkpoint lacks {sorted(missing)}")

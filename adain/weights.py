@@ -136,13 +136,15 @@ def convert_vgg16_hed(path: Path | None) -> dict[str, torch.Tensor]:
     return _assemble("vgg16", matrix, bias, convs, str(path))
 
 
-def _load_torch_file(path: Path) -> dict[str, torch.Tensor]:
+def load_torch_file(path: Path, what: str = "PyTorch weights file") -> dict:
+    """torch.load without pickle (weights_only); any failure is a one-line UserError."""
+    path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise UserError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
+        raise UserError(f"{path}: not a readable {what} ({type(exc).__name__})") from None
     if not isinstance(state, dict):
         raise UserError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state
@@ -158,7 +160,7 @@ def convert_vgg19_normalised(path: Path | None) -> dict[str, torch.Tensor]:
                 f"vgg19-normalised weights: {path} not found; download vgg_normalised.pth from "
                 f"{ADAIN_RELEASE_URL} and put it there, or pass --encoder-weights PATH"
             )
-    state = _load_torch_file(Path(path))
+    state = load_torch_file(Path(path))
     convs = _numbered_convs(state)
     if not convs or convs[0][0].shape != (3, 3, 1, 1):
         raise UserError(f"{path}: expected vgg_normalised.pth (first layer a 3→3 1×1 conv)")
@@ -177,7 +179,7 @@ def convert_vgg19_torchvision(path: Path | None) -> dict[str, torch.Tensor]:
                 f"({type(exc).__name__}); offline, pass --encoder-weights PATH to a copy of vgg19-dcbb9e9d.pth"
             ) from None
     else:
-        state = _load_torch_file(Path(path))
+        state = load_torch_file(Path(path))
     std = torch.tensor(IMAGENET_STD)
     matrix = torch.diag(1.0 / std)
     bias = -torch.tensor(IMAGENET_MEAN) / std
@@ -284,7 +286,7 @@ def load_decoder(path: str | os.PathLike):
         state, header = read_safetensors(path)
         metadata = json.loads(header.get(DECODER_METADATA_KEY, "{}"))
     else:
-        state = _load_torch_file(path)
+        state = load_torch_file(path)
         metadata = {}
         if "decoder" in state and isinstance(state["decoder"], dict):  # training checkpoint
             metadata = {"encoder": state.get("config", {}).get("model", {}).get("encoder"),

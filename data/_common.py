@@ -59,3 +59,25 @@ def write_split(root: Path, files: list[Path], prefix: str, val_fraction: float 
 
 def images_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+
+
+def prepare_archive(doc: str, url: str, archive_name: str, extract_to: str, images_folder: str, prefix: str) -> None:
+    """The command line shared by the download scripts: fetch, unpack, write seeded manifests.
+
+    extract_to and images_folder are relative to --root; manifests go into images_folder's parent
+    set by `prefix` (e.g. content_train.txt)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path("datasets"))
+    parser.add_argument("--url", default=url)
+    parser.add_argument("--limit", type=int, default=0, help="keep only the first N images in the manifests")
+    args = parser.parse_args()
+    images = args.root / images_folder
+    if not images.is_dir() or not images_under(images):
+        extract(download(args.url, args.root / "downloads" / archive_name), args.root / extract_to)
+    files = images_under(images)
+    files = files[: args.limit] if args.limit else files
+    manifest_root = args.root / Path(images_folder).parts[0]
+    train, val = write_split(manifest_root, files, prefix)
+    print(f"{len(files)} images; manifests {train} and {val}")
