@@ -48,6 +48,13 @@ class Decoder(nn.Module):
         self.convs = nn.ModuleDict(
             {name: Conv3x3(c_in, c_out, padding) for name, c_in, c_out in decoder_layers(arch)}
         )
+        # Start the output near mid-grey.  With Kaiming init throughout, a fresh decoder puts out
+        # values of ±10, which the encoder's 0–255 input scaling turns into losses ~100× their
+        # trained size: the first hundreds of steps would only learn the output range.
+        output_layer = self.convs[list(self.convs)[-1]]
+        with torch.no_grad():
+            output_layer.weight.mul_(0.02)
+            output_layer.bias.fill_(0.5)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         x = feat

@@ -133,3 +133,15 @@ def test_missing_decoder_file_is_a_user_error(tmp_path):
     path = tmp_path / "absent.safetensors"
     with pytest.raises(UserError, match=re.escape(f"{path}: decoder file not found")):
         load_decoder(path)
+
+
+def test_fresh_decoder_starts_in_the_image_range():
+    """The output layer's init keeps a fresh decoder's output near mid-grey, not at ±10."""
+    import torch
+
+    from adain.decoder import Decoder
+
+    torch.manual_seed(0)
+    out = Decoder("vgg16")(torch.rand(1, 512, 4, 4) * 10)
+    assert 0.3 < out.mean().item() < 0.7
+    assert ((out >= 0) & (out <= 1)).float().mean().item() > 0.9
