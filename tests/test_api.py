@@ -183,10 +183,37 @@ def test_wrongly_shaped_tensor_is_a_user_error(stylizer_fp32, style_a):
         run(stylizer_fp32, torch.rand(1, 4, 8, 8), style_a)
 
 
-@pytest.mark.skipif(SHIPPED_DECODER.is_file(), reason="a decoder ships with this checkout")
-def test_load_without_a_decoder_says_pass_decoder():
+def test_load_without_a_decoder_says_pass_decoder(monkeypatch, tmp_path):
+    monkeypatch.setattr("adain.api.SHIPPED_DECODER", tmp_path / "absent.safetensors")
     with pytest.raises(UserError, match="--decoder"):
         adain.load()
+
+
+@pytest.mark.skipif(not SHIPPED_DECODER.is_file(), reason="no decoder ships with this checkout")
+def test_shipped_decoder_describes_itself_and_transfers_style():
+    """The default decoder loads without arguments, says how it was made, and stylises: its output
+    lies between the content and the style by the two scale-free numbers."""
+    import json
+
+    from adain.examples import example_contents, example_styles
+    from adain.metrics import relative_content_loss, relative_style_loss
+    from adain.weights import read_safetensors, tensors_sha256
+
+    state, header = read_safetensors(SHIPPED_DECODER)
+    assert tensors_sha256(state) == header["sha256"]
+    description = json.loads(header["adain"])
+    assert description["encoder"] == "vgg16-hed" and description["decoder"]["arch"] == "vgg16"
+    assert description["steps"] > 0 and "training_config" in description and description["commit"]
+    model = adain.load(precision="fp32")
+    content = model.to_tensor(example_contents()[0], 128)
+    style = model.to_tensor(example_styles()[0], 128)
+    out = model.stylize(content, style, content_size=0, style_size=0)
+    encoder = model.model.encoder
+    # Between the two trivial answers: far closer to the style's statistics than the content
+    # itself, and far closer to the content's features than the style image pasted in its place.
+    style_as_output = torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear")
+    assert relative_style_loss(encoder, out, style).item() < 0.6 * relative_style_loss(encoder, content, style).item()
+    assert relative_content_loss(encoder, out, content).item() < 0.6 * relative_content_loss(encoder, style_as_output, content).item()
 
 
 def test_transparent_pil_input_is_flattened_onto_white():

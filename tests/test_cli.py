@@ -248,6 +248,18 @@ def test_output_that_is_an_input_is_refused(workdir, decoder_file):
     assert (workdir / "b.png").read_bytes() == before
 
 
+@pytest.mark.skipif(not SHIPPED, reason="no decoder ships with this checkout")
+def test_demo_runs_on_built_in_defaults(tmp_path):
+    """The README's demo: no content, style or decoder given → built-in examples, shipped decoder."""
+    result = adain_cli("stylize", "--content-size", "96", "--style-size", "96", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["chelsea_stylized_ink_waves.jpg", "chelsea_stylized_stained_glass.jpg",
+                       "coffee_stylized_ink_waves.jpg", "coffee_stylized_stained_glass.jpg"]
+    with Image.open(tmp_path / "out" / written[0]) as image:
+        assert min(image.size) == 96
+
+
 @pytest.mark.skipif(SHIPPED, reason="a decoder ships with this checkout")
 def test_no_decoder_and_none_shipped(workdir):
     result = adain_cli("stylize", "--content", "a.jpg", "--style", "styles/s1.png", "--output", "out-none",
