@@ -50,6 +50,7 @@ def _validate(args: Namespace) -> None:
 def run_stylize(args: Namespace) -> int:
     _validate(args)  # before any heavy import, so a bad option fails at once
     from adain.io import expand_image_paths, save_image
+
     if args.content is None or args.style is None:
         from adain.examples import example_contents, example_styles
 
