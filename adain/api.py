@@ -14,7 +14,8 @@ from PIL import Image
 from adain import functional as AF
 from adain.encoders import build_encoder
 from adain.errors import UserError
-from adain.io import DEFAULT_MAX_PIXELS, load_mask, open_image, pil_to_tensor, resize_shorter, tensor_to_pil, to_rgb
+from adain.io import (DEFAULT_MAX_PIXELS, load_mask, open_image, pil_to_tensor, resize_shorter, scaled_size,
+                      tensor_to_pil, to_rgb)
 from adain.model import AdaINModel
 from adain.runtime import prepare_for_inference, resolve_device, resolve_dtype
 from adain.weights import load_decoder
@@ -85,13 +86,9 @@ class Stylizer:
             tensor = image.unsqueeze(0) if image.dim() == 3 else image
             if tensor.dim() != 4 or tensor.shape[1] != 3:
                 raise UserError(f"image tensor: shape {tuple(image.shape)}; expected (3, H, W) or (N, 3, H, W)")
-            height, width = tensor.shape[-2:]
-            scale = size / min(height, width) if size else 1.0
-            if max_size and max(height, width) * scale > max_size:
-                scale = max_size / max(height, width)
-            if scale != 1.0:
-                new = (max(1, round(height * scale)), max(1, round(width * scale)))
-                tensor = F.interpolate(tensor.float(), size=new, mode="bicubic", antialias=True).clamp(0, 1)
+            new_size = scaled_size(tensor.shape[-1], tensor.shape[-2], size, max_size)
+            if new_size is not None:
+                tensor = F.interpolate(tensor.float(), size=new_size[::-1], mode="bicubic", antialias=True).clamp(0, 1)
             return tensor.float()
         pil = open_image(image, max_pixels) if isinstance(image, (str, os.PathLike)) else to_rgb(image)
         return pil_to_tensor(resize_shorter(pil, size, max_size))

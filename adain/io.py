@@ -73,17 +73,21 @@ def open_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, mo
         raise UserError(f"{path}: truncated or corrupt image data ({exc})") from None
 
 
-def resize_shorter(image: Image.Image, size: int = 0, max_size: int = 0) -> Image.Image:
-    """Resize so the shorter side is `size` (0: keep), then cap the longer side at `max_size`
-    (0: no cap).  Keeps the aspect ratio; Lanczos resampling."""
-    width, height = image.size
+def scaled_size(width: int, height: int, size: int = 0, max_size: int = 0) -> tuple[int, int] | None:
+    """(width, height) with the shorter side `size` (0: keep) and the longer side capped at
+    `max_size` (0: no cap), aspect ratio kept; None when nothing changes."""
     scale = size / min(width, height) if size else 1.0
     if max_size and max(width, height) * scale > max_size:
         scale = max_size / max(width, height)
     if scale == 1.0:
-        return image
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return image.resize(new_size, Image.Resampling.LANCZOS)
+        return None
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_shorter(image: Image.Image, size: int = 0, max_size: int = 0) -> Image.Image:
+    """Resize a PIL image as `scaled_size` says; Lanczos resampling."""
+    new_size = scaled_size(*image.size, size, max_size)
+    return image if new_size is None else image.resize(new_size, Image.Resampling.LANCZOS)
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
