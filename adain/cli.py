@@ -14,6 +14,7 @@ from typing import Sequence
 from adain.errors import UserError
 
 ENCODER_NAMES = ("vgg16-hed", "vgg19-normalised", "vgg19-torchvision")  # see adain.encoders.ENCODERS
+METHOD_NAMES = ("adain", "gatys", "johnson")  # see adain.methods.METHODS
 
 
 def _non_negative_int(text: str) -> int:
@@ -35,6 +36,8 @@ def _add_stylize(commands) -> None:
         description="Stylise every content × style pair (or, with --style-weights or --mask, one "
                     "blended output per content). Sizes are shorter-side lengths; 0 keeps the image's own size.",
     )
+    p.add_argument("--method", choices=METHOD_NAMES, default="adain",
+                   help="adain (one forward pass, any style), gatys (optimisation), johnson (a per-style network)")
     p.add_argument("--content", nargs="+", default=None, metavar="PATH|DIR",
                    help="content images or folders (default: built-in example images)")
     p.add_argument("--style", nargs="+", default=None, metavar="PATH|DIR",
@@ -59,6 +62,52 @@ def _add_stylize(commands) -> None:
     p.add_argument("--ext", default="jpg", choices=("jpg", "png", "webp"), help="output format in a folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_runtime_options(p)
+    _add_tiling_options(p)
+    _add_gatys_options(p)
+    _add_johnson_options(p)
+
+
+def _memory_size(text: str) -> int:
+    """'1.5G', '800M', '2GB' or a byte count → bytes."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    suffix = number[-1:] if number[-1:] in units else ""
+    try:
+        value = float(number[: len(number) - len(suffix)]) * units[suffix]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a size such as 1.5G or 800M") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive size")
+    return int(value)
+
+
+def _add_tiling_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("high resolution (adain)", "tiled stylisation with global AdaIN statistics")
+    group.add_argument("--tile", type=_non_negative_int, default=None, metavar="N",
+                       help="tile side in pixels (0: never tile; default: automatic from --max-memory)")
+    group.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
+                       help="memory budget for one stylisation, e.g. 1.5G; the tile size is chosen to fit it")
+
+
+def _add_gatys_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("gatys", "optimisation-based transfer (Gatys et al. 2016)")
+    group.add_argument("--iterations", type=_non_negative_int, default=None, metavar="N",
+                       help="optimiser iterations at the finest scale (default: the method's)")
+    group.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None)
+    group.add_argument("--content-weight", type=float, default=None, metavar="A", help="α of the paper")
+    group.add_argument("--style-weight", type=float, default=None, metavar="B", help="β of the paper")
+    group.add_argument("--tv-weight", type=float, default=None, metavar="W", help="total-variation weight")
+    group.add_argument("--init", choices=("content", "noise", "style"), default=None, help="start image")
+    group.add_argument("--pooling", choices=("max", "avg"), default=None, help="encoder pooling (the paper: avg)")
+    group.add_argument("--scales", type=_non_negative_int, default=None, metavar="N",
+                       help="coarse-to-fine scales (0: automatic from the size)")
+    group.add_argument("--seed", type=int, default=0, help="random seed (noise init)")
+
+
+def _add_johnson_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("johnson", "per-style feed-forward networks (Johnson et al. 2016)")
+    group.add_argument("--johnson-model", metavar="PATH",
+                       help="a network trained by `train.py --config configs/train/johnson.yaml` (.safetensors or checkpoint)")
 
 
 def _add_bench(commands) -> None:

@@ -66,10 +66,11 @@ def run_stylize(args: Namespace) -> int:
     jobs = plan_jobs(contents, styles, blend, Path(args.output), args.ext)
     inputs = {p.resolve() for p in contents + styles + [Path(m) for m in (args.mask or [])]}
 
-    import adain  # heavy imports from here on
-    from tqdm import tqdm
+    from tqdm import tqdm  # heavy imports from here on
 
-    stylizer = adain.load(args.decoder, args.encoder, args.device, args.precision, args.encoder_weights)
+    from adain.methods import from_cli
+
+    stylizer, method_options = from_cli(args)
     style_codes: dict[Path, object] = {}
     style_errors: dict[Path, str] = {}
     failures = 0
@@ -89,9 +90,10 @@ def run_stylize(args: Namespace) -> int:
                         raise
             result = stylizer.stylize(
                 job.content, [style_codes[s] for s in job.styles],
-                alpha=args.alpha, style_weights=args.style_weights, masks=args.mask,
+                style_weights=args.style_weights, masks=args.mask,
                 preserve_color=args.preserve_color, content_size=args.content_size,
                 style_size=args.style_size, max_size=args.max_size, max_pixels=args.max_pixels,
+                **method_options,
             )
             save_image(result, job.output)
             progress.set_postfix_str(job.output.name)

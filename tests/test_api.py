@@ -184,7 +184,7 @@ def test_wrongly_shaped_tensor_is_a_user_error(stylizer_fp32, style_a):
 
 
 def test_load_without_a_decoder_says_pass_decoder(monkeypatch, tmp_path):
-    monkeypatch.setattr("adain.api.SHIPPED_DECODER", tmp_path / "absent.safetensors")
+    monkeypatch.setattr("adain.methods.adain.SHIPPED_DECODER", tmp_path / "absent.safetensors")
     with pytest.raises(UserError, match="--decoder"):
         adain.load()
 

@@ -1,0 +1,207 @@
+"""The interface every style-transfer method implements: `Stylizer`.
+
+A method turns content (1 or N images) and one or more styles into stylised images.  Loading,
+resizing, masks and colour preservation are the same for every method and live here; a method
+only implements `_style_features` (what it precomputes per style, once) and `_stylize` (the
+transfer itself on tensors).
+
+    stylizer = adain.methods.load_method("gatys", iterations=300)
+    image = stylizer.stylize("photo.jpg", "painting.jpg", preserve_color="luminance")
+
+Colour preservation (Gatys et al. 2016, "Preserving color in neural artistic style transfer"):
+  histogram — the style image is recoloured to the content's colour mean/covariance before
+              the transfer (methods whose style is fixed, like Johnson, match the *output's*
+              colours to the content instead; see `recolours_style`);
+  luminance — the transfer runs on luminance images and the content's chroma is put back.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from adain import functional as AF
+from adain.errors import UserError
+from adain.io import (DEFAULT_MAX_PIXELS, load_mask, open_image, pil_to_tensor, resize_shorter, scaled_size,
+                      tensor_to_pil, to_rgb)
+
+ImageLike = Union[str, os.PathLike, Image.Image, torch.Tensor]
+PRESERVE_COLOR = ("none", "histogram", "luminance")
+
+
+@dataclass
+class StyleCode:
+    """A style prepared once: the image (1, 3, H, W) in [0, 1] and what the method precomputed
+    from it (`features`; AdaIN: relu4_1 statistics, Gatys: Gram matrices, Johnson: None).
+
+    The image is kept because colour preservation recolours the style for each content.
+    """
+
+    image: torch.Tensor
+    features: Any = None
+    name: str = "style"
+
+    @property
+    def stats(self):  # the AdaIN name for its features, kept for callers of the first API
+        return self.features
+
+
+def to_tensor(image: ImageLike, size: int = 0, max_size: int = 0,
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
+    """Any image-like → (N, 3, H, W) float32 RGB in [0, 1], shorter side `size` (0: as is)."""
+    if isinstance(image, torch.Tensor):
+        tensor = image.unsqueeze(0) if image.dim() == 3 else image
+        if tensor.dim() != 4 or tensor.shape[1] != 3:
+            raise UserError(f"image tensor: shape {tuple(image.shape)}; expected (3, H, W) or (N, 3, H, W)")
+        new_size = scaled_size(tensor.shape[-1], tensor.shape[-2], size, max_size)
+        if new_size is not None:
+            tensor = F.interpolate(tensor.float(), size=new_size[::-1], mode="bicubic", antialias=True).clamp(0, 1)
+        return tensor.float()
+    pil = open_image(image, max_pixels) if isinstance(image, (str, os.PathLike)) else to_rgb(image)
+    return pil_to_tensor(resize_shorter(pil, size, max_size))
+
+
+def masks_to_tensor(masks: Sequence[ImageLike] | torch.Tensor, original_size: tuple[int, int],
+                    size: tuple[int, int], n_styles: int) -> torch.Tensor:
+    """Masks at the content's original (W, H) → (1, K, H', W') at the working (W', H').
+
+    K styles take K masks, or K − 1 masks with the last style taking what they leave.
+    """
+    if isinstance(masks, torch.Tensor):
+        stack = masks.float() if masks.dim() == 4 else masks.float().unsqueeze(0)
+    else:
+        loaded = []
+        for mask in masks:
+            if isinstance(mask, (str, os.PathLike)):
+                loaded.append(load_mask(mask, original_size))
+            else:
+                if mask.size != original_size:
+                    raise UserError(f"mask: size {mask.size}; expected the content's size {original_size}")
+                loaded.append(pil_to_tensor(mask.convert("L")))
+        stack = torch.cat(loaded, dim=1) if loaded else torch.zeros(1, 0, *original_size[::-1])
+    if stack.shape[1] == n_styles - 1:
+        stack = torch.cat([stack, (1 - stack.sum(dim=1, keepdim=True)).clamp_min(0)], dim=1)
+    if stack.shape[1] != n_styles:
+        raise UserError(f"masks: got {stack.shape[1]} for {n_styles} styles; expected {n_styles} or {n_styles - 1}")
+    return F.interpolate(stack, size=size[::-1], mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+class Stylizer(ABC):
+    """Content + style(s) → stylised image(s).  Subclasses: AdaINStylizer, GatysStylizer,
+    JohnsonStylizer (registered by name in `adain.methods.METHODS`)."""
+
+    name: str = "base"
+    #: False for methods whose style is baked into the network (Johnson): histogram colour
+    #: preservation then matches the output's colours to the content instead.
+    recolours_style: bool = True
+    #: whether `_stylize` accepts several styles (weights / masks)
+    supports_multiple_styles: bool = True
+
+    metadata: dict
+
+    to_tensor = staticmethod(to_tensor)
+
+    # --- what a method implements ---------------------------------------------------------
+
+    def _style_features(self, image: torch.Tensor) -> Any:
+        """Precompute what the method needs from a style image (1, 3, H, W); default nothing."""
+        return None
+
+    @abstractmethod
+    def _stylize(self, content: torch.Tensor, styles: list[StyleCode], weights: Sequence[float] | None,
+                 masks: torch.Tensor | None, **options) -> torch.Tensor:
+        """(N, 3, H, W) content in [0, 1] → (N, 3, H, W), unclamped float32.
+
+        `masks` is (N or 1, K, H, W) at the content's working size, one channel per style.
+        """
+
+    # --- shared ---------------------------------------------------------------------------
+
+    def encode_style(self, style: ImageLike | StyleCode, size: int = 512, max_size: int = 0,
+                     max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleCode:
+        """Prepare a style image once; pass the result to `stylize` for any number of contents."""
+        if isinstance(style, StyleCode):
+            return style
+        image = self.to_tensor(style, size, max_size, max_pixels)
+        name = Path(style).stem if isinstance(style, (str, os.PathLike)) else "style"
+        with torch.inference_mode():
+            features = self._style_features(image)
+        return StyleCode(image, features, name)
+
+    def _recoloured(self, code: StyleCode, content: torch.Tensor, preserve_color: str) -> StyleCode:
+        if preserve_color == "none" or not self.recolours_style:
+            return code
+        if preserve_color == "histogram":
+            image = AF.match_color(code.image, content[:1]).clamp(0, 1)
+        else:
+            image = AF.match_luminance(AF.luminance(code.image), AF.luminance(content[:1])).clamp(0, 1)
+            image = image.expand(-1, 3, -1, -1).contiguous()
+        with torch.inference_mode():
+            features = self._style_features(image)
+        return StyleCode(image, features, code.name)
+
+    def stylize(
+        self,
+        content: ImageLike,
+        style: ImageLike | StyleCode | Sequence[ImageLike | StyleCode] | None,
+        *,
+        style_weights: Sequence[float] | None = None,
+        masks: Sequence[ImageLike] | torch.Tensor | None = None,
+        preserve_color: str = "none",
+        content_size: int = 512,
+        style_size: int = 512,
+        max_size: int = 0,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        **options,
+    ) -> Image.Image | torch.Tensor:
+        """Stylise one content image (or a batch given as an (N, 3, H, W) tensor).
+
+        Args:
+            content: path, PIL image or tensor (3, H, W) / (N, 3, H, W) in [0, 1].
+            style: one style or a list (blended by `style_weights`, or placed by `masks`);
+                a method whose style is built in (Johnson) also accepts None.
+            style_weights: interpolation weights, one per style (normalised; default equal).
+            masks: one greyscale mask per style (or one fewer) at the content's original size.
+            preserve_color: "none", "histogram" or "luminance" (see the module docstring).
+            content_size / style_size: shorter side in pixels; 0 keeps the image's own size.
+            max_size: cap on the longer side of both (0: none).
+            max_pixels: refuse image files with more pixels (decompression-bomb guard).
+            **options: the method's own settings (AdaIN: alpha; Gatys: iterations, …).
+
+        Returns:
+            A PIL image if `content` was a path or PIL image, else an (N, 3, H, W) tensor in [0, 1].
+        """
+        if preserve_color not in PRESERVE_COLOR:
+            raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
+        styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+        if len(styles) > 1 and not self.supports_multiple_styles:
+            raise UserError(f"{self.name}: one style at a time; got {len(styles)}")
+        codes = [self.encode_style(s, style_size, max_size, max_pixels) for s in styles]
+        if isinstance(content, (str, os.PathLike)):
+            pil = open_image(content, max_pixels)
+            original_size, content_tensor = pil.size, pil_to_tensor(resize_shorter(pil, content_size, max_size))
+        else:
+            content_tensor = self.to_tensor(content, content_size, max_size)
+            original_size = (content.size if isinstance(content, Image.Image)
+                             else (content.shape[-1], content.shape[-2]))
+        height, width = content_tensor.shape[-2:]
+        mask_tensor = None if masks is None else masks_to_tensor(masks, original_size, (width, height), len(codes))
+
+        codes = [self._recoloured(code, content_tensor, preserve_color) for code in codes]
+        network_input = content_tensor
+        if preserve_color == "luminance":
+            network_input = AF.luminance(content_tensor).expand(-1, 3, -1, -1).contiguous()
+        out = self._stylize(network_input, codes, style_weights, mask_tensor, **options).float().cpu()
+        if preserve_color == "luminance":
+            out = AF.combine_luminance(out, content_tensor)
+        elif preserve_color == "histogram" and not self.recolours_style:
+            out = AF.match_color(out.clamp(0, 1), content_tensor)
+        out = out.clamp(0, 1)
+        return out if isinstance(content, torch.Tensor) else tensor_to_pil(out)
