@@ -87,6 +87,10 @@ def run_bench(args: Namespace) -> int:
     dtype = resolve_dtype(args.precision, device)
     if args.train:
         return run_train_bench(args, device, dtype)
+    if args.method != "adain":  # each baseline times itself: adain.methods.<name>.run_bench(args, device, dtype)
+        from importlib import import_module
+
+        return import_module(f"adain.methods.{args.method}").run_bench(args, device, dtype)
     if args.decoder:
         decoder, _ = load_decoder(args.decoder)
     else:

@@ -116,6 +116,8 @@ def _add_bench(commands) -> None:
         description="Warm median latency of one stylisation (content and style encoding + decoding) "
                     "with this project's fast path and with a plain fp32 NCHW eager run of the same network.",
     )
+    p.add_argument("--method", choices=METHOD_NAMES, default="adain",
+                   help="adain: one stylisation; gatys: seconds per optimiser iteration; johnson: inference vs adain")
     p.add_argument("--size", type=int, nargs="+", default=[512], help="square image sizes (default 512)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per setting (median reported)")
     p.add_argument("--decoder", metavar="PATH", help="decoder weights (speed does not depend on them)")
