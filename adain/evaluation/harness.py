@@ -1,0 +1,317 @@
+"""The evaluation loop: every method variant on its content × style pairs → stylised outputs,
+metric rows, set-level numbers, then the report (report.py) and W&B (tracking.py).
+
+    from adain.evaluation import run
+    status = run(load_eval_config("configs/eval/default.yaml"))   # 0, or 2 if any item failed
+
+Work is cached per item (cache.py), so a second run only computes what changed, and stylisers
+are built only when an item misses the cache.  A bad item (missing image, unknown method,
+unloadable weights) prints one line on stderr and is skipped; the rest of the run completes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+
+import torch
+
+from adain.errors import UserError
+from adain.evaluation.cache import ResultCache, item_key, style_key
+from adain.evaluation.measure import Measure
+from adain.evaluation.pairs import ImageStore, Pair, pairs_for
+from adain.evaluation.scoring import EFFNET_METRICS, METRIC_INFO, PairScorer
+from adain.evaluation.sweep import Variant, expand
+
+# methods that exist only for evaluation (not in adain.methods.METHODS): name → "module:factory"
+EVALUATION_METHODS = {"magenta": "adain.evaluation.magenta:load_magenta"}
+
+
+def build_stylizer(name: str, settings: dict):
+    """The Stylizer `name` with load-time `settings`, from the method registry or EVALUATION_METHODS."""
+    if name in EVALUATION_METHODS:
+        module_name, factory = EVALUATION_METHODS[name].split(":")
+        return getattr(import_module(module_name), factory)(**settings)
+    from adain.methods import load_method
+
+    return load_method(name, **settings)
+
+
+def stylizer_device(stylizer, default: torch.device) -> torch.device:
+    """Where a Stylizer runs (Gatys: .device, AdaIN: .model.device), for timing and memory."""
+    for owner in (stylizer, getattr(stylizer, "model", None)):
+        device = getattr(owner, "device", None)
+        if isinstance(device, (torch.device, str)):
+            return torch.device(device)
+    return default
+
+
+def check_options(stylizer, options: dict) -> None:
+    """UserError for a stylize option the method does not take (methods taking **options
+    validate their own)."""
+    import inspect
+
+    parameters = inspect.signature(stylizer._stylize).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [name for name in parameters if name not in ("content", "styles", "weights", "masks")]
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        raise UserError(f"option {unknown[0]!r}: not an option of {stylizer.name}; expected {', '.join(accepted) or 'none'}")
+
+
+@dataclass
+class VariantResult:
+    variant: Variant
+    rows: list[dict] = field(default_factory=list)
+    pooled: list[torch.Tensor] = field(default_factory=list)  # (1280,) per output, for FD
+    style_pooled: dict[str, torch.Tensor] = field(default_factory=dict)  # style path → (1280,)
+    timings: list[tuple[float, bool]] = field(default_factory=list)  # (ms, warm)
+    peak_mb: list[float] = field(default_factory=list)
+    note: str = ""  # why it was skipped, if it was
+    stylize_calls: int = 0  # this process; 0 when everything came from the cache
+
+
+class Evaluation:
+    """State of one run: config, cache, scorer, results; `run()` drives it."""
+
+    def __init__(self, cfg, log=print, error_stream=None):
+        from adain.runtime import resolve_device
+
+        self.cfg = cfg
+        self.run_dir = Path(cfg.run_dir)
+        self.cache = ResultCache(cfg.cache_dir or self.run_dir / "cache")
+        self.device = resolve_device(cfg.device)
+        self.images = ImageStore()
+        self.log, self.error_stream = log, error_stream
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self._scorer: PairScorer | None = None
+        self._stylizers: dict[str, object] = {}  # variants differing only in options share one
+        self._standard = None
+
+    # --- pieces built on first use ----------------------------------------------------------
+
+    @property
+    def scorer(self) -> PairScorer:
+        if self._scorer is None:
+            self._scorer = PairScorer(effnet=self.cfg.metrics.effnet, device=self.device)
+        return self._scorer
+
+    def required_metrics(self) -> set[str]:
+        names = set(METRIC_INFO)
+        return names if self.cfg.metrics.effnet else names - set(EFFNET_METRICS)
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+        print(f"eval: error: {message}", file=self.error_stream or sys.stderr, flush=True)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run_variant(self, variant: Variant) -> VariantResult:
+        result = VariantResult(variant)
+        try:
+            pairs = pairs_for(variant)
+        except UserError as exc:
+            self.error(str(exc))
+            result.note = f"skipped: {exc}"
+            return result
+        if not pairs:  # e.g. a Johnson network whose style is outside max_styles
+            result.note = f"skipped: its styles {variant.styles} are not among the styles evaluated"
+            self.notes.append(f"{variant.label}: {result.note}")
+            return result
+        stylizer = None
+        for pair in pairs:
+            try:
+                key = item_key(variant.identity(), pair.content, pair.style, variant.size, variant.style_size)
+            except OSError as exc:  # the file vanished or cannot be read
+                self.error(f"{variant.label} {pair.name}: {exc.filename or exc}: file not found or unreadable")
+                continue
+            cached = self.cache.load_output(key)
+            if cached is None:
+                if stylizer is None:
+                    stylizer = self._load(variant, result)
+                    if stylizer is None:
+                        return result  # the note or error says why
+                try:
+                    output, record = self._stylize(stylizer, variant, pair, result)
+                except UserError as exc:
+                    self.error(f"{variant.label} {pair.name}: {exc}")
+                    continue
+                output = self.cache.store_output(key, output, record)
+            else:
+                output, record = cached
+            try:
+                row, pooled = self._score(key, variant, pair, output)
+            except UserError as exc:
+                self.error(f"{variant.label} {pair.name}: {exc}")
+                continue
+            result.rows.append(self._row(variant, pair, key, record, row, cached is not None))
+            result.timings += [(record["ms"], record["warm"])] + [(ms, True) for ms in record.get("repeat_ms", [])]
+            result.peak_mb.append(record["peak_mb"])
+            if pooled is not None:
+                result.pooled.append(pooled)
+                result.style_pooled[str(pair.style)] = self._style_pooled(pair.style, variant.style_size)
+        return result
+
+    def _load(self, variant: Variant, result: VariantResult):
+        import json
+
+        shared_key = json.dumps([variant.name, variant.settings], sort_keys=True, default=str)
+        try:
+            if shared_key not in self._stylizers:
+                self.log(f"loading {variant.label}")
+                self._stylizers[shared_key] = build_stylizer(variant.name, variant.settings)
+            stylizer = self._stylizers[shared_key]
+            check_options(stylizer, variant.options)
+            return stylizer
+        except (UserError, ImportError) as exc:
+            message = f"{variant.label}: cannot load method {variant.name!r}: {str(exc).splitlines()[0]}"
+            if isinstance(exc, UserError) and str(exc).startswith(f"method {variant.name!r}: unknown"):
+                message = f"{variant.label}: {exc}"
+            if variant.optional:
+                result.note = f"skipped (optional): {message}"
+                self.notes.append(result.note)
+                self.log(result.note)
+            else:
+                result.note = f"error: {message}"
+                self.error(message)
+            return None
+
+    def _stylize(self, stylizer, variant: Variant, pair: Pair, result: VariantResult) -> tuple[torch.Tensor, dict]:
+        content = self.images.content(pair.content, variant.size)  # (1, 3, S, S)
+        style = self.images.style(pair.style, variant.style_size)  # (1, 3, h, w), shorter side style_size
+
+        def once() -> tuple[torch.Tensor, Measure]:
+            torch.manual_seed(self.cfg.seed)  # same noise/init for every pair, cached or not
+            with Measure(stylizer_device(stylizer, self.device)) as measure:
+                out = stylizer.stylize(content, style, preserve_color=variant.preserve_color,
+                                       content_size=0, style_size=0, **variant.options)
+            result.stylize_calls += 1
+            return out, measure
+
+        warm = result.stylize_calls > 0  # the first call of a variant pays for lazy set-up
+        output, measure = once()
+        record = {"ms": measure.ms, "peak_mb": measure.peak_mb, "warm": warm, "memory": measure.memory_kind,
+                  "label": variant.label, "pair": pair.name}
+        if not warm and self.cfg.metrics.timing_repeats:
+            record["repeat_ms"] = [once()[1].ms for _ in range(self.cfg.metrics.timing_repeats)]
+        self.log(f"{variant.label} {pair.name}: {measure.ms:.0f} ms")
+        return output.float().clamp(0, 1), record
+
+    def _score(self, key: str, variant: Variant, pair: Pair, output: torch.Tensor) -> tuple[dict, torch.Tensor | None]:
+        """The metric row and pooled EfficientNet features of one output, from the cache if there."""
+        row = self.cache.load_metrics(key, self.required_metrics())
+        pooled = self.cache.load_pooled(key) if self.cfg.metrics.effnet else None
+        if row is None or (self.cfg.metrics.effnet and pooled is None):
+            content = self.images.content(pair.content, variant.size)
+            style = self.images.style(pair.style, variant.style_size)
+            row, pooled = self.scorer.score(output, content, style, f"{pair.content}@{variant.size}",
+                                            f"{pair.style}@{variant.style_size}")
+            if self.standard is not None:
+                row.update(self.standard.pair(output, content))
+            self.cache.store_metrics(key, row, pooled)
+        return row, pooled
+
+    def _style_pooled(self, style: Path, style_size: int) -> torch.Tensor:
+        """(1280,) pooled EfficientNet features of a style image, cached like the outputs'."""
+        key = style_key(style, style_size)
+        pooled = self.cache.load_pooled(key)
+        if pooled is None:
+            pooled = self.scorer.pooled(self.images.style(style, style_size), f"{style}@{style_size}")
+            self.cache.store_pooled(key, pooled)
+        return pooled
+
+    @property
+    def standard(self):
+        if self._standard is None and self.cfg.metrics.standard:
+            from adain.evaluation.standard import StandardMetrics
+
+            self._standard = StandardMetrics(self.device)
+        return self._standard
+
+    def _row(self, variant: Variant, pair: Pair, key: str, record: dict, metrics: dict, cached: bool) -> dict:
+        output_file = self.run_dir / "outputs" / slug(variant.label) / f"{pair.name}.png"
+        output_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.cache.output_path(key), output_file)
+        return {"variant": variant.label, "method": variant.name, "entry": variant.entry_index,
+                "content": pair.content.name, "style": pair.style.name, "size": variant.size,
+                "style_size": variant.style_size, **{f"swept.{k}": v for k, v in variant.swept.items()},
+                **metrics, "stylize_ms": record["ms"], "warm": record["warm"], "peak_mb": record["peak_mb"],
+                "cached": cached, "output": str(output_file.relative_to(self.run_dir)), "key": key,
+                "content_path": str(pair.content), "style_path": str(pair.style)}
+
+
+def slug(label: str) -> str:
+    """A label as a folder name: adain[alpha=0.5] → adain_alpha-0.5."""
+    keep = "".join(c if c.isalnum() or c in ".-_" else "_" if c in "[,#" else "-" if c == "=" else "" for c in label)
+    return keep.strip("_")
+
+
+def summarise_variant(result: VariantResult) -> dict:
+    """Means of every metric, FD-EfficientNet-Lite0, speed (warm median) and peak memory."""
+    from adain.evaluation.metrics import frechet_distance
+
+    rows = result.rows
+    summary = {"variant": result.variant.label, "method": result.variant.name,
+               "settings": result.variant.settings, "options": result.variant.options,
+               "swept": result.variant.swept, "size": result.variant.size, "pairs": len(rows),
+               "note": result.note}
+    if not rows:
+        return summary
+    metric_names = [k for k in rows[0] if k in METRIC_INFO or k == "lpips_content"]
+    for name in metric_names:
+        summary[name] = statistics.fmean(r[name] for r in rows)
+    if result.pooled:
+        summary["fd_effnet_lite0"] = frechet_distance(torch.stack(result.pooled),
+                                                      torch.stack(list(result.style_pooled.values())))
+    warm = [ms for ms, is_warm in result.timings if is_warm]
+    summary["ms_per_image"] = statistics.median(warm or [ms for ms, _ in result.timings])
+    summary["timing"] = f"warm median of {len(warm)}" if warm else "cold (no warm sample: set metrics.timing_repeats)"
+    summary["peak_mb"] = max(result.peak_mb)
+    return summary
+
+
+def standard_fid(evaluation: Evaluation, result: VariantResult) -> float:
+    """Inception FID of a variant's outputs vs its styles, when its weights are on disk (else NaN)."""
+    standard = evaluation.standard
+    if standard is None or not standard.fid_available or not result.rows:
+        return float("nan")
+    from adain.io import load_image
+
+    outputs = [load_image(evaluation.run_dir / row["output"]) for row in result.rows]
+    styles = [evaluation.images.style(Path(p), result.variant.style_size)
+              for p in dict.fromkeys(row["style_path"] for row in result.rows)]
+    return standard.fid(outputs, styles)
+
+
+def run(cfg, log=print) -> int:
+    """Run the whole evaluation; returns the exit status (0, or 2 if any item failed)."""
+    from adain.config import to_dict
+    from adain.evaluation import report
+    from adain.evaluation.standard import availability
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    evaluation = Evaluation(cfg, log=log)
+    evaluation.run_dir.mkdir(parents=True, exist_ok=True)
+    variants = expand(cfg)
+    results = [evaluation.run_variant(variant) for variant in variants]
+    summaries = [summarise_variant(r) for r in results]
+    for summary, result in zip(summaries, results):
+        fid = standard_fid(evaluation, result)
+        if fid == fid:  # not NaN: the Inception weights were there
+            summary["fid"] = fid
+    if cfg.metrics.standard:
+        evaluation.notes += [f"{name}: {why}" for name, why in availability().items() if why]
+    else:
+        evaluation.notes.append("standard metrics (FID, LPIPS, ArtFID): not requested (metrics.standard=false)")
+    if cfg.metrics.effnet:
+        evaluation.notes.append("fd_effnet_lite0 is a Fréchet distance in EfficientNet-Lite0 pooled features "
+                                "(stylised set vs style set): NOT FID, not comparable with published FID values")
+    report.write_all(evaluation, to_dict(cfg), results, summaries)
+    return 2 if evaluation.errors else 0

@@ -1,0 +1,196 @@
+"""Everything a finished evaluation writes: in the run dir metrics.csv, summary.json, config.yaml,
+grids/*.png (content | style | each variant), tradeoff.png, report.md; and to W&B (offline by
+default) the config, one table row per (variant, pair) with images and metrics, per-variant
+summary metrics, and the trade-off plot."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+
+from adain.evaluation.cache import write_json_atomic
+from adain.evaluation.plot import tradeoff_plot
+from adain.evaluation.scoring import METRIC_INFO
+from adain.evaluation.sweep import short
+from adain.io import load_image, save_image, tensor_to_pil
+
+SET_METRICS = {"fd_effnet_lite0": ("lower", "FD-EfficientNet-Lite0: Fréchet distance of pooled features, "
+                                             "stylised set vs style set (NOT FID)"),
+               "fid": ("lower", "FID (Inception-v3 of torch-fidelity), stylised set vs style set"),
+               "lpips_content": ("lower", "LPIPS (AlexNet), output vs content"),
+               "ms_per_image": ("lower", "stylisation time per image, warm median"),
+               "peak_mb": ("lower", "peak memory of one stylisation above its start (MiB)")}
+
+
+def command_line() -> str:
+    """The command that started this process, as a user would type it."""
+    args = [Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith("eval.py") else sys.argv[0], *sys.argv[1:]]
+    return "python " + " ".join(shlex.quote(a) for a in args)
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _square(image: torch.Tensor, tile: int) -> torch.Tensor:
+    """(1, 3, H, W) → (1, 3, tile, tile): centre square, resized."""
+    height, width = image.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    crop = image[..., top: top + side, left: left + side].float()
+    return F.interpolate(crop, size=(tile, tile), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def write_grids(evaluation, results, tile: int, rows_per_file: int) -> list[Path]:
+    """grids/grid_NNN.png: one row per pair (content | style | every variant), a header of labels.
+    A variant that did not run on a pair (a Johnson network and another style) leaves a grey tile."""
+    run_dir = evaluation.run_dir
+    variants = [r.variant for r in results if r.rows]
+    outputs = {(r.variant.label, row["content"], row["style"]): run_dir / row["output"] for r in results for row in r.rows}
+    pairs = list(dict.fromkeys((row["content"], row["style"]) for r in results for row in r.rows))
+    sources = {(row["content"], row["style"]): row for r in results for row in r.rows}
+    header, font = 14, ImageFont.load_default()
+    files = []
+    for start in range(0, len(pairs), rows_per_file):
+        chunk = pairs[start: start + rows_per_file]
+        columns = ["content", "style", *[v.label for v in variants]]
+        sheet = Image.new("RGB", (tile * len(columns), header + tile * len(chunk)), (230, 230, 230))
+        draw = ImageDraw.Draw(sheet)
+        for col, name in enumerate(columns):
+            draw.text((col * tile + 3, 1), name[: tile // 6], fill="black", font=font)
+        for line, pair in enumerate(chunk):
+            row = sources[pair]
+            tiles = [_square(evaluation.images.content(Path(row["content_path"]), row["size"]), tile),
+                     _square(evaluation.images.style(Path(row["style_path"]), row["style_size"]), tile)]
+            tiles += [_square(load_image(outputs[(v.label, *pair)]), tile) if (v.label, *pair) in outputs else None
+                      for v in variants]
+            for col, image in enumerate(tiles):
+                if image is not None:
+                    sheet.paste(tensor_to_pil(image), (col * tile, header + line * tile))
+        path = run_dir / "grids" / f"grid_{start // rows_per_file:03d}.png"
+        save_image(sheet, path)
+        files.append(path)
+    return files
+
+
+def tradeoff_series(summaries: list[dict], results) -> dict[str, list[tuple[float, float, str]]]:
+    """Per method entry: (rel_content, rel_style, swept values) of each variant."""
+    series: dict[str, list] = {}
+    for summary, result in zip(summaries, results):
+        if "rel_content" not in summary:
+            continue
+        name = f"{result.variant.entry_index}: {result.variant.name}"
+        label = ",".join(f"{k}={short(v)}" for k, v in {**summary["options"], **summary["swept"]}.items())
+        series.setdefault(name, []).append((summary["rel_content"], summary["rel_style"], label))
+    return series
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def markdown_report(cfg: dict, summaries: list[dict], notes: list[str], errors: list[str], command: str,
+                    grids: list[Path], run_dir: Path) -> str:
+    metric_columns = [m for m in [*METRIC_INFO, *SET_METRICS] if any(m in s for s in summaries)]
+    lines = ["# Evaluation report", "", "Command:", "", "```", command, "```", "",
+             f"Protocol: content centre square crop resized to {cfg['size']}², style shorter side "
+             f"{cfg['style_size'] or cfg['size']}; contents `{cfg['content']}`, styles `{cfg['style']}`; seed {cfg['seed']}.",
+             "", "## Means per method variant", "",
+             "| variant | pairs | " + " | ".join(metric_columns) + " |",
+             "|---|---|" + "---|" * len(metric_columns)]
+    for s in summaries:
+        lines.append(f"| {s['variant']} | {s['pairs']} | " + " | ".join(_format(s.get(m, "")) for m in metric_columns) + " |")
+    lines += ["", "## Metrics", "", "| name | better | what |", "|---|---|---|"]
+    lines += [f"| {name} | {better} | {what} |" for name, (better, what) in {**METRIC_INFO, **SET_METRICS}.items()
+              if name in metric_columns]
+    lines += ["", "Speed: " + "; ".join(f"{s['variant']}: {s['timing']}" for s in summaries if "timing" in s), ""]
+    lines += ["## Files", "", "- `metrics.csv`: one row per (variant, pair)", "- `summary.json`: the means above",
+              "- `tradeoff.png`: relative style vs relative content loss per variant",
+              *[f"- `{g.relative_to(run_dir)}`: content | style | each variant" for g in grids],
+              "- `outputs/<variant>/<content>__<style>.png`: every stylised image", ""]
+    lines += ["## Notes", ""] + ([f"- {n}" for n in notes] or ["- none"])
+    skipped = [f"- {s['variant']}: {s['note']}" for s in summaries if s.get("note")]
+    lines += ["", "## Skipped variants and errors", ""] + (skipped + [f"- error: {e}" for e in errors] or ["- none"])
+    lines += ["", "![trade-off](tradeoff.png)", ""] + [f"![grid]({g.relative_to(run_dir)})" for g in grids[:1]]
+    return "\n".join(lines) + "\n"
+
+
+def write_all(evaluation, cfg: dict, results, summaries: list[dict], command: str | None = None) -> dict:
+    """Write every local file and log to W&B; returns the summary dict written to summary.json."""
+    from omegaconf import OmegaConf
+
+    run_dir = evaluation.run_dir
+    command = command or command_line()
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    rows = [row for r in results for row in r.rows]
+    write_csv(rows, run_dir / "metrics.csv")
+    summary = {"command": command, "variants": summaries, **overall_means(rows), "notes": evaluation.notes, "errors": evaluation.errors,
+               "metrics": {k: {"better": b, "what": w} for k, (b, w) in {**METRIC_INFO, **SET_METRICS}.items()}}
+    write_json_atomic(run_dir / "summary.json", summary)
+    grids = write_grids(evaluation, results, cfg["grid_tile"], cfg["grid_rows"])
+    series = tradeoff_series(summaries, results)
+    plot = tradeoff_plot(series, "relative content loss (vgg16-hed relu4_1)", "relative style loss (relu1_1-4_1)",
+                         "content-style trade-off (lower-left is better)")
+    save_image(plot, run_dir / "tradeoff.png")
+    (run_dir / "report.md").write_text(markdown_report(cfg, summaries, evaluation.notes, evaluation.errors,
+                                                       command, grids, run_dir))
+    log_wandb(cfg, run_dir, rows, summaries, series, grids)
+    return summary
+
+
+def overall_means(rows: list[dict]) -> dict[str, float]:
+    """Means over every row of every variant, under fixed names (overall/<metric>) that a W&B
+    sweep can optimise whatever the variant labels; overall/score = rel_content + rel_style."""
+    means = {f"overall/{m}": sum(r[m] for r in rows) / len(rows) for m in METRIC_INFO if rows and m in rows[0]}
+    if "overall/rel_content" in means:
+        means["overall/score"] = means["overall/rel_content"] + means["overall/rel_style"]
+    return means
+
+
+def log_wandb(cfg: dict, run_dir: Path, rows: list[dict], summaries: list[dict], series, grids) -> None:
+    """Config, a per-(variant, pair) table with images, summary metrics, the trade-off plot."""
+    from adain.tracking import Tracker
+
+    w = cfg["wandb"]
+    tracker = Tracker(run_dir, cfg, mode=w["mode"], project=w["project"], entity=w["entity"], name=w["name"],
+                      tags=w["tags"])
+    if tracker.run is None:
+        return
+    import wandb
+
+    columns = ["variant", "method", "content", "style", "output_image", *[m for m in METRIC_INFO if rows and m in rows[0]],
+               "stylize_ms", "peak_mb"]
+    table = wandb.Table(columns=columns)
+    for row in rows:
+        table.add_data(row["variant"], row["method"], row["content"], row["style"],
+                       wandb.Image(str(run_dir / row["output"])), *[row.get(c) for c in columns[5:]])
+    points = wandb.Table(columns=["series", "variant", "rel_content", "rel_style"],
+                         data=[[name, label, x, y] for name, values in series.items() for x, y, label in values])
+    tracker.run.log({
+        "pairs": table,
+        "tradeoff": wandb.plot.scatter(points, "rel_content", "rel_style", title="content-style trade-off"),
+        "tradeoff_png": wandb.Image(str(run_dir / "tradeoff.png")),
+        "grids": [wandb.Image(str(g)) for g in grids],
+    })
+    tracker.summary({f"{s['variant']}/{k}": v for s in summaries for k, v in s.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    tracker.summary(overall_means(rows))
+    tracker.finish()

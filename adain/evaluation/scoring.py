@@ -1,0 +1,91 @@
+"""Score one stylised image against its content and style: every per-pair metric in one dict.
+
+Each image is encoded once per network; content and style features are memoised by key because
+every method variant meets the same contents and styles again.
+
+    scorer = PairScorer(effnet=True)
+    row = scorer.score(output, content, style, content_key="a.jpg", style_key="b.jpg")
+"""
+
+from __future__ import annotations
+
+import torch
+
+from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder
+from adain.evaluation import metrics as M
+from adain.evaluation.features import CONTENT_STAGE, POOLED, STYLE_STAGES, load_efficientnet_lite0
+
+# name → (direction, one line); the report and summary.json print these
+METRIC_INFO = {
+    "rel_content": ("lower", "design.md relative content loss, vgg16-hed relu4_1"),
+    "rel_style": ("lower", "design.md relative style loss, vgg16-hed relu1_1…relu4_1 mean/std"),
+    "content_loss": ("lower", "MSE of vgg16-hed relu4_1 features, output vs content"),
+    "ssim": ("higher", "SSIM of luminance, output vs content"),
+    "style_mean_std": ("lower", "Σ_l MSE(μ) + MSE(σ), vgg16-hed relu1_1…relu4_1, output vs style"),
+    "style_gram": ("lower", "Σ_l MSE of Gram matrices G=FFᵀ/HW, vgg16-hed relu1_1…relu4_1"),
+    "color_w1": ("lower", "per-channel 1-D Wasserstein-1 of RGB values, output vs style (0–1 units)"),
+    "effnet_content": ("lower", "relative content distance, EfficientNet-Lite0 stage4 (/16, 112 ch)"),
+    "effnet_style_mean_std": ("lower", "relative mean/std style distance, EfficientNet-Lite0 stage1…stage4"),
+    "effnet_style_gram": ("lower", "relative Gram distance ‖ΔG‖²/‖G‖², EfficientNet-Lite0 stage1…stage4"),
+}
+EFFNET_METRICS = ("effnet_content", "effnet_style_mean_std", "effnet_style_gram")
+
+
+class PairScorer:
+    """The VGG (fp32 vgg16-hed) and, optionally, EfficientNet-Lite0 metrics of output images."""
+
+    def __init__(self, effnet: bool = True, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.vgg = build_encoder("vgg16-hed").to(self.device).eval()
+        self.effnet = load_efficientnet_lite0().to(self.device) if effnet else None
+        self._memo: dict[tuple, dict] = {}  # (network, role, key) → features
+
+    def _vgg(self, image: torch.Tensor, taps, memo_key=None) -> dict:
+        return self._encode("vgg", self.vgg, image, taps, memo_key)
+
+    def _eff(self, image: torch.Tensor, taps, memo_key=None) -> dict:
+        return self._encode("effnet", self.effnet, image, taps, memo_key)
+
+    @torch.inference_mode()
+    def _encode(self, network: str, module, image: torch.Tensor, taps, memo_key) -> dict:
+        key = (network, tuple(taps), memo_key)
+        if memo_key is not None and key in self._memo:
+            return self._memo[key]
+        feats = {tap: value.float() for tap, value in module(image.to(self.device), taps=taps).items()}
+        if memo_key is not None:
+            self._memo[key] = feats
+        return feats
+
+    @torch.inference_mode()
+    def score(self, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor,
+              content_key: str | None = None, style_key: str | None = None
+              ) -> tuple[dict[str, float], torch.Tensor | None]:
+        """(1, 3, S, S) output and content, (1, 3, h, w) style, all in [0, 1] →
+        ({metric: value}, the output's (1280,) pooled EfficientNet features or None)."""
+        output = output.float().clamp(0, 1)
+        out_v = self._vgg(output, STYLE_TAPS)  # relu4_1 is among the style taps
+        content_v = self._vgg(content, (CONTENT_TAP,), content_key)
+        style_v = self._vgg(style, STYLE_TAPS, style_key)
+        row = {
+            "rel_content": M.relative_content(out_v[CONTENT_TAP], content_v[CONTENT_TAP]),
+            "rel_style": M.relative_style(out_v, style_v, STYLE_TAPS),
+            "content_loss": M.content_mse(out_v[CONTENT_TAP], content_v[CONTENT_TAP]),
+            "ssim": M.ssim_luminance(output, content.to(output.device)),
+            "style_mean_std": M.style_mean_std_loss(out_v, style_v, STYLE_TAPS),
+            "style_gram": M.gram_loss(out_v, style_v, STYLE_TAPS),
+            "color_w1": M.color_wasserstein(output, style.to(output.device)),
+        }
+        if self.effnet is not None:
+            out_e = self._eff(output, (*STYLE_STAGES, CONTENT_STAGE, POOLED))
+            content_e = self._eff(content, (CONTENT_STAGE,), content_key)
+            style_e = self._eff(style, STYLE_STAGES, style_key)
+            row["effnet_content"] = M.relative_content(out_e[CONTENT_STAGE], content_e[CONTENT_STAGE])
+            row["effnet_style_mean_std"] = M.relative_style(out_e, style_e, STYLE_STAGES)
+            row["effnet_style_gram"] = M.relative_gram_loss(out_e, style_e, STYLE_STAGES)
+        pooled = out_e[POOLED][0].cpu() if self.effnet is not None else None
+        return {name: float(value.reshape(-1)[0]) for name, value in row.items()}, pooled
+
+    @torch.inference_mode()
+    def pooled(self, image: torch.Tensor, memo_key: str | None = None) -> torch.Tensor:
+        """(1, 3, H, W) → (1280,) EfficientNet-Lite0 pooled features (the FD feature)."""
+        return self._eff(image, (POOLED,), memo_key)[POOLED][0].cpu()
