@@ -61,18 +61,21 @@ def mean_std(feat: torch.Tensor, weight: torch.Tensor | None = None, eps: float 
     return FeatureStats(mean, (var + eps).sqrt())
 
 
-def adain(content_feat: torch.Tensor, style: torch.Tensor | FeatureStats, eps: float = EPS) -> torch.Tensor:
+def adain(content_feat: torch.Tensor, style: torch.Tensor | FeatureStats, eps: float = EPS,
+          content_stats: FeatureStats | None = None) -> torch.Tensor:
     """Adaptive instance normalisation: t = σ(s)·(c − μ(c))/σ(c) + μ(s).
 
     Args:
         content_feat: (N, C, H, W) content features.
         style: (N|1, C, h, w) style features, or their precomputed FeatureStats.
+        content_stats: μ(c), σ(c) if already known (a tile of a larger image takes the whole
+            image's, see adain.tiling); default: those of `content_feat`.
 
     Returns:
         (N, C, H, W) float32 features whose per-channel mean/std equal the style's.
     """
     style_stats = style if isinstance(style, FeatureStats) else mean_std(style, eps=eps)
-    content_stats = mean_std(content_feat, eps=eps)
+    content_stats = content_stats if content_stats is not None else mean_std(content_feat, eps=eps)
     normalised = (content_feat.float() - content_stats.mean) / content_stats.std
     return normalised * style_stats.std + style_stats.mean
 
@@ -113,6 +116,7 @@ def masked_adain(
     styles: Sequence[FeatureStats],
     masks: torch.Tensor,
     eps: float = EPS,
+    region_stats: Sequence[FeatureStats] | None = None,
 ) -> torch.Tensor:
     """Spatial control: each region of the content gets its own style.
 
@@ -121,6 +125,8 @@ def masked_adain(
         styles: K style statistics, each (N|1, C, 1, 1).
         masks: (N, K, h, w) soft masks in [0, 1], one channel per style, at any resolution;
             they are resized to (H, W) with area averaging.
+        region_stats: K content statistics per region if already known (a tile of a larger
+            image takes the whole image's, see adain.tiling); default: from `content_feat`.
 
     Returns:
         (N, C, H, W) features.  Region k is normalised with the content statistics *of that
@@ -134,8 +140,8 @@ def masked_adain(
     out = torch.zeros_like(content)
     for k, style_stats in enumerate(styles):
         region = masks[:, k : k + 1]  # (N, 1, H, W)
-        region_stats = mean_std(content, weight=region, eps=eps)
-        transferred = (content - region_stats.mean) / region_stats.std * style_stats.std + style_stats.mean
+        stats = region_stats[k] if region_stats is not None else mean_std(content, weight=region, eps=eps)
+        transferred = (content - stats.mean) / stats.std * style_stats.std + style_stats.mean
         out = out + region * transferred
     coverage = masks.sum(dim=1, keepdim=True)  # (N, 1, H, W)
     covered = coverage > 1e-6
@@ -175,7 +181,8 @@ def _sym_power(matrix: torch.Tensor, power: float, eps: float) -> torch.Tensor:
     return vectors @ torch.diag_embed(values) @ vectors.transpose(1, 2)
 
 
-def match_color(source: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def match_color(source: torch.Tensor, target: torch.Tensor | None, eps: float = 1e-6,
+                target_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Colour histogram matching by mean/covariance transfer (Gatys et al. 2016, §2.1).
 
     Returns x' = A·(x − μ_s) + μ_t with A = Σ_t^{1/2} Σ_s^{-1/2} (symmetric square roots), so
@@ -185,12 +192,14 @@ def match_color(source: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -
     Args:
         source: (N, 3, H, W) image to recolour (the style).
         target: (N|1, 3, h, w) image whose colour statistics to take (the content).
+        target_stats: its colour mean (N|1, 3, 1) and covariance (N|1, 3, 3), float64, if
+            already known (accumulated over tiles by adain.tiling); `target` is then unused.
 
     Returns:
         (N, 3, H, W) in the source's dtype, *not* clamped (clamp before encoding).
     """
     mean_s, cov_s = _color_mean_cov(source)
-    mean_t, cov_t = _color_mean_cov(target)
+    mean_t, cov_t = target_stats if target_stats is not None else _color_mean_cov(target)
     transform = _sym_power(cov_t, 0.5, eps) @ _sym_power(cov_s, -0.5, eps)  # (N, 3, 3)
     pixels = rearrange(source.double(), "n c h w -> n c (h w)")
     matched = transform @ (pixels - mean_s) + mean_t
@@ -220,13 +229,15 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
     return rgb_to_yiq(image)[:, :1]
 
 
-def match_luminance(style_luma: torch.Tensor, content_luma: torch.Tensor) -> torch.Tensor:
+def match_luminance(style_luma: torch.Tensor, content_luma: torch.Tensor | None,
+                    content_stats: FeatureStats | None = None) -> torch.Tensor:
     """Shift/scale the style luminance to the content's mean and std (Gatys et al. 2016, §2.2).
 
-    (N, 1, H, W), (N|1, 1, h, w) → (N, 1, H, W).
+    (N, 1, H, W), (N|1, 1, h, w) → (N, 1, H, W).  `content_stats` (mean/std (N|1, 1, 1, 1),
+    std including eps 1e-8) replaces `content_luma` when already known (adain.tiling).
     """
     s = mean_std(style_luma, eps=1e-8)
-    c = mean_std(content_luma, eps=1e-8)
+    c = content_stats if content_stats is not None else mean_std(content_luma, eps=1e-8)
     return (style_luma.float() - s.mean) / s.std * c.std + c.mean
 
 

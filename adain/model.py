@@ -75,19 +75,23 @@ class AdaINModel(nn.Module):
         weights: Sequence[float] | None = None,
         masks: torch.Tensor | None = None,
         alpha: float = 1.0,
+        content_stats: Sequence[AF.FeatureStats] | None = None,
     ) -> torch.Tensor:
         """AdaIN target t in feature space, float32 (N, 512, h, w).
 
         One style: plain AdaIN.  Several styles with `masks` (N, K, H, W): each region its own
         style.  Several styles without masks: interpolation with `weights` (normalised).
+        `content_stats`: the content statistics to normalise with (one per mask region, or one
+        without masks) when `content_feat` is a tile of a larger image (adain.tiling).
         """
         if not styles:
             raise UserError("styles: at least one style is needed")
         if masks is not None:
-            target = AF.masked_adain(content_feat, styles, masks)
+            target = AF.masked_adain(content_feat, styles, masks, region_stats=content_stats)
         else:
             weights = AF.normalise_weights(weights, len(styles))
-            target = AF.adain(content_feat, AF.blend_stats(styles, weights) if len(styles) > 1 else styles[0])
+            target = AF.adain(content_feat, AF.blend_stats(styles, weights) if len(styles) > 1 else styles[0],
+                              content_stats=content_stats[0] if content_stats is not None else None)
         return AF.mix_content(target, content_feat, alpha)
 
     def decode(self, feat: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""`adain bench`: runs both paths and reports consistent numbers (no assertions on speed itself)."""
+"""`adain bench`: runs both paths and reports consistent numbers (no assertions on speed itself):
+latency, throughput, FLOP rate against the peak, peak memory of fresh processes, skipped references."""
 
 from __future__ import annotations
 
@@ -37,3 +38,52 @@ def test_bench_with_a_decoder_file_and_two_sizes(tmp_path, decoder_file):
     for row, size in zip(rows, (32, 24)):
         check_row(row, size)
         assert (row["dtype"], row["device"]) == ("torch.float32", "cpu")
+
+
+# Multiply-accumulates per pixel of vgg16-hed up to relu4_1 (the RGB preprocessing 1×1 conv, then
+# conv1_x at full size, conv2_x at 1/4 of the pixels, conv3_x at 1/16, conv4_1 at 1/64); the
+# mirrored decoder has the same convolutions without the preprocessing.
+ENCODER_MACS_PER_PIXEL = 9 + (3 * 64 + 64 * 64) * 9 + (64 * 128 + 128 * 128) * 9 // 4 \
+    + (128 * 256 + 2 * 256 * 256) * 9 // 16 + 256 * 512 * 9 // 64
+DECODER_MACS_PER_PIXEL = ENCODER_MACS_PER_PIXEL - 9
+
+
+def test_bench_reports_throughput_flops_and_peak_memory(tmp_path):
+    rows = run_bench(tmp_path, "--size", "32", "--device", "cpu", "--memory")
+    row = rows[0]
+    check_row(row, 32)
+    assert (row["width"], row["height"], row["megapixels"]) == (32, 32, 32 * 32 / 1e6)
+    # content and style (both 32², under the 512² style cap) encoded, content decoded; 2 FLOP per MAC
+    expected_gflop = 2 * 32 * 32 * (2 * ENCODER_MACS_PER_PIXEL + DECODER_MACS_PER_PIXEL) / 1e9
+    assert row["gflop"] == pytest.approx(expected_gflop, rel=1e-9)
+    assert row["fast_gflop_per_s"] == pytest.approx(row["gflop"] / row["fast_s"])
+    assert row["fast_megapixels_per_s"] == pytest.approx(row["megapixels"] / row["fast_s"])
+    assert row["reference_megapixels_per_s"] == pytest.approx(row["megapixels"] / row["reference_s"])
+    peak = row["peak_gflop_per_s"]
+    if peak["fp32"] is not None:  # a Linux CPU: clock × FLOP/cycle × cores
+        assert peak["bf16"] >= peak["fp32"] > 0 and "FLOP/cycle/core" in row["peak_assumption"]
+        assert 0 < row["fast_fraction_of_peak"] < 1
+    # peak RSS of fresh processes: torch and the weights are in, a 32² image adds little
+    for key in ("reference_peak_rss_bytes", "fast_peak_rss_bytes"):
+        assert 100 << 20 < row[key] < 4 << 30
+    assert row["memory_ratio"] == pytest.approx(row["reference_peak_rss_bytes"] / row["fast_peak_rss_bytes"])
+    assert row["fast_tile"] is None  # a small image stays untiled
+
+
+def test_bench_skips_the_reference_where_it_needs_too_much_memory(tmp_path):
+    rows = run_bench(tmp_path, "--size", "40x24", "--device", "cpu", "--reference-max-memory", "1M")
+    row = rows[0]
+    assert (row["size"], row["width"], row["height"]) == ("40x24", 40, 24)
+    assert row["reference_s"] is None and row["speedup"] is None and row["reference_gflop_per_s"] is None
+    assert row["reference_skipped"].startswith("needs ") and row["reference_skipped"].endswith(" GB")
+    assert row["fast_s"] > 0
+
+
+def test_bench_size_names():
+    from adain.bench import image_dims
+    from adain.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--size", "512", "4k", "8K", "640x480"])
+    assert [image_dims(size) for size in args.size] == [(512, 512), (3840, 2160), (7680, 4320), (640, 480)]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--size", "4q"])

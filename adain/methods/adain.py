@@ -10,12 +10,16 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
+from PIL import Image
 
 from adain import functional as AF
+from adain import tiling
 from adain.encoders import build_encoder
 from adain.errors import UserError
-from adain.methods.base import StyleCode, Stylizer
+from adain.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, to_rgb
+from adain.methods.base import PRESERVE_COLOR, StyleCode, Stylizer, masks_to_tensor
 from adain.model import AdaINModel
 from adain.runtime import prepare_for_inference, resolve_device, resolve_dtype
 from adain.weights import load_decoder
@@ -60,7 +64,9 @@ def load_adain(
 class AdaINStylizer(Stylizer):
     """Stylise with a frozen AdaIN model; all work runs under inference_mode.
 
-    Options of `stylize`: alpha (content–style trade-off in [0, 1], 0 reconstructs the content).
+    Options of `stylize`: alpha (content–style trade-off in [0, 1], 0 reconstructs the content);
+    tile (px; 0: never tile) and max_memory (bytes) for large images, see adain.tiling: by
+    default only images that would not fit tiling.DEFAULT_MAX_MEMORY untiled are tiled.
     """
 
     name = "adain"
@@ -78,13 +84,85 @@ class AdaINStylizer(Stylizer):
         return self.model(content, [code.features for code in styles], weights, masks, alpha)
 
     @torch.inference_mode()
-    def stylize(self, content, style, **kwargs):
-        return super().stylize(content, style, **kwargs)
+    def stylize(self, content, style, *, tile: int | None = None, max_memory: int | None = None, **kwargs):
+        if tile == 0 or (isinstance(content, torch.Tensor) and content.dim() == 4 and content.shape[0] > 1):
+            return super().stylize(content, style, **kwargs)  # batches run untiled
+        if isinstance(content, (str, os.PathLike)):  # decoded once, kept as uint8
+            content = open_image(content, kwargs.get("max_pixels", DEFAULT_MAX_PIXELS))
+        if isinstance(content, Image.Image):
+            content = content if content.mode == "RGB" else to_rgb(content)  # convert() would copy
+            pixels = np.asarray(resize_shorter(content, kwargs.get("content_size", 512), kwargs.get("max_size", 0)))
+            height, width = pixels.shape[:2]
+        else:
+            pixels = self.to_tensor(content, kwargs.get("content_size", 512), kwargs.get("max_size", 0))
+            height, width = pixels.shape[-2:]
+        plan = tiling.choose_tile(self.model, height, width, tile, max_memory)
+        if plan is None:
+            return super().stylize(content, style, **kwargs)
+        original_size = content.size if isinstance(content, Image.Image) else (content.shape[-1], content.shape[-2])
+        as_tensor = isinstance(content, torch.Tensor)
+        del content  # a decoded file (4 B/pixel in PIL) is not needed beside its uint8 array
+        return self._stylize_tiled(pixels, original_size, as_tensor, style, plan, **kwargs)
 
     stylize.__doc__ = Stylizer.stylize.__doc__
+
+    def _stylize_tiled(self, pixels: np.ndarray | torch.Tensor, original_size: tuple[int, int], as_tensor: bool,
+                       style, plan: tiling.TilePlan, *,
+                       style_weights: Sequence[float] | None = None, masks=None, preserve_color: str = "none",
+                       content_size: int = 512, style_size: int = 512, max_size: int = 0,
+                       max_pixels: int = DEFAULT_MAX_PIXELS, alpha: float = 1.0):
+        """`stylize` for one large content: the same steps as Stylizer.stylize, with everything
+        that needs the whole image (content statistics, colour statistics) accumulated tile by
+        tile and the output built in a uint8 buffer (float for tensor content).
+
+        `pixels` is the content at its working size, (H, W, 3) uint8 or (1, 3, H, W) float;
+        `original_size` (W, H) the size masks must have.
+        """
+        if preserve_color not in PRESERVE_COLOR:
+            raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
+        if not 0.0 <= alpha <= 1.0:
+            raise UserError(f"alpha: {alpha} is outside [0, 1]")
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        codes = [self.encode_style(s, style_size, max_size, max_pixels) for s in styles]
+        image = tiling.TiledImage(pixels)
+        del pixels
+        region_masks = None
+        if masks is not None:  # (1, K, H, W) float for a moment, then (1, K, H/8, W/8)
+            full_size = masks_to_tensor(masks, original_size, (image.width, image.height), len(codes))
+            region_masks = tiling.mask_cells(full_size)
+            del full_size
+
+        transform = finish = None
+        if preserve_color != "none":
+            color_mean, color_cov = tiling.color_statistics(image)
+            codes = [self._recoloured_from_stats(code, preserve_color, color_mean, color_cov) for code in codes]
+        if preserve_color == "luminance":
+            def transform(rgb: torch.Tensor) -> torch.Tensor:  # the network sees grey (1, 3, h, w)
+                return AF.luminance(rgb).expand(-1, 3, -1, -1).contiguous()
+
+            finish = AF.combine_luminance
+        style_stats = [code.features for code in codes]
+        content_stats, features = tiling.content_statistics(self.model, image, plan.tile, region_masks, transform,
+                                                            keep_features=plan.keep_features)
+        out = tiling.stylize_tiled(self.model, image, style_stats, content_stats, plan.tile, style_weights,
+                                   region_masks, alpha, transform, finish, as_tensor, features=features)
+        del image, features  # before the PIL copy of the output (4 B/pixel)
+        return out.data if as_tensor else Image.fromarray(out.data, mode="RGB")
+
+    def _recoloured_from_stats(self, code: StyleCode, preserve_color: str, color_mean: torch.Tensor,
+                               color_cov: torch.Tensor) -> StyleCode:
+        """Stylizer._recoloured with the content's colour statistics given, not its image."""
+        if preserve_color == "histogram":
+            image = AF.match_color(code.image, None, target_stats=(color_mean, color_cov)).clamp(0, 1)
+        else:
+            content_luma = tiling.luminance_statistics(color_mean, color_cov)
+            image = AF.match_luminance(AF.luminance(code.image), None, content_stats=content_luma).clamp(0, 1)
+            image = image.expand(-1, 3, -1, -1).contiguous()
+        return StyleCode(image, self._style_features(image), code.name)
 
 
 def from_cli(args) -> tuple[AdaINStylizer, dict]:
     """`adain stylize --method adain`: the Stylizer and its per-image options from parsed flags."""
     stylizer = load_adain(args.decoder, args.encoder, args.device, args.precision, args.encoder_weights)
-    return stylizer, {"alpha": args.alpha}
+    return stylizer, {"alpha": args.alpha, "tile": getattr(args, "tile", None),
+                      "max_memory": getattr(args, "max_memory", None)}

@@ -1,0 +1,448 @@
+"""Tiled AdaIN: any image size in memory bounded by the tile, with *global* AdaIN statistics.
+
+    image = TiledImage(np.asarray(pil))                      # (H, W, 3) uint8, kept as is
+    stats = content_statistics(model, image, tile=1024)      # pass 1: encoder only
+    out = stylize_tiled(model, image, [style_stats], stats, tile=1024)   # pass 2 → (H, W, 3) uint8
+
+Why tiles cannot show seams.  The untiled run (AdaINModel.forward) reflection-pads the image to a
+multiple of 8 and runs convolutions whose padding only touches the *image's* edges.  A tile's
+inner edges get padding the untiled run does not have, but its effect only reaches as far as
+the receptive field, so we give every tile a halo and keep only its centre:
+
+  encoder (3×3 convs, 2×2 pools, up to relu4_1): the field of relu4_1 cell i (pixels 8i … 8i+7)
+      is pixels 8i − r … 8i + 7 + r with r = Σ over convs of the stride before it (vgg16: 2·1 +
+      2·2 + 3·4 + 1·8 = 26 px, a 60-px field; vgg19: 30 px).  Rounded up to the 8-px grid:
+      4 cells = 32 px (`encoder_halo_cells`).
+  decoder (3×3 reflect-padded convs, nearest ×2 upsampling): an output pixel of cell i depends on
+      cells i − 4 … i + 4 (vgg16; vgg19, with one more conv at 1/4 scale, also 4); see
+      `decoder_halo_cells`.
+
+Tiles start and end on multiples of 8 px in the padded image, so every max-pool sees the same
+2×2 windows as in the untiled run.  Where a tile touches the image edge the halo is cut off and
+the padding there *is* the untiled run's padding.  So each tile's centre equals the untiled
+output up to floating-point summation order; tiles are cropped, never blended.
+
+Two passes, so that AdaIN normalises with the statistics of the whole image, not of each tile:
+  1. statistics: encode each tile with the encoder halo; accumulate Σw, Σw·x, Σw·x² of the valid
+     relu4_1 cells (w: one mask region, or 1) in float64.  Where the budget allows, the valid
+     cells are also kept (the whole relu4_1 map, 16 B per image pixel in bf16: 133 MB at 4K).
+  2. stylise: take each tile's features with the decoder halo from that map (or re-encode the
+     tile with encoder + decoder halo), AdaIN with the global statistics, decode, and write the
+     centre into a uint8 (or float) buffer.
+The full image exists only as uint8 (3 B/pixel in, 3 B/pixel out); everything float is per tile.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from adain import functional as AF
+from adain.decoder import decoder_layers
+from adain.encoders import ARCHITECTURES
+from adain.errors import UserError
+from adain.model import STRIDE, AdaINModel, pad_to_multiple
+
+MIN_TILE = 64  # px; below this a tile's halos (64 px a side) would be > 8× its own area
+MIN_CACHED_TILE = 256  # px; keep pass 1's features only if tiles can still be this large
+
+# Peak RSS growth of one tile = TILE_FIXED_BYTES + per pixel of the tile *with its halos* (the
+# encoder's relu1 and the decoder's last activations, 64 channels, reflection-pad copies), fitted
+# to measured runs on CPU: bf16 + channels_last 512² … 1152² tiles, fp32 256² … 512².
+TILE_FIXED_BYTES = 150 << 20  # oneDNN scratch pads, float32 AdaIN copies, allocator slack
+TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 1100}
+# The untiled path also holds the whole content and output as float32 (12 + 12 B/pixel).
+UNTILED_EXTRA_BYTES_PER_PIXEL = 100
+# The content and the output stay in memory whole as uint8 (3 + 3 B/pixel); at the end the
+# output is copied into a PIL image (4 B/pixel: PIL stores RGB as RGBX).
+IMAGE_BYTES_PER_PIXEL = 10
+DEFAULT_MAX_MEMORY = 3 << 30  # without --tile/--max-memory, tile only what would not fit in 3 GiB
+
+
+def encoder_halo_cells(arch: str) -> int:
+    """Encoder halo in relu4_1 cells (8 px): its receptive radius, rounded up to the cell grid.
+
+    A 3×3 conv at stride s (relative to the image) widens the field by s px on each side; a
+    2×2 pool widens nothing but doubles s.  Up to relu4_1: blocks 1–3 and conv4_1.
+    """
+    radius, stride = 0, 1
+    for block, convs in enumerate(ARCHITECTURES[arch][:4]):
+        radius += stride * (convs if block < 3 else 1)
+        stride *= 2
+    return math.ceil(radius / STRIDE)
+
+
+def decoder_halo_cells(arch: str) -> int:
+    """Decoder halo in input cells: how far (in relu4_1 cells) an output pixel of a cell reaches.
+
+    Walk the decoder backwards from the 8 output pixels of cell 0: each conv widens the range by
+    one at its scale, each ×2 nearest upsampling maps positions p → p // 2.
+    """
+    low, high = 0, STRIDE - 1  # output pixels of cell 0, at full resolution
+    for name, _, _ in reversed(decoder_layers(arch)):
+        block, index = int(name[3]), int(name[5])
+        if index == 1 and block > 1:  # Decoder.forward upsamples ×2 right after this conv
+            low, high = low // 2, high // 2
+        low, high = low - 1, high + 1
+    return max(-low, high)
+
+
+def total_halo(model: AdaINModel) -> int:
+    """Pixels of context a pass-2 tile needs on each side (encoder + decoder halo)."""
+    arch = model.decoder.arch
+    return STRIDE * (encoder_halo_cells(arch) + decoder_halo_cells(arch))
+
+
+class TiledImage:
+    """The content, read tile by tile, as if reflection-padded to multiples of 8 like the
+    untiled run (`pad_to_multiple`).
+
+    `pixels` is (H, W, 3) uint8 (converted per tile, so a 8K image costs 100 MB, not 400 MB of
+    float32) or a (1, 3, H, W) float tensor in [0, 1].
+    """
+
+    def __init__(self, pixels: np.ndarray | torch.Tensor):
+        self.pixels = pixels
+        if isinstance(pixels, np.ndarray):
+            self.height, self.width = pixels.shape[:2]
+        else:
+            self.height, self.width = pixels.shape[-2:]
+        self.padded_height = -(-self.height // STRIDE) * STRIDE
+        self.padded_width = -(-self.width // STRIDE) * STRIDE
+        pad_h, pad_w = self.padded_height - self.height, self.padded_width - self.width
+        # the same choice as pad_to_multiple: reflect unless the image is smaller than its padding
+        self.mode = "reflect" if pad_h < self.height and pad_w < self.width else "replicate"
+
+    @property
+    def cells(self) -> tuple[int, int]:
+        """Size of the relu4_1 feature map: (H/8, W/8) rounded up."""
+        return self.padded_height // STRIDE, self.padded_width // STRIDE
+
+    def _source_index(self, start: int, stop: int, size: int) -> np.ndarray:
+        index = np.arange(start, stop)
+        if self.mode == "reflect":
+            return np.where(index < size, index, 2 * (size - 1) - index)
+        return np.minimum(index, size - 1)
+
+    def crop(self, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+        """Rows top:bottom, columns left:right of the padded image → (1, 3, h, w) float32 in [0, 1]."""
+        rows = self._source_index(top, bottom, self.height)
+        cols = self._source_index(left, right, self.width)
+        if isinstance(self.pixels, np.ndarray):
+            patch = self.pixels[rows[:, None], cols[None, :]]  # (h, w, 3) uint8, a copy
+            return torch.from_numpy(patch).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+        return self.pixels[..., torch.from_numpy(rows), :][..., torch.from_numpy(cols)].float()
+
+    def row_chunks(self, rows: int = 256) -> Iterator[torch.Tensor]:
+        """The unpadded image in horizontal bands, each (1, 3, ≤rows, W) float32."""
+        for top in range(0, self.height, rows):
+            yield self.crop(top, min(top + rows, self.height), 0, self.width)
+
+
+def color_statistics(image: TiledImage) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour mean (1, 3, 1) and covariance (1, 3, 3), float64, of the whole image, band by band
+    (what functional._color_mean_cov computes on the full tensor)."""
+    count, total, outer = 0, torch.zeros(3, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.float64)
+    for band in image.row_chunks():
+        pixels = band[0].double().flatten(1)  # (3, rows·W)
+        count += pixels.shape[1]
+        total += pixels.sum(dim=1)
+        outer += pixels @ pixels.T
+    mean = total / count
+    cov = outer / count - torch.outer(mean, mean)
+    return mean.view(1, 3, 1), cov.unsqueeze(0)
+
+
+def luminance_statistics(color_mean: torch.Tensor, color_cov: torch.Tensor) -> AF.FeatureStats:
+    """Mean/std of the luminance Y = y·rgb from the colour statistics: μ_Y = y·μ, σ²_Y = yᵀΣy
+    (eps 1e-8 as functional.match_luminance uses), each (1, 1, 1, 1) float32."""
+    y = AF.rgb_to_yiq(torch.eye(3).view(1, 3, 3, 1))[0, 0, :, 0].double()  # (3,) luminance weights
+    mean = (y @ color_mean[0, :, 0]).view(1, 1, 1, 1)
+    var = (y @ color_cov[0] @ y).view(1, 1, 1, 1)
+    return AF.FeatureStats(mean.float(), (var + 1e-8).sqrt().float())
+
+
+def mask_cells(masks: torch.Tensor) -> torch.Tensor:
+    """Masks (1, K, H, W) at the content's size → (1, K, H/8, W/8) at relu4_1's, as the untiled
+    run sees them: reflection-padded to multiples of 8, then averaged over each 8×8 cell."""
+    padded, _ = pad_to_multiple(masks.float())
+    return F.avg_pool2d(padded, STRIDE)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed by the last tile back to the OS.
+
+    glibc keeps freed heap pages mapped, and with two threads its arenas fragment over tiles of
+    different shapes, so without this peak RSS creeps up tile by tile (measured: +300 MB over 12
+    tiles of a 4K image); malloc_trim releases the free pages of every arena.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile's valid centre in relu4_1 cells: rows top:bottom, columns left:right."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    def grown(self, cells: int, limit: tuple[int, int]) -> "Tile":
+        """This tile with `cells` of halo on each side, cut at the feature map's edges."""
+        return Tile(max(0, self.top - cells), min(limit[0], self.bottom + cells),
+                    max(0, self.left - cells), min(limit[1], self.right + cells))
+
+    def pixels(self) -> tuple[int, int, int, int]:
+        return self.top * STRIDE, self.bottom * STRIDE, self.left * STRIDE, self.right * STRIDE
+
+
+def _even_steps(length: int, step: int) -> list[tuple[int, int]]:
+    """[0, length) in the fewest pieces of at most `step`, all about equally long (no thin
+    last piece, whose halos would cost more than its own area)."""
+    pieces = -(-length // step)
+    step = -(-length // pieces)
+    return [(start, min(start + step, length)) for start in range(0, length, step)]
+
+
+def tile_grid(cells: tuple[int, int], tile: int) -> list[Tile]:
+    """Cover a (h, w) feature map with centres of at most `tile` px (a multiple of 8), row by row."""
+    return [Tile(top, bottom, left, right)
+            for top, bottom in _even_steps(cells[0], tile // STRIDE)
+            for left, right in _even_steps(cells[1], tile // STRIDE)]
+
+
+def check_tile(tile: int) -> None:
+    """A tile side must sit on the 8-px grid and not be dwarfed by its halos."""
+    if tile % STRIDE:
+        raise UserError(f"--tile {tile}: expected a multiple of {STRIDE} (the encoder's stride), "
+                        f"e.g. {tile // STRIDE * STRIDE or STRIDE}")
+    if tile < MIN_TILE:
+        raise UserError(f"--tile {tile}: too small; expected at least {MIN_TILE} px "
+                        f"(each tile carries a 64-px halo on every side)")
+
+
+def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: torch.Tensor | None = None,
+                       transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                       keep_features: bool = False,
+                       eps: float = AF.EPS) -> tuple[list[AF.FeatureStats], torch.Tensor | None]:
+    """Pass 1: relu4_1 mean/std of the whole image, accumulated tile by tile in float64.
+
+    Args:
+        masks: (1, K, h, w) region weights at relu4_1's size (`mask_cells`), or None.
+        transform: applied to each (1, 3, h, w) crop before encoding (luminance-only transfer).
+        keep_features: also return the whole relu4_1 map, so that pass 2 need not re-encode.
+
+    Returns:
+        One FeatureStats per mask region (one without masks), each (1, C, 1, 1) float32, equal
+        to functional.mean_std (weighted by the region) of the untiled feature map; and that
+        map (1, C, h, w) in the model's dtype, or None.
+    """
+    halo = encoder_halo_cells(model.decoder.arch)
+    regions = 1 if masks is None else masks.shape[1]
+    weight_sum = torch.zeros(regions, 1, dtype=torch.float64)  # Σw per region
+    first = second = None  # Σw·x, Σw·x², each (regions, C)
+    features = None
+    for centre in tile_grid(image.cells, tile):
+        crop = centre.grown(halo, image.cells)
+        rgb = image.crop(*crop.pixels())
+        feat = model.encode(transform(rgb) if transform else rgb)  # (1, C, crop h, crop w)
+        valid = feat[..., centre.top - crop.top:centre.bottom - crop.top,
+                     centre.left - crop.left:centre.right - crop.left]
+        if keep_features:
+            if features is None:
+                features = feat.new_empty(1, feat.shape[1], *image.cells)
+            features[..., centre.top:centre.bottom, centre.left:centre.right] = valid
+        valid = valid.double()[0]  # (C, h, w)
+        if masks is None:
+            weights = torch.ones(1, *valid.shape[1:], dtype=torch.float64)
+        else:
+            weights = masks[0, :, centre.top:centre.bottom, centre.left:centre.right].double()  # (K, h, w)
+        del feat, rgb
+        release_freed_memory()
+        weight_sum += weights.sum(dim=(1, 2)).unsqueeze(1)
+        tile_first = torch.einsum("khw,chw->kc", weights, valid)
+        tile_second = torch.einsum("khw,chw->kc", weights, valid.square())
+        first = tile_first if first is None else first + tile_first
+        second = tile_second if second is None else second + tile_second
+    total = weight_sum.clamp_min(1e-8)  # as functional.mean_std clamps an empty region
+    mean = first / total
+    # Σw(x − μ)² = Σw·x² − 2μΣw·x + μ²Σw, divided by the same clamped total as mean_std
+    var = ((second - 2 * mean * first + mean.square() * weight_sum) / total).clamp_min(0)
+    stats = [AF.FeatureStats(mean[k].view(1, -1, 1, 1).float(), (var[k] + eps).sqrt().view(1, -1, 1, 1).float())
+             for k in range(regions)]
+    return stats, features
+
+
+class OutputBuffer:
+    """The stylised image, filled tile by tile: (H, W, 3) uint8 (what a PIL image is built from)
+    or, with `as_tensor`, a (1, 3, H, W) float32 tensor in [0, 1] (for tensor callers and tests)."""
+
+    def __init__(self, height: int, width: int, as_tensor: bool = False):
+        self.as_tensor = as_tensor
+        self.data = (torch.empty(1, 3, height, width) if as_tensor
+                     else np.empty((height, width, 3), dtype=np.uint8))
+
+    def write(self, top: int, left: int, rgb: torch.Tensor) -> None:
+        """Store (1, 3, h, w) RGB (clamped here) at (top, left), cut at the image's edges."""
+        height, width = (self.data.shape[-2:] if self.as_tensor else self.data.shape[:2])
+        rgb = rgb[..., : height - top, : width - left].clamp(0, 1)
+        h, w = rgb.shape[-2:]
+        if self.as_tensor:
+            self.data[..., top:top + h, left:left + w] = rgb
+        else:  # the same rounding as io.tensor_to_pil
+            self.data[top:top + h, left:left + w] = rgb[0].mul(255).round().byte().permute(1, 2, 0).numpy()
+
+
+def stylize_tiled(
+    model: AdaINModel,
+    image: TiledImage,
+    styles: Sequence[AF.FeatureStats],
+    content_stats: Sequence[AF.FeatureStats],
+    tile: int,
+    weights: Sequence[float] | None = None,
+    masks: torch.Tensor | None = None,
+    alpha: float = 1.0,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    finish: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    as_tensor: bool = False,
+    features: torch.Tensor | None = None,
+) -> OutputBuffer:
+    """Pass 2: stylise tile by tile with the global `content_stats` of pass 1.
+
+    Args:
+        styles / weights / alpha: as AdaINModel.transfer.
+        masks: (1, K, h, w) at relu4_1's size (`mask_cells`), or None.
+        transform: network input from a (1, 3, h, w) crop (luminance-only transfer), or None.
+        finish: (stylised tile, content tile) → output tile, e.g. putting back the content's
+            chroma; both (1, 3, h, w) float32.
+        as_tensor: fill a float tensor instead of a uint8 array.
+        features: the whole relu4_1 map kept by pass 1, (1, C, h, w); None: re-encode each tile.
+    """
+    arch = model.decoder.arch
+    decoder_halo = decoder_halo_cells(arch)
+    input_halo = encoder_halo_cells(arch) + decoder_halo
+    out = OutputBuffer(image.height, image.width, as_tensor)
+    for centre in tile_grid(image.cells, tile):
+        # only cells within the decoder halo are decoded; those further out are not exact anyway
+        decoded = centre.grown(decoder_halo, image.cells)
+        if features is not None:
+            feat = features[..., decoded.top:decoded.bottom, decoded.left:decoded.right]
+        else:
+            crop = centre.grown(input_halo, image.cells)
+            rgb = image.crop(*crop.pixels())
+            feat = model.encode(transform(rgb) if transform else rgb)  # (1, C, crop h, crop w)
+            feat = feat[..., decoded.top - crop.top:decoded.bottom - crop.top,
+                        decoded.left - crop.left:decoded.right - crop.left]
+        tile_masks = None if masks is None else masks[..., decoded.top:decoded.bottom, decoded.left:decoded.right]
+        target = model.transfer(feat, styles, weights, tile_masks, alpha, content_stats=content_stats)
+        del feat
+        rgb_out = model.decode(target)  # (1, 3, 8·decoded h, 8·decoded w) float32
+        top, bottom, left, right = centre.pixels()
+        rgb_out = rgb_out[..., top - decoded.top * STRIDE:bottom - decoded.top * STRIDE,
+                          left - decoded.left * STRIDE:right - decoded.left * STRIDE]
+        if finish is not None:
+            rgb_out = finish(rgb_out, image.crop(top, bottom, left, right))
+        out.write(top, left, rgb_out)
+        del rgb_out, target
+        release_freed_memory()
+    return out
+
+
+def process_rss() -> int:
+    """Resident memory of this process in bytes (Linux /proc), 0 where unknown."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _format_bytes(count: float) -> str:
+    return f"{count / (1 << 30):.2f}G" if count >= 1 << 30 else f"{count / (1 << 20):.0f}M"
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How to run one large image: tile side in px (the valid centre; a multiple of 8) and
+    whether pass 2 reuses pass 1's relu4_1 map instead of re-encoding every tile."""
+
+    tile: int
+    keep_features: bool
+
+
+def feature_map_bytes(model: AdaINModel, height: int, width: int) -> int:
+    """Bytes of the whole relu4_1 map (1, 512, H/8, W/8) in the model's dtype."""
+    cells = -(-height // STRIDE) * -(-width // STRIDE)
+    return cells * 512 * torch.finfo(model.dtype).bits // 8
+
+
+def _tile_for(available: int, per_pixel: int, halo: int) -> int:
+    """The largest tile (multiple of 8) whose pass-2 working memory fits `available` bytes."""
+    side_with_halo = math.isqrt(max(0, available - TILE_FIXED_BYTES) // per_pixel)
+    return (side_with_halo - 2 * halo) // STRIDE * STRIDE
+
+
+def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = None,
+                max_memory: int | None = None, in_use: int | None = None) -> TilePlan | None:
+    """How to tile an (H, W) content, or None for the untiled path.
+
+    Args:
+        tile: 0 never tiles; N > 0 tiles with N px (a multiple of 8, at least MIN_TILE);
+            None chooses from the budget.
+        max_memory: budget in bytes for the whole process (what peak RSS should stay under);
+            None: DEFAULT_MAX_MEMORY, and then tiling happens only when the untiled run would
+            not fit it.
+        in_use: bytes the process holds already (default: its current RSS): libraries,
+            weights, the style.
+
+    The untiled path runs when it fits the budget; otherwise the largest tile that fits, with
+    pass 1's features kept when that still leaves tiles of MIN_CACHED_TILE px.
+    """
+    if tile == 0:
+        return None
+    budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
+    in_use = process_rss() if in_use is None else in_use
+    per_pixel = TILE_BYTES_PER_PIXEL.get(model.dtype, TILE_BYTES_PER_PIXEL[torch.float32])
+    halo = total_halo(model)
+    image_side = max(-(-height // STRIDE), -(-width // STRIDE)) * STRIDE  # one tile covers it all
+    available = budget - in_use - IMAGE_BYTES_PER_PIXEL * height * width
+    cached_available = available - feature_map_bytes(model, height, width)
+    if tile is not None:
+        check_tile(tile)
+        fits_cache = cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * per_pixel
+        return TilePlan(tile, keep_features=fits_cache)
+    padded = (-(-height // STRIDE) * STRIDE) * (-(-width // STRIDE) * STRIDE)
+    if in_use + TILE_FIXED_BYTES + padded * (per_pixel + UNTILED_EXTRA_BYTES_PER_PIXEL) <= budget:
+        return None
+    # with pass 1's features kept, neither pass needs more than one halo (pass 2 does not encode)
+    cached_tile = _tile_for(cached_available, per_pixel, STRIDE * encoder_halo_cells(model.decoder.arch))
+    if cached_tile >= min(MIN_CACHED_TILE, image_side):
+        return TilePlan(min(cached_tile, image_side), keep_features=True)
+    tile = _tile_for(available, per_pixel, halo)
+    if tile < MIN_TILE:
+        needed = (in_use + IMAGE_BYTES_PER_PIXEL * height * width + TILE_FIXED_BYTES
+                  + (MIN_TILE + 2 * halo) ** 2 * per_pixel)
+        raise UserError(f"--max-memory {_format_bytes(budget)}: too small for a {width}x{height} image; "
+                        f"expected at least {_format_bytes(needed)} ({_format_bytes(in_use)} already in use)")
+    return TilePlan(min(tile, image_side), keep_features=False)
