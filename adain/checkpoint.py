@@ -16,6 +16,8 @@ import torch
 from adain.errors import UserError
 
 CHECKPOINT_DIR = "checkpoints"
+# The trained network's key in a checkpoint, per method: AdaIN's decoder, Johnson's transformer.
+NETWORK_KEYS = ("decoder", "transformer")
 
 
 def git_commit() -> str:
@@ -86,7 +88,9 @@ def load_checkpoint(path: str | Path) -> dict:
 
     path = Path(path)
     state = load_torch_file(path, "checkpoint")
-    missing = {"decoder", "optimizer", "scheduler", "step", "config"} - set(state)
+    missing = {"optimizer", "scheduler", "step", "config"} - set(state)
+    if not any(key in state for key in NETWORK_KEYS):
+        missing.add(" or ".join(NETWORK_KEYS))
     if missing:
         raise UserError(f"{path}: checkpoint lacks {sorted(missing)}")
     return state

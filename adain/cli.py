@@ -92,7 +92,7 @@ def _add_tiling_options(p: argparse.ArgumentParser) -> None:
 def _add_gatys_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("gatys", "optimisation-based transfer (Gatys et al. 2016)")
     group.add_argument("--iterations", type=_non_negative_int, default=None, metavar="N",
-                       help="optimiser iterations at the finest scale (default: the method's)")
+                       help="optimiser iterations per scale (default: the method's, 300)")
     group.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None)
     group.add_argument("--content-weight", type=float, default=None, metavar="A", help="α of the paper")
     group.add_argument("--style-weight", type=float, default=None, metavar="B", help="β of the paper")
@@ -110,6 +110,17 @@ def _add_johnson_options(p: argparse.ArgumentParser) -> None:
                        help="a network trained by `train.py --config configs/train/johnson.yaml` (.safetensors or checkpoint)")
 
 
+def _bench_size(text: str) -> int | str:
+    """'512' → 512 (square); '4k', '8k' and 'WxH' are kept as text (see adain.bench.image_dims)."""
+    value = text.strip().lower()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    width, _, height = value.partition("x")
+    if value in ("4k", "8k") or (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        return value
+    raise argparse.ArgumentTypeError(f"{text!r}: expected N, WxH, 4k or 8k")
+
+
 def _add_bench(commands) -> None:
     p = commands.add_parser(
         "bench", help="time a stylisation: the fast path against a plain fp32 reference",
@@ -118,7 +129,12 @@ def _add_bench(commands) -> None:
     )
     p.add_argument("--method", choices=METHOD_NAMES, default="adain",
                    help="adain: one stylisation; gatys: seconds per optimiser iteration; johnson: inference vs adain")
-    p.add_argument("--size", type=int, nargs="+", default=[512], help="square image sizes (default 512)")
+    p.add_argument("--size", type=_bench_size, nargs="+", default=[512],
+                   help="image sizes: N (N×N), WxH, 4k (3840×2160) or 8k (7680×4320) (default 512)")
+    p.add_argument("--memory", action="store_true",
+                   help="run each path × size in a fresh process and report its peak RSS (slower)")
+    p.add_argument("--reference-max-memory", type=_memory_size, default=6 << 30, metavar="SIZE",
+                   help="skip the fp32 reference where it would need more than this (default 6G)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per setting (median reported)")
     p.add_argument("--decoder", metavar="PATH", help="decoder weights (speed does not depend on them)")
     p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-hed")
@@ -128,6 +144,7 @@ def _add_bench(commands) -> None:
     p.add_argument("--batch", type=int, default=8, help="batch size for --train (default 8)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     _add_runtime_options(p)
+    _add_johnson_options(p)
 
 
 def _add_export(commands) -> None:

@@ -54,6 +54,30 @@ class OptimConfig:
 
 
 @dataclass
+class JohnsonConfig:
+    """Loss weights and taps of Johnson et al. (2016), used when `method: johnson`.
+
+    Style: Gram matrices at relu1_2, relu2_2, relu3_3, relu4_3 of the VGG-16 encoder (the paper's
+    taps), each layer's term divided by the mean square of the style's own Gram matrix (so that
+    every layer counts; see adain.losses.gram_style_loss); content: relu2_2, a plain MSE.  With
+    the vgg16-hed encoder's 0–255 inputs, relu2_2 of photos has a mean square of ~650, so
+    content_weight 4e-3 prices losing the content entirely (a relative change of ~1) at ~2.6,
+    against a style loss of ~4 for the unchanged photo and ~0.5 for the painting itself: the
+    optimum keeps the layout (1e-3 gave texture without content after 100 steps).  Measured on
+    this encoder; the values do not transfer to other implementations.
+    """
+
+    content_weight: float = 4.0e-3
+    style_weight: float = 1.0
+    tv_weight: float = 0.0  # total-variation regulariser (paper §3.3) on [0, 1] images; 0: off
+    style_size: int = 256  # shorter side of the style image whose Gram matrices are the target
+    style_taps: list[str] = field(default_factory=lambda: ["relu1_2", "relu2_2", "relu3_3", "relu4_3"])
+    content_tap: str = "relu2_2"
+    normalise_style_layers: bool = True  # per-layer weights 1 / mean(G_j(style)²); False: the paper's 1
+    residual_blocks: int = 5
+
+
+@dataclass
 class WandbConfig:
     mode: str = "offline"  # online | offline | disabled
     project: str = "adain"
@@ -64,7 +88,8 @@ class WandbConfig:
 
 @dataclass
 class TrainConfig:
-    method: str = "adain"
+    method: str = "adain"  # adain (one decoder for every style) | johnson (one network per style)
+    style: Optional[str] = None  # johnson: the one style image the network learns
     steps: int = 160_000
     seed: int = 0
     run_dir: str = "runs/adain"
@@ -83,6 +108,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    johnson: JohnsonConfig = field(default_factory=JohnsonConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
 

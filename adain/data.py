@@ -120,15 +120,19 @@ def random_crop(image: np.ndarray, size: int, generator: torch.Generator, hflip:
 
 
 class PairBatches(torch.utils.data.Dataset):
-    """Item `step` is the whole batch of that step: (content (B,3,S,S), style (B,3,S,S))."""
+    """Item `step` is the whole batch of that step: (content (B,3,S,S), style (B,3,S,S)).
 
-    def __init__(self, content: ImagePool, style: ImagePool, batch_size: int, crop_size: int, seed: int,
+    Without a style pool (per-style methods such as Johnson's, whose style is fixed) the style
+    item is None and the content crops are the same as with one.
+    """
+
+    def __init__(self, content: ImagePool, style: ImagePool | None, batch_size: int, crop_size: int, seed: int,
                  hflip: bool = True, rank: int = 0, world_size: int = 1):
         self.content, self.style = content, style
         self.batch_size, self.crop_size, self.seed, self.hflip = batch_size, crop_size, seed, hflip
         self.rank, self.world_size = rank, world_size
         self.content_stream = StreamPosition(seed, len(content))
-        self.style_stream = StreamPosition(seed + 1, len(style))
+        self.style_stream = StreamPosition(seed + 1, len(style)) if style is not None else None
 
     def __len__(self) -> int:  # endless in principle; the sampler decides which steps
         return 2**62
@@ -140,11 +144,13 @@ class PairBatches(torch.utils.data.Dataset):
                 return random_crop(image, self.crop_size, generator, self.hflip)
         raise UserError("no readable images left in the pool")
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         generator = torch.Generator().manual_seed(self.seed * 7_919 + step * self.world_size + self.rank)
         base = (step * self.world_size + self.rank) * self.batch_size
         content = torch.stack([self._sample(self.content, self.content_stream, base + j, generator)
                                for j in range(self.batch_size)])
+        if self.style is None:
+            return content, None
         style = torch.stack([self._sample(self.style, self.style_stream, base + j, generator)
                              for j in range(self.batch_size)])
         return content, style

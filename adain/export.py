@@ -1,7 +1,9 @@
-"""`adain export`: a training checkpoint → shipped decoder weights (safetensors + JSON).
+"""`adain export`: a training checkpoint → shipped weights (safetensors + JSON), per method.
 
-The JSON description records what a user needs to trust the weights: encoder, decoder
-architecture, training config, steps, data, commit, and the validation numbers.
+AdaIN checkpoints give a decoder, Johnson checkpoints a per-style network (`cfg.method` in the
+checkpoint decides).  The JSON description records what a user needs to trust the weights:
+method, encoder, architecture, style (Johnson), training config, steps, data, commit, losses and
+the validation numbers.
 """
 
 from __future__ import annotations
@@ -33,11 +35,40 @@ def export_decoder(checkpoint: str | Path, output: str | Path, dtype: str = "flo
     return Path(output)
 
 
+def export_johnson(checkpoint: str | Path, output: str | Path, dtype: str = "float16", extra: dict | None = None) -> Path:
+    """A Johnson training checkpoint → `output` (.safetensors) + `output`.json."""
+    from adain.methods.johnson import load_transformer, save_transformer
+
+    state = load_checkpoint(checkpoint)
+    network, _ = load_transformer(checkpoint)
+    config = state["config"]
+    metadata = {
+        "method": "johnson",
+        "style": state.get("style", {"name": Path(config["style"]).stem, "path": config["style"]}),
+        "encoder": state.get("encoder") or config["model"]["encoder"],
+        "steps": int(state["step"]),
+        "batch_size": config["optim"]["batch_size"],
+        "crop_size": config["data"]["crop_size"],
+        "losses": {key: config["johnson"][key] for key in
+                   ("content_weight", "style_weight", "tv_weight", "style_taps", "content_tap",
+                    "normalise_style_layers", "style_size")},
+        "data": {"content": config["data"]["content"]},
+        "commit": state.get("commit", "unknown"),
+        "val_score": state.get("best_score"),
+        "training_config": config,
+        "dtype": dtype,
+        **(extra or {}),
+    }
+    return save_transformer(network, output, metadata)
+
+
 def run_export(args: Namespace) -> int:
     extra = {}
     for item in args.set or []:
         key, _, value = item.partition("=")
         extra[key] = value
-    path = export_decoder(args.checkpoint, args.output, args.dtype, extra)
+    method = load_checkpoint(args.checkpoint)["config"].get("method", "adain")
+    export = export_johnson if method == "johnson" else export_decoder
+    path = export(args.checkpoint, args.output, args.dtype, extra)
     print(path)
     return 0

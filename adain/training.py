@@ -1,10 +1,14 @@
-"""Training the AdaIN decoder (Huang & Belongie 2017, §6.2): `run(cfg)`.
+"""The training loop shared by every trainable method: `run(cfg)`.
 
-Per step, with a frozen encoder φ and the trainable decoder g:
-    t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
-    loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²
-under bf16 autocast + channels_last where that is fast.  Single process, or DDP under torchrun
-(gloo on CPU, NCCL on CUDA).  Everything a run produces lives in cfg.run_dir.
+Data, optimiser, LR schedule, checkpoints, exact resume, tracking (W&B + metrics.jsonl),
+validation and DDP live here; what is trained and how a batch's losses are computed is the
+method's objective (`adain.objectives`, chosen by cfg.method):
+
+    adain    the decoder of Huang & Belongie (2017, §6.2), content × style batches;
+    johnson  a per-style transformation network of Johnson et al. (2016), content batches.
+
+Runs under bf16 autocast + channels_last where that is fast.  Single process, or DDP under
+torchrun (gloo on CPU, NCCL on CUDA).  Everything a run produces lives in cfg.run_dir.
 """
 
 from __future__ import annotations
@@ -20,21 +24,17 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from adain import functional as AF
 from adain.checkpoint import (find_resume, git_commit, load_checkpoint, rng_state, save_checkpoint,
                               set_rng_state, unwrap)
 from adain.config import TrainConfig, to_dict
 from adain.data import ImagePool, PairBatches, center_square, list_images
-from adain.decoder import Decoder
-from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder
+from adain.encoders import build_encoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
-from adain.losses import content_loss, style_stats_loss
 from adain.metrics import relative_content_loss, relative_style_loss
-from adain.model import AdaINModel
+from adain.objectives import build_objective, train_step  # noqa: F401  (train_step: adain.bench)
 from adain.runtime import resolve_device, resolve_dtype
 from adain.tracking import Tracker
-from adain.weights import load_decoder
 
 
 def _distributed() -> tuple[int, int]:
@@ -56,25 +56,23 @@ def _autocast(device: torch.device, dtype: torch.dtype):
 class ValidationSet:
     """Fixed content × style pairs for the two scale-free numbers of design.md."""
 
-    def __init__(self, content_source: str, style_source: str, pairs: int, size: int):
-        contents, styles = list_images(content_source), list_images(style_source)
+    def __init__(self, contents: list[Path], styles: list[Path], pairs: int, size: int):
         chosen = [(contents[i % len(contents)], styles[(i * 7) % len(styles)]) for i in range(pairs)]
         self.content = torch.cat([pil_to_tensor(center_square(open_image(c), size)) for c, _ in chosen])
         self.style = [pil_to_tensor(resize_shorter(open_image(s), size)) for _, s in chosen]
         self.names = [f"{c.stem}|{s.stem}" for c, s in chosen]
 
     @torch.no_grad()
-    def score(self, model: AdaINModel, autocast) -> tuple[dict[str, float], torch.Tensor]:
-        """Mean relative content/style loss at α = 1, and the stylised images (N, 3, S, S)."""
-        device = model.device
+    def score(self, objective, device: torch.device, autocast) -> tuple[dict[str, float], torch.Tensor]:
+        """Mean relative content/style loss of the objective's outputs, and the outputs (N, 3, S, S)."""
         outputs, content_scores, style_scores = [], [], []
         for i, style in enumerate(self.style):
             content = self.content[i: i + 1].to(device)
             style = style.to(device)
             with autocast:
-                out = model(content, [model.style_stats(style)]).float().clamp(0, 1)
-            content_scores.append(relative_content_loss(model.encoder, out, content))
-            style_scores.append(relative_style_loss(model.encoder, out, style))
+                out = objective.output(content, style).float().clamp(0, 1)
+            content_scores.append(relative_content_loss(objective.encoder, out, content))
+            style_scores.append(relative_style_loss(objective.encoder, out, style))
             outputs.append(out.cpu())
         scores = {"val/rel_content": torch.cat(content_scores).mean().item(),
                   "val/rel_style": torch.cat(style_scores).mean().item()}
@@ -90,26 +88,8 @@ def image_grid(rows: list[torch.Tensor], size: int = 128) -> torch.Tensor:
     return torch.cat(lines, dim=1)
 
 
-def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.Tensor,
-               cfg: TrainConfig, autocast) -> dict[str, torch.Tensor]:
-    """Losses of one batch; `decoder` is the (possibly DDP/compiled) module that gets gradients."""
-    encoder = model.encoder
-    with autocast:
-        with torch.no_grad():
-            content_feat = encoder(content, taps=(CONTENT_TAP,))[CONTENT_TAP]
-            style_feats = encoder(style, taps=STYLE_TAPS)
-            style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
-            target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
-        output = decoder(target.to(memory_format=model.memory_format))
-        output_feats = encoder(output, taps=STYLE_TAPS)
-        loss_c = content_loss(output_feats, target)
-        loss_s = style_stats_loss(output_feats, style_stats)
-    total = cfg.optim.content_weight * loss_c + cfg.optim.style_weight * loss_s
-    return {"loss": total, "loss_content": loss_c.detach(), "loss_style": loss_s.detach()}
-
-
 def run(cfg: TrainConfig) -> dict:
-    """Train the decoder as configured; returns the final validation scores and paths."""
+    """Train cfg.method's network as configured; returns the final validation scores and paths."""
     rank, world = _distributed()
     device = resolve_device(cfg.device)
     if device.type == "cuda" and world > 1:
@@ -120,36 +100,36 @@ def run(cfg: TrainConfig) -> dict:
     run_dir = Path(cfg.run_dir)
     torch.manual_seed(cfg.seed)
 
+    # --- model: the method's objective owns the trained network ------------------------------
+    objective = build_objective(cfg, build_encoder(cfg.model.encoder)).to(device)
+    network = objective.network
+    network.train()
+
     # --- data -----------------------------------------------------------------------------
     content_pool = ImagePool(list_images(cfg.data.content), cfg.data.load_size, cfg.data.cache_images, cfg.data.crop_size)
-    style_pool = ImagePool(list_images(cfg.data.style), cfg.data.load_size, cfg.data.cache_images, cfg.data.crop_size)
+    style_pool = ImagePool(list_images(cfg.data.style), cfg.data.load_size, cfg.data.cache_images,
+                           cfg.data.crop_size) if objective.uses_style_batches else None
     batches = PairBatches(content_pool, style_pool, cfg.optim.batch_size, cfg.data.crop_size, cfg.seed,
                           cfg.data.hflip, rank, world)
-    validation = ValidationSet(cfg.data.val_content, cfg.data.val_style, cfg.val_pairs, cfg.val_size) \
-        if rank == 0 and cfg.val_pairs > 0 else None
+    validation = ValidationSet(list_images(cfg.data.val_content), objective.validation_styles(), cfg.val_pairs,
+                               cfg.val_size) if rank == 0 and cfg.val_pairs > 0 else None
 
-    # --- model ----------------------------------------------------------------------------
-    encoder = build_encoder(cfg.model.encoder)
-    if cfg.init_decoder:
-        decoder, _ = load_decoder(cfg.init_decoder)
-    else:
-        decoder = Decoder(encoder.spec.arch, cfg.model.decoder_padding)
-    model = AdaINModel(encoder, decoder).to(device, memory_format=torch.channels_last)
-    model.decoder.train()
-    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=cfg.optim.lr)
+    optimizer = torch.optim.Adam(network.parameters(), lr=cfg.optim.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1.0 + cfg.optim.lr_decay * step))
 
     start_step, best_score = 0, math.inf
     resume_path = find_resume(run_dir, cfg.resume)
     if resume_path is not None:
         state = load_checkpoint(resume_path)
-        model.decoder.load_state_dict(state["decoder"])
+        if objective.network_key not in state:
+            raise UserError(f"{resume_path}: not a {cfg.method} checkpoint (no {objective.network_key!r})")
+        network.load_state_dict(state[objective.network_key])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         start_step, best_score = int(state["step"]), float(state.get("best_score", math.inf))
 
-    trained = model.decoder
+    trained = network
     if cfg.compile:
         try:
             trained = torch.compile(trained)
@@ -166,25 +146,25 @@ def run(cfg: TrainConfig) -> dict:
         from omegaconf import OmegaConf
 
         OmegaConf.save(cfg, run_dir / "config.yaml")
-        tracker.summary({"data/content_images": len(content_pool), "data/style_images": len(style_pool),
-                         "data/skipped": len(content_pool.skipped) + len(style_pool.skipped)})
+        style_count, style_skipped = (len(style_pool), len(style_pool.skipped)) if style_pool else (1, 0)
+        tracker.summary({"data/content_images": len(content_pool), "data/style_images": style_count,
+                         "data/skipped": len(content_pool.skipped) + style_skipped})
 
     def checkpoint_state(step: int) -> dict:
-        return {"decoder": unwrap(trained).state_dict(), "optimizer": optimizer.state_dict(),
+        return {objective.network_key: unwrap(trained).state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "step": step, "rng": rng_state(),
                 "config": config_dict, "best_score": best_score, "commit": git_commit(),
-                "encoder": cfg.model.encoder, "decoder_config": model.decoder.config()}
+                **objective.checkpoint_extras()}
 
     def validate(step: int) -> dict:
         nonlocal best_score
-        model.decoder.eval()
-        scores, outputs = validation.score(model, autocast)
-        model.decoder.train()
+        network.eval()
+        scores, outputs = validation.score(objective, device, autocast)
+        network.train()
         shown = min(6, len(outputs))
-        tracker.log_image("val/grid", image_grid([validation.content[:shown],
-                                                   torch.cat([s[..., :outputs.shape[-2], :outputs.shape[-1]]
-                                                              for s in validation.style[:shown]]),
-                                                   outputs[:shown]]), step, "content | style | output")
+        styles = torch.cat([s[..., :outputs.shape[-2], :outputs.shape[-1]] for s in validation.style[:shown]])
+        tracker.log_image("val/grid", image_grid([validation.content[:shown], styles, outputs[:shown]]), step,
+                          "content | style | output")
         improved = scores["val/score"] < best_score
         best_score = min(best_score, scores["val/score"])
         tracker.log({**scores, "val/best_score": best_score}, step)
@@ -203,12 +183,13 @@ def run(cfg: TrainConfig) -> dict:
     for step_index, (content, style) in zip(range(start_step, cfg.steps), loader):
         step = step_index + 1
         content = content.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        style = style.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        losses = train_step(model, trained, content, style, cfg, autocast)
+        if style is not None:  # None for per-style methods
+            style = style.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        losses = objective.losses(trained, content, style, autocast)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.decoder.parameters(), cfg.optim.grad_clip)
+            torch.nn.utils.clip_grad_norm_(network.parameters(), cfg.optim.grad_clip)
         optimizer.step()
         scheduler.step()
         window_images += content.shape[0] * world
@@ -219,25 +200,23 @@ def run(cfg: TrainConfig) -> dict:
         progress.update(1)
         if step % cfg.log_every == 0 or step == cfg.steps:
             elapsed = time.perf_counter() - window_start
-            scalars = {"train/loss": losses["loss"].item(), "train/loss_content": losses["loss_content"].item(),
-                       "train/loss_style": losses["loss_style"].item(), "train/lr": scheduler.get_last_lr()[0],
-                       "train/images_per_s": window_images / max(elapsed, 1e-9)}
+            scalars = {f"train/{name}": value.item() for name, value in losses.items()}
+            scalars.update({"train/lr": scheduler.get_last_lr()[0],
+                            "train/images_per_s": window_images / max(elapsed, 1e-9)})
             tracker.log(scalars, step)
             progress.set_postfix(content=f"{scalars['train/loss_content']:.3f}",
                                  style=f"{scalars['train/loss_style']:.3f}")
             window_start, window_images = time.perf_counter(), 0
         if cfg.image_every and step % cfg.image_every == 0:
+            shown = min(4, content.shape[0])
             with torch.no_grad(), autocast:
-                shown = min(4, content.shape[0])
-                target = AF.adain(model.encode(content[:shown]), model.style_stats(style[:shown]))
-                output = model.decode(target)
-            tracker.log_image("train/grid", image_grid([content[:shown], style[:shown], output]), step,
-                              "content | style | output")
+                rows = objective.sample_rows(content[:shown], None if style is None else style[:shown])
+            tracker.log_image("train/grid", image_grid(rows), step, objective.sample_caption)
         improved = False
         if validation is not None and cfg.val_every and (step % cfg.val_every == 0 or step == cfg.steps):
             last = validate(step)
             improved = last["improved"]
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or improved:
+        if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps or improved:
             save_checkpoint(run_dir, checkpoint_state(step), step, cfg.keep_checkpoints, cfg.checkpoint_every,
                             best=improved)
     progress.close()

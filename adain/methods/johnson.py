@@ -1,0 +1,199 @@
+"""Johnson, Alahi & Fei-Fei (2016), "Perceptual losses for real-time style transfer and
+super-resolution" (ECCV): one feed-forward network per style, behind the Stylizer interface.
+
+    stylizer = load_johnson("adain/weights/johnson-vangogh.safetensors")
+    out = stylizer.stylize("photo.jpg", None)          # the network is the style
+
+The network (`adain.transformer_net.TransformerNet`) is trained by
+`train.py --config configs/train/johnson.yaml style=PATH` and shipped by `adain export`
+(safetensors + JSON, loaded without pickle).  Also here: `adain bench --method johnson`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from adain.errors import UserError
+from adain.methods.base import StyleCode, Stylizer
+from adain.runtime import prepare_for_inference, resolve_device, resolve_dtype
+from adain.transformer_net import TransformerNet
+
+METADATA_KEY = "adain"  # the same safetensors header key as shipped decoders (adain.weights)
+
+
+# --- weight files ---------------------------------------------------------------------------
+
+def save_transformer(network: TransformerNet, path: str | os.PathLike, metadata: dict) -> Path:
+    """Ship a network: safetensors (fp16 when metadata["dtype"] == "float16") with its JSON
+    description in the header and beside it as `<name>.json`."""
+    from adain.weights import atomic_save_safetensors, tensors_sha256
+
+    path = Path(path)
+    description = {**metadata, "method": "johnson", "transformer": network.config()}
+    text = json.dumps(description, indent=2, sort_keys=True, default=str)
+    state = {k: v.detach().float() for k, v in network.state_dict().items()}
+    if metadata.get("dtype") == "float16":
+        state = {k: v.half() for k, v in state.items()}
+    atomic_save_safetensors(state, path, {METADATA_KEY: text, "sha256": tensors_sha256(state)})
+    path.with_suffix(".json").write_text(text + "\n")
+    return path
+
+
+def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
+    """A TransformerNet (fp32) and its description from a shipped .safetensors file or a train.py
+    checkpoint (key "transformer").  Anything else is a one-line UserError."""
+    from adain.weights import load_torch_file, read_safetensors
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: johnson model file not found")
+    if path.suffix == ".safetensors":
+        state, header = read_safetensors(path)
+        metadata = json.loads(header.get(METADATA_KEY, "{}"))
+        if metadata.get("method", "johnson") != "johnson":
+            raise UserError(f"{path}: a {metadata['method']} file, not a johnson model")
+    else:
+        checkpoint = load_torch_file(path, "checkpoint")
+        if not isinstance(checkpoint.get("transformer"), dict):
+            raise UserError(f"{path}: not a johnson checkpoint (no 'transformer' weights)")
+        state = checkpoint["transformer"]
+        metadata = {"method": "johnson", "style": checkpoint.get("style", {}), "steps": checkpoint.get("step"),
+                    "encoder": checkpoint.get("encoder"), "transformer": checkpoint.get("transformer_config", {})}
+    blocks = int(metadata.get("transformer", {}).get("residual_blocks", 5))
+    network = TransformerNet(blocks)
+    expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != got:
+        raise UserError(f"{path}: tensors do not match a johnson network with {blocks} residual blocks")
+    network.load_state_dict({k: v.float() for k, v in state.items()})
+    return network, metadata
+
+
+# --- the Stylizer ---------------------------------------------------------------------------
+
+def load_johnson(model: str | os.PathLike | None = None, device: str = "auto",
+                 precision: str = "auto") -> "JohnsonStylizer":
+    """Build a Johnson Stylizer.
+
+    Args:
+        model: a .safetensors file written by `adain export`, or a train.py checkpoint.
+        device: "auto", "cpu" or "cuda[:N]".
+        precision: "auto" (bf16 weights + channels_last where the hardware is fast), "bf16" or "fp32".
+    """
+    if model is None:
+        raise UserError("johnson: no model; pass --johnson-model PATH (a network trained by train.py "
+                        "--config configs/train/johnson.yaml, or its exported .safetensors)")
+    network, metadata = load_transformer(model)
+    target_device = resolve_device(device)
+    return JohnsonStylizer(prepare_for_inference(network, target_device, resolve_dtype(precision, target_device)),
+                           metadata)
+
+
+class JohnsonStylizer(Stylizer):
+    """Stylise with a per-style network: one forward pass, no style image needed.
+
+    The network *is* the style, so `stylize(content, style=None)` is the normal call.  A style
+    passed anyway (the CLI always passes one) is ignored: it cannot change what the network
+    learned, and refusing it would break batch commands that mix methods.  `style_name` says
+    which style the network renders.  Histogram colour preservation matches the output's colours
+    to the content's (`recolours_style = False`); luminance preservation runs the network on
+    the content's luminance.  No method options.
+    """
+
+    name = "johnson"
+    recolours_style = False
+    supports_multiple_styles = False
+
+    def __init__(self, network: TransformerNet, metadata: dict | None = None):
+        self.network = network
+        self.metadata = metadata or {}
+
+    @property
+    def style_name(self) -> str:
+        return str(self.metadata.get("style", {}).get("name", "unknown"))
+
+    def encode_style(self, style, size: int = 512, max_size: int = 0, max_pixels: int = 0) -> StyleCode:
+        # The style is ignored (see the class docstring): do not even decode the file.
+        return StyleCode(torch.zeros(1, 3, 1, 1), None, self.style_name)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.network.parameters()).dtype
+
+    @torch.inference_mode()
+    def _stylize(self, content: torch.Tensor, styles: list[StyleCode], weights: Sequence[float] | None,
+                 masks: torch.Tensor | None) -> torch.Tensor:
+        if masks is not None:
+            raise UserError("johnson: masks need several styles; a johnson network renders one")
+        x = content.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        return self.network(x).float()  # (N, 3, H, W) in [0, 1]
+
+    @torch.inference_mode()
+    def stylize(self, content, style=None, **kwargs):
+        return super().stylize(content, style, **kwargs)
+
+    stylize.__doc__ = Stylizer.stylize.__doc__
+
+
+def from_cli(args) -> tuple[JohnsonStylizer, dict]:
+    """`adain stylize --method johnson`: the Stylizer from --johnson-model, --device, --precision."""
+    if not getattr(args, "johnson_model", None):
+        raise UserError("--method johnson needs --johnson-model PATH (a network trained with "
+                        "configs/train/johnson.yaml, or its exported .safetensors)")
+    return load_johnson(args.johnson_model, args.device, args.precision), {}
+
+
+# --- adain bench --method johnson -----------------------------------------------------------
+
+def run_bench(args, device: torch.device, dtype: torch.dtype) -> int:
+    """Warm median seconds of one Johnson stylisation vs AdaIN's fast path, at each --size.
+
+    Both run the same content, in the same process, on their fast paths (weights in `dtype`,
+    channels_last).  AdaIN uses the shipped decoder with the style statistics computed
+    beforehand (as `adain stylize` does for a batch), so both time content → image only.
+    The Johnson network is `--johnson-model` when given, else a seeded untrained one (speed does
+    not depend on the weights).
+    """
+    from adain.bench import _median_seconds, image_dims  # image_dims: 512 → (512, 512), "4k", "WxH"
+    from adain.methods.adain import load_adain
+
+    precision = "fp32" if dtype == torch.float32 else "bf16"
+    model_path = getattr(args, "johnson_model", None)
+    if model_path:
+        network, _ = load_transformer(model_path)
+    else:
+        torch.manual_seed(0)
+        network = TransformerNet()
+    johnson = prepare_for_inference(network, device, dtype)
+    adain_model = load_adain(args.decoder, None, str(device), precision).model
+    results = []
+    print(f"device {device}, dtype {str(dtype).replace('torch.', '')} + channels_last, "
+          f"{torch.get_num_threads()} threads, median of {args.repeat}; adain: style statistics reused")
+    print(f"{'size':>6} {'johnson s':>10} {'adain s':>8} {'adain/johnson':>14}")
+    generator = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for size in args.size:
+            width, height = image_dims(size)
+            content = torch.rand(1, 3, height, width, generator=generator).to(device)
+            style_stats = adain_model.style_stats(torch.rand(1, 3, min(height, 512), min(width, 512),
+                                                             generator=generator).to(device))
+            x = content.to(dtype).contiguous(memory_format=torch.channels_last)
+            johnson_s = _median_seconds(lambda: johnson(x), args.repeat, device)
+            adain_s = _median_seconds(lambda: adain_model(content, [style_stats]), args.repeat, device)
+            results.append({"method": "johnson", "size": size, "johnson_s": johnson_s, "adain_s": adain_s,
+                            "adain_over_johnson": adain_s / johnson_s, "dtype": str(dtype), "device": str(device),
+                            "threads": torch.get_num_threads()})
+            print(f"{str(size):>6} {johnson_s:>10.3f} {adain_s:>8.3f} {adain_s / johnson_s:>13.2f}x")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return 0

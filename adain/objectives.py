@@ -1,0 +1,178 @@
+"""What each method trains, and how: the method-specific half of `adain.training.run`.
+
+The training loop (data, optimiser, schedule, checkpoints, resume, tracking, validation, DDP) is
+the same for every method; an objective supplies the rest:
+
+    network            the nn.Module that gets gradients (saved under `network_key`)
+    losses(...)        {"loss": total, "loss_<term>": detached term, ...} of one batch
+    output(...)        one stylised validation image (scored against its style by the loop)
+    sample_rows(...)   the rows of the training sample grid
+    checkpoint_extras  what else a checkpoint stores to rebuild the network
+
+    AdaINObjective    Huang & Belongie (2017): a decoder for every style, content/style batches.
+    JohnsonObjective  Johnson et al. (2016): one transformation network for one style, content
+                      batches only, Gram style loss.
+
+Selected by `cfg.method` through `build_objective`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from adain import functional as AF
+from adain.config import TrainConfig
+from adain.data import list_images
+from adain.decoder import Decoder
+from adain.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
+from adain.errors import UserError
+from adain.io import open_image, pil_to_tensor, resize_shorter
+from adain.losses import content_loss, feature_loss, gram_style_loss, style_stats_loss, total_variation_loss
+from adain.model import AdaINModel
+from adain.transformer_net import TransformerNet
+
+
+def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.Tensor,
+               cfg: TrainConfig, autocast) -> dict[str, torch.Tensor]:
+    """AdaIN losses of one batch; `decoder` is the (possibly DDP/compiled) module that gets gradients.
+
+        t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
+        loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²
+    """
+    encoder = model.encoder
+    with autocast:
+        with torch.no_grad():
+            content_feat = encoder(content, taps=(CONTENT_TAP,))[CONTENT_TAP]
+            style_feats = encoder(style, taps=STYLE_TAPS)
+            style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
+            target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
+        output = decoder(target.to(memory_format=model.memory_format))
+        output_feats = encoder(output, taps=STYLE_TAPS)
+        loss_c = content_loss(output_feats, target)
+        loss_s = style_stats_loss(output_feats, style_stats)
+    total = cfg.optim.content_weight * loss_c + cfg.optim.style_weight * loss_s
+    return {"loss": total, "loss_content": loss_c.detach(), "loss_style": loss_s.detach()}
+
+
+class AdaINObjective:
+    """Huang & Belongie (2017), §6.2: train the decoder g behind a frozen encoder and AdaIN."""
+
+    name = "adain"
+    network_key = "decoder"  # the key AdaIN checkpoints have always used: old runs resume
+    uses_style_batches = True
+    sample_caption = "content | style | output"
+
+    def __init__(self, cfg: TrainConfig, encoder: VGGEncoder):
+        from adain.weights import load_decoder
+
+        self.cfg = cfg
+        decoder = load_decoder(cfg.init_decoder)[0] if cfg.init_decoder else Decoder(encoder.spec.arch,
+                                                                                     cfg.model.decoder_padding)
+        self.model = AdaINModel(encoder, decoder)
+        self.encoder = encoder
+        self.network = decoder
+
+    def to(self, device: torch.device) -> "AdaINObjective":
+        self.model.to(device, memory_format=torch.channels_last)
+        return self
+
+    def validation_styles(self) -> list[Path]:
+        return list_images(self.cfg.data.val_style)
+
+    def losses(self, trained, content: torch.Tensor, style: torch.Tensor, autocast) -> dict[str, torch.Tensor]:
+        return train_step(self.model, trained, content, style, self.cfg, autocast)
+
+    def output(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """(1, 3, S, S) content, (1, 3, h, w) style → (1, 3, S, S) at α = 1 (call under autocast)."""
+        return self.model(content, [self.model.style_stats(style)])
+
+    def sample_rows(self, content: torch.Tensor, style: torch.Tensor) -> list[torch.Tensor]:
+        target = AF.adain(self.model.encode(content), self.model.style_stats(style))
+        return [content, style, self.model.decode(target)]
+
+    def checkpoint_extras(self) -> dict:
+        return {"encoder": self.cfg.model.encoder, "decoder_config": self.network.config()}
+
+
+class JohnsonObjective:
+    """Johnson, Alahi & Fei-Fei (2016), "Perceptual losses for real-time style transfer", §3–4.
+
+    A transformation network f_W learns one style y_s from content photos y_c alone:
+        ŷ = f_W(y_c)
+        loss = w_c·‖φ_relu2_2(ŷ) − φ_relu2_2(y_c)‖²
+             + w_s·Σ_{j ∈ relu1_2, relu2_2, relu3_3, relu4_3} ‖G_j(ŷ) − G_j(y_s)‖²_F
+             + w_tv·TV(ŷ)
+    with φ the frozen encoder (here vgg16-hed, the paper's VGG-16 architecture) and the style's
+    Gram matrices G_j(y_s) computed once, in fp32, from the style at `johnson.style_size`.
+    Deviation: each style layer's term is divided by the mean square of G_j(y_s) (constant per
+    layer, `johnson.normalise_style_layers`), see adain.losses.gram_style_loss.
+    """
+
+    name = "johnson"
+    network_key = "transformer"
+    uses_style_batches = False
+    sample_caption = "content | output"
+
+    def __init__(self, cfg: TrainConfig, encoder: VGGEncoder):
+        if not cfg.style:
+            raise UserError("johnson training: no style image; add style=PATH (the one style the network learns)")
+        self.cfg, self.settings = cfg, cfg.johnson
+        unknown = set(self.settings.style_taps) | {self.settings.content_tap}
+        unknown -= set(encoder.tap_names)
+        if unknown:
+            raise UserError(f"johnson taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
+                            f"(expected names from {encoder.tap_names})")
+        self.style_path = Path(cfg.style)
+        self.style_image = pil_to_tensor(resize_shorter(open_image(self.style_path), self.settings.style_size))
+        self.encoder = encoder
+        self.network = TransformerNet(self.settings.residual_blocks)
+        with torch.no_grad():  # (1, C, C) per tap, fp32: the fixed target of the style loss
+            feats = encoder(self.style_image, taps=self.settings.style_taps)
+            self.style_grams = {tap: AF.gram(feat) for tap, feat in feats.items()}
+        self.layer_weights = ({tap: 1.0 / g.square().mean().item() for tap, g in self.style_grams.items()}
+                              if self.settings.normalise_style_layers else None)
+
+    def to(self, device: torch.device) -> "JohnsonObjective":
+        self.encoder.to(device, memory_format=torch.channels_last)
+        self.network.to(device, memory_format=torch.channels_last)
+        self.style_grams = {tap: g.to(device) for tap, g in self.style_grams.items()}
+        return self
+
+    def validation_styles(self) -> list[Path]:
+        return [self.style_path]  # every validation content is scored against the network's style
+
+    def losses(self, trained, content: torch.Tensor, style: None, autocast) -> dict[str, torch.Tensor]:
+        taps = tuple(dict.fromkeys([*self.settings.style_taps, self.settings.content_tap]))
+        with autocast:
+            with torch.no_grad():
+                content_feats = self.encoder(content, taps=(self.settings.content_tap,))
+            output = trained(content)  # (B, 3, S, S) in [0, 1]
+            output_feats = self.encoder(output, taps=taps)
+            loss_c = feature_loss(output_feats, content_feats, self.settings.content_tap)
+            loss_s = gram_style_loss(output_feats, self.style_grams, self.settings.style_taps, self.layer_weights)
+            loss_tv = total_variation_loss(output)
+        total = (self.settings.content_weight * loss_c + self.settings.style_weight * loss_s
+                 + self.settings.tv_weight * loss_tv)
+        return {"loss": total, "loss_content": loss_c.detach(), "loss_style": loss_s.detach(),
+                "loss_tv": loss_tv.detach()}
+
+    def output(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.network(content)  # the style is built in
+
+    def sample_rows(self, content: torch.Tensor, style: None) -> list[torch.Tensor]:
+        return [content, self.network(content)]
+
+    def checkpoint_extras(self) -> dict:
+        return {"encoder": self.cfg.model.encoder, "transformer_config": self.network.config(),
+                "style": {"name": self.style_path.stem, "path": str(self.style_path)}}
+
+
+OBJECTIVES = {"adain": AdaINObjective, "johnson": JohnsonObjective}
+
+
+def build_objective(cfg: TrainConfig, encoder: VGGEncoder):
+    if cfg.method not in OBJECTIVES:
+        raise UserError(f"method {cfg.method!r}: cannot be trained; expected one of {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[cfg.method](cfg, encoder)
