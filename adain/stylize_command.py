@@ -23,12 +23,18 @@ class Job:
     output: Path
 
 
-def output_name(content: Path, styles: list[Path], ext: str) -> str:
-    """`<content>_stylized_<style>.<ext>`, styles joined by '+' for a blend (the port's convention)."""
-    return f"{content.stem}_stylized_{'+'.join(s.stem for s in styles)}.{ext}"
+# methods whose network carries its style: without --style they make one output per content
+BUILT_IN_STYLE_METHODS = ("johnson",)
 
 
-def plan_jobs(contents: list[Path], styles: list[Path], blend: bool, output: Path, ext: str) -> list[Job]:
+def output_name(content: Path, styles: list[Path], ext: str, style_label: str = "") -> str:
+    """`<content>_stylized_<style>.<ext>`, styles joined by '+' for a blend (the port's convention);
+    `style_label` names a built-in style (a Johnson model's file stem) when no style is given."""
+    return f"{content.stem}_stylized_{'+'.join(s.stem for s in styles) or style_label}.{ext}"
+
+
+def plan_jobs(contents: list[Path], styles: list[Path], blend: bool, output: Path, ext: str,
+              style_label: str = "") -> list[Job]:
     from adain.io import IMAGE_SUFFIXES
 
     groups = [styles] if blend else [[s] for s in styles]
@@ -37,7 +43,7 @@ def plan_jobs(contents: list[Path], styles: list[Path], blend: bool, output: Pat
         if len(pairs) != 1:
             raise UserError(f"--output {output}: a file name takes exactly one result, but there are {len(pairs)}; give a folder")
         return [Job(pairs[0][0], pairs[0][1], output)]
-    return [Job(c, g, output / output_name(c, g, ext)) for c, g in pairs]
+    return [Job(c, g, output / output_name(c, g, ext, style_label)) for c, g in pairs]
 
 
 def _validate(args: Namespace) -> None:
@@ -51,19 +57,21 @@ def run_stylize(args: Namespace) -> int:
     _validate(args)  # before any heavy import, so a bad option fails at once
     from adain.io import expand_image_paths, save_image
 
-    if args.content is None or args.style is None:
+    built_in_style = args.method in BUILT_IN_STYLE_METHODS and args.style is None
+    if args.content is None or (args.style is None and not built_in_style):
         from adain.examples import example_contents, example_styles
 
         args.content = args.content or [str(p) for p in example_contents()]
         args.style = args.style or [str(p) for p in example_styles()]
     contents = expand_image_paths(args.content, "content")
-    styles = expand_image_paths(args.style, "style")
-    blend = args.style_weights is not None or args.mask is not None
+    styles = [] if built_in_style else expand_image_paths(args.style, "style")
+    blend = args.style_weights is not None or args.mask is not None or built_in_style
+    style_label = Path(args.johnson_model).stem if built_in_style and args.johnson_model else args.method
     if args.style_weights is not None:
         from adain.functional import normalise_weights
 
         normalise_weights(args.style_weights, len(styles))  # fail before loading anything
-    jobs = plan_jobs(contents, styles, blend, Path(args.output), args.ext)
+    jobs = plan_jobs(contents, styles, blend, Path(args.output), args.ext, style_label)
     inputs = {p.resolve() for p in contents + styles + [Path(m) for m in (args.mask or [])]}
 
     from tqdm import tqdm  # heavy imports from here on

@@ -214,6 +214,17 @@ def test_cli_stylize(exported, tmp_path):
     assert Image.open(output).size == (50, 41)
 
 
+def test_cli_without_a_style_makes_one_output_per_content(exported, tmp_path):
+    from adain.cli import main
+
+    contents = [write_image(tmp_path / f"photo{i}.png", 40, 32, seed=i) for i in range(2)]
+    code = main(["stylize", "--method", "johnson", "--johnson-model", str(exported), "--content", *map(str, contents),
+                 "--output", str(tmp_path / "out"), "--content-size", "0", "--device", "cpu", "--no-progress"])
+    assert code == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [f"photo{i}_stylized_{Path(exported).stem}.jpg" for i in range(2)]
+
+
 def test_cli_without_model_is_exit_2_one_line(tmp_path, capsys):
     from adain.cli import main
 

@@ -11,8 +11,8 @@ A method entry = registry name + load-time `settings` + per-image `options`:
         options: {alpha: 1.0}             # stylize(..., **options)
         sweep: {options.alpha: [0.25, 0.5, 0.75, 1.0]}   # one variant per value (grid product)
       - name: johnson                     # a per-style network: pair it with its one style only
-        settings: {model: adain/weights/johnson-wave.safetensors}
-        styles: [wave]                    # file stems (or names) of the style set to pair with
+        settings: {model: adain/weights/johnson-vangogh.safetensors}
+        styles: [gordic_vg_self]                  # file stems (or names) of the style set to pair with
         optional: true                    # missing weights/module → skipped with a note, not an error
 """
 
