@@ -226,19 +226,24 @@ def load_encoder_state(name: str, weights_path: str | os.PathLike | None = None)
 DECODER_METADATA_KEY = "adain"
 
 
-def save_decoder(decoder, path: str | os.PathLike, metadata: dict) -> None:
-    """Ship a decoder: safetensors (no pickle) with its JSON description embedded in the header
-    and written beside it as `<name>.json` for people to read."""
+def save_shipped_weights(network: torch.nn.Module, path: str | os.PathLike, description: dict) -> Path:
+    """Ship a network: safetensors (no pickle; fp16 when description["dtype"] == "float16") with
+    its JSON description embedded in the header and written beside it as `<name>.json`."""
     import json
 
     path = Path(path)
-    description = {**metadata, "decoder": decoder.config()}
     text = json.dumps(description, indent=2, sort_keys=True, default=str)
-    state = {k: v.detach().float() for k, v in decoder.state_dict().items()}
-    if metadata.get("dtype") == "float16":
+    state = {k: v.detach().float() for k, v in network.state_dict().items()}
+    if description.get("dtype") == "float16":
         state = {k: v.half() for k, v in state.items()}
     atomic_save_safetensors(state, path, {DECODER_METADATA_KEY: text, "sha256": tensors_sha256(state)})
     path.with_suffix(".json").write_text(text + "\n")
+    return path
+
+
+def save_decoder(decoder, path: str | os.PathLike, metadata: dict) -> None:
+    """Ship a decoder (see save_shipped_weights); the description records its architecture."""
+    save_shipped_weights(decoder, path, {**metadata, "decoder": decoder.config()})
 
 
 def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None, padding: str):

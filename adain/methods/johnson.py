@@ -30,18 +30,10 @@ METADATA_KEY = "adain"  # the same safetensors header key as shipped decoders (a
 
 def save_transformer(network: TransformerNet, path: str | os.PathLike, metadata: dict) -> Path:
     """Ship a network: safetensors (fp16 when metadata["dtype"] == "float16") with its JSON
-    description in the header and beside it as `<name>.json`."""
-    from adain.weights import atomic_save_safetensors, tensors_sha256
+    description in the header and beside it as `<name>.json` (adain.weights.save_shipped_weights)."""
+    from adain.weights import save_shipped_weights
 
-    path = Path(path)
-    description = {**metadata, "method": "johnson", "transformer": network.config()}
-    text = json.dumps(description, indent=2, sort_keys=True, default=str)
-    state = {k: v.detach().float() for k, v in network.state_dict().items()}
-    if metadata.get("dtype") == "float16":
-        state = {k: v.half() for k, v in state.items()}
-    atomic_save_safetensors(state, path, {METADATA_KEY: text, "sha256": tensors_sha256(state)})
-    path.with_suffix(".json").write_text(text + "\n")
-    return path
+    return save_shipped_weights(network, path, {**metadata, "method": "johnson", "transformer": network.config()})
 
 
 def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
