@@ -24,6 +24,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is less than 1; expected 1 or more")
+    return value
+
+
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
     parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
@@ -61,6 +68,11 @@ def _add_stylize(commands) -> None:
                    help="folder for the results, or a file name when there is one result (default: outputs)")
     p.add_argument("--ext", default="jpg", choices=("jpg", "png", "webp"), help="output format in a folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                   help="stylise up to N same-size contents per forward pass (adain without masks or colour "
+                        "preservation; pays off on a GPU)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the networks (adain; falls back to eager where it fails)")
     _add_runtime_options(p)
     _add_tiling_options(p)
     _add_gatys_options(p)

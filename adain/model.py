@@ -58,7 +58,9 @@ class AdaINModel(nn.Module):
         return next(self.decoder.parameters()).device
 
     def _input(self, rgb: torch.Tensor) -> torch.Tensor:
-        return rgb.to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
+        if self.device.type == "cuda" and rgb.device.type == "cpu":
+            rgb = rgb.pin_memory()  # page-locked, so the copy below is asynchronous
+        return rgb.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)
 
     def encode(self, rgb: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB → relu4_1 features (N, 512, H/8, W/8) in the model's dtype."""

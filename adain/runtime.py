@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import torch
@@ -50,3 +51,36 @@ def prepare_for_inference(module: torch.nn.Module, device: torch.device, dtype: 
     """Frozen, on device, weights in `dtype`, channels_last (NHWC: what oneDNN and cuDNN want)."""
     module.requires_grad_(False).eval()
     return module.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+
+
+def compile_with_fallback(module: torch.nn.Module, name: str) -> torch.nn.Module:
+    """torch.compile `module`'s forward in place; where compiling is impossible (no compiler
+    toolchain, an unsupported op) the first call says so on one line and the module runs eagerly.
+
+    Compilation is lazy, so failures surface at the first call, not here.  A UserError raised by
+    the forward itself (bad input) is not a compile failure and passes through.
+    """
+    eager_forward = module.forward
+    try:
+        compiled_forward = torch.compile(eager_forward, dynamic=True)
+    except Exception as exc:  # torch without dynamo support on this platform
+        print(f"adain: torch.compile unavailable for the {name} ({type(exc).__name__}); running eagerly",
+              file=sys.stderr)
+        return module
+    current = {"forward": compiled_forward}
+
+    def forward(*args, **kwargs):
+        try:
+            return current["forward"](*args, **kwargs)
+        except UserError:
+            raise
+        except Exception as exc:
+            if current["forward"] is eager_forward:
+                raise
+            print(f"adain: torch.compile failed for the {name} ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0] if str(exc) else ''}); running eagerly", file=sys.stderr)
+            current["forward"] = eager_forward
+            return eager_forward(*args, **kwargs)
+
+    module.forward = forward
+    return module

@@ -81,36 +81,104 @@ def run_stylize(args: Namespace) -> int:
     stylizer, method_options = from_cli(args)
     style_codes: dict[Path, object] = {}
     style_errors: dict[Path, str] = {}
+
+    def codes_for(job: Job) -> list:
+        """The job's styles, each encoded once for the whole run (a bad style fails every job using it)."""
+        for style in job.styles:
+            if style in style_errors:
+                raise UserError(style_errors[style])
+            if style not in style_codes:
+                try:
+                    style_codes[style] = stylizer.encode_style(style, args.style_size, args.max_size, args.max_pixels)
+                except UserError as exc:
+                    style_errors[style] = str(exc)
+                    raise
+        return [style_codes[s] for s in job.styles]
+
+    common = dict(style_weights=args.style_weights, masks=args.mask, preserve_color=args.preserve_color,
+                  style_size=args.style_size, max_pixels=args.max_pixels, **method_options)
     failures = 0
-    progress = tqdm(jobs, unit="image", disable=args.no_progress or len(jobs) <= 3, file=sys.stderr)
-    for job in progress:
-        try:
-            if job.output.resolve() in inputs:
-                raise UserError(f"{job.output}: would overwrite an input image; choose another --output")
-            for style in job.styles:  # each style is encoded once for the whole batch
-                if style in style_errors:
-                    raise UserError(style_errors[style])
-                if style not in style_codes:
-                    try:
-                        style_codes[style] = stylizer.encode_style(style, args.style_size, args.max_size, args.max_pixels)
-                    except UserError as exc:
-                        style_errors[style] = str(exc)
-                        raise
-            result = stylizer.stylize(
-                job.content, [style_codes[s] for s in job.styles],
-                style_weights=args.style_weights, masks=args.mask,
-                preserve_color=args.preserve_color, content_size=args.content_size,
-                style_size=args.style_size, max_size=args.max_size, max_pixels=args.max_pixels,
-                **method_options,
-            )
-            save_image(result, job.output)
-            progress.set_postfix_str(job.output.name)
-            if len(jobs) <= 3 or args.no_progress:
-                print(job.output)
-        except UserError as exc:
+    progress = tqdm(total=len(jobs), unit="image", disable=args.no_progress or len(jobs) <= 3, file=sys.stderr)
+
+    def finished(job: Job, result=None, error: UserError | None = None) -> None:
+        nonlocal failures
+        progress.update(1)
+        if error is not None:
             failures += 1
-            tqdm.write(f"adain: error: {exc}", file=sys.stderr)
+            tqdm.write(f"adain: error: {error}", file=sys.stderr)
+            return
+        save_image(result, job.output)
+        progress.set_postfix_str(job.output.name)
+        if len(jobs) <= 3 or args.no_progress:
+            print(job.output)
+
+    for group in batch_groups(jobs, args.batch if can_batch(args) else 1):
+        if len(group) == 1:
+            job = group[0]
+            try:
+                check_output(job, inputs)
+                result = stylizer.stylize(job.content, codes_for(job), content_size=args.content_size,
+                                          max_size=args.max_size, **common)
+                finished(job, result)
+            except UserError as exc:
+                finished(job, error=exc)
+            continue
+        run_batch(stylizer, group, codes_for, inputs, args, common, finished)
+    progress.close()
     if failures:
         tqdm.write(f"adain: {failures} of {len(jobs)} outputs failed; the others were written", file=sys.stderr)
         return UserError.exit_code
     return 0
+
+
+# --- batching: many contents, one style, one forward pass (pays off on a GPU) ------------------
+
+def can_batch(args: Namespace) -> bool:
+    """Batches need one working size and per-content-free settings: AdaIN, no masks (each content
+    has its own), no colour preservation (it recolours the style per content), untiled."""
+    return (getattr(args, "batch", 1) > 1 and args.method == "adain" and args.mask is None
+            and args.preserve_color == "none")
+
+
+def batch_groups(jobs: list[Job], batch_size: int) -> list[list[Job]]:
+    """Jobs in order, chunked into groups of up to `batch_size` that share their styles."""
+    if batch_size <= 1:
+        return [[job] for job in jobs]
+    by_styles: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        by_styles.setdefault(tuple(job.styles), []).append(job)
+    return [same[i: i + batch_size] for same in by_styles.values() for i in range(0, len(same), batch_size)]
+
+
+def check_output(job: Job, inputs: set[Path]) -> None:
+    if job.output.resolve() in inputs:
+        raise UserError(f"{job.output}: would overwrite an input image; choose another --output")
+
+
+def run_batch(stylizer, group: list[Job], codes_for, inputs: set[Path], args: Namespace, common: dict,
+              finished) -> None:
+    """Load each content (a bad one fails alone), stack those of equal working size into
+    (N, 3, H, W), stylise each stack in one call and save every image."""
+    from adain.io import tensor_to_pil
+
+    by_size: dict[tuple[int, int], list[tuple[Job, object]]] = {}
+    for job in group:
+        try:
+            check_output(job, inputs)
+            tensor = stylizer.to_tensor(job.content, args.content_size, args.max_size, args.max_pixels)
+            by_size.setdefault(tuple(tensor.shape[-2:]), []).append((job, tensor))
+        except UserError as exc:
+            finished(job, error=exc)
+    for members in by_size.values():
+        batch_jobs = [job for job, _ in members]
+        try:
+            import torch
+
+            stack = torch.cat([tensor for _, tensor in members])  # (N, 3, H, W)
+            out = stylizer.stylize(stack, codes_for(batch_jobs[0]), content_size=0, max_size=0, **common)
+        except UserError as exc:
+            for job in batch_jobs:
+                finished(job, error=exc)
+            continue
+        for index, job in enumerate(batch_jobs):
+            finished(job, tensor_to_pil(out[index: index + 1]))

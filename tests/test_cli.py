@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -282,3 +283,44 @@ def test_real_images(shared_data, decoder_file, tmp_path):
     written = list((tmp_path / "out").iterdir())
     assert [p.name for p in written] == [f"{content[0].stem}_stylized_{style[0].stem}.jpg"]
     assert min(image_size(written[0])) == 128
+
+
+def test_batched_outputs_equal_one_at_a_time(tmp_path, decoder_file):
+    """--batch stacks same-size contents into one forward pass; a bad content still fails alone,
+    and a content of another size runs in its own stack."""
+    from adain.cli import main
+
+    contents = [write_image(tmp_path / f"c{i}.png", 40, 32, seed=i) for i in range(3)]
+    contents.append(write_image(tmp_path / "wide.png", 48, 32, seed=7))
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    style = write_image(tmp_path / "s.png", 32, 32, seed=9)
+    common = ["stylize", "--decoder", str(decoder_file), "--content-size", "0", "--style-size", "0",
+              "--style", str(style), "--device", "cpu", "--precision", "fp32", "--no-progress", "--ext", "png"]
+    assert main([*common, "--content", *map(str, contents), "--output", str(tmp_path / "single")]) == 0
+    code = main([*common, "--content", *map(str, contents), str(tmp_path / "broken.png"),
+                 "--output", str(tmp_path / "batched"), "--batch", "4"])
+    assert code == 2  # the broken file; every other output is written
+    for content in contents:
+        name = f"{content.stem}_stylized_s.png"
+        single = torch.from_numpy(np.asarray(Image.open(tmp_path / "single" / name))).float()
+        batched = torch.from_numpy(np.asarray(Image.open(tmp_path / "batched" / name))).float()
+        assert (single - batched).abs().max() <= 1  # equal up to one 8-bit level
+
+
+def test_compile_falls_back_to_eager_with_one_line(monkeypatch, capsys, hed_encoder):
+    from adain.runtime import compile_with_fallback
+
+    def broken_compile(fn, **kwargs):
+        def compiled(*args, **kw):
+            raise RuntimeError("no C++ compiler found\nlong backtrace")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    layer = torch.nn.Conv2d(3, 4, 3)
+    expected = layer(torch.ones(1, 3, 8, 8))
+    compile_with_fallback(layer, "decoder")
+    torch.testing.assert_close(layer(torch.ones(1, 3, 8, 8)), expected)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["adain: torch.compile failed for the decoder (RuntimeError: no C++ compiler found); running eagerly"]
+    layer(torch.ones(1, 3, 8, 8))  # later calls stay eager, silently
+    assert capsys.readouterr().err == ""
