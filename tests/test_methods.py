@@ -120,3 +120,13 @@ def test_a_method_with_a_built_in_style_accepts_none():
     method = ChannelShift()
     out = method.stylize(_image(0), None, content_size=0)
     torch.testing.assert_close(out, _image(0))
+
+
+def test_a_batch_with_colour_preservation_uses_each_contents_own_colours():
+    method = ChannelShift()
+    dark, light = _image(0) * 0.3, _image(1) * 0.3 + 0.6
+    style = _image(2)
+    batch = method.stylize(torch.cat([dark, light]), style, content_size=0, style_size=0, preserve_color="histogram")
+    one_by_one = torch.cat([method.stylize(c, style, content_size=0, style_size=0, preserve_color="histogram")
+                            for c in (dark, light)])
+    torch.testing.assert_close(batch, one_by_one)

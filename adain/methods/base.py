@@ -191,6 +191,11 @@ class Stylizer(ABC):
             content_tensor = self.to_tensor(content, content_size, max_size)
             original_size = (content.size if isinstance(content, Image.Image)
                              else (content.shape[-1], content.shape[-2]))
+        if content_tensor.shape[0] > 1 and preserve_color != "none":
+            # each content recolours the style to its own colours: one at a time
+            return torch.cat([self.stylize(item, codes, style_weights=style_weights, masks=masks,
+                                           preserve_color=preserve_color, content_size=0, max_size=0,
+                                           max_pixels=max_pixels, **options) for item in content_tensor.split(1)])
         height, width = content_tensor.shape[-2:]
         mask_tensor = None if masks is None else masks_to_tensor(masks, original_size, (width, height), len(codes))
 
