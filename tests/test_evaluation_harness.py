@@ -102,6 +102,21 @@ def test_sweeps_expand_to_labelled_variants():
         expand(load_eval_config(None, ["sweep={bogus: [1]}"]))
 
 
+def test_replacing_a_weights_file_changes_the_cache_identity(tmp_path):
+    import os
+
+    from adain.evaluation.sweep import expand
+
+    weights = tmp_path / "decoder.safetensors"
+    weights.write_bytes(b"first")
+    cfg = load_eval_config(None, [f"methods.0.settings={{decoder: {weights}}}"])
+    before = expand(cfg)[0].identity()
+    assert before == expand(cfg)[0].identity()  # stable while the file is unchanged
+    weights.write_bytes(b"second, retrained")
+    os.utime(weights, ns=(1, 1))
+    assert expand(cfg)[0].identity() != before
+
+
 def test_default_configs_load():
     root = Path(__file__).resolve().parents[1] / "configs" / "eval"
     for name in ("default.yaml", "smoke.yaml"):

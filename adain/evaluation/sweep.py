@@ -52,9 +52,22 @@ class Variant:
                            self.max_styles, self.size, self.style_size], sort_keys=True, default=str)
 
     def identity(self) -> dict:
-        """What decides a stylised output, besides the images and their size (the cache key)."""
-        return {"name": self.name, "settings": _plain(self.settings), "options": _plain(self.options),
+        """What decides a stylised output, besides the images and their size (the cache key).
+
+        A setting naming a file (a decoder, a Johnson model) stands for the file's contents, so
+        it is keyed by the file's fingerprint too: retraining into the same path invalidates.
+        """
+        settings = {key: _fingerprinted(value) for key, value in _plain(self.settings).items()}
+        return {"name": self.name, "settings": settings, "options": _plain(self.options),
                 "preserve_color": self.preserve_color}
+
+
+def _fingerprinted(value: Any) -> Any:
+    from adain.evaluation.cache import file_fingerprint
+
+    if isinstance(value, str) and value and Path(value).is_file():
+        return {"value": value, "file": file_fingerprint(value)}
+    return value
 
 
 def _plain(value: Any) -> Any:

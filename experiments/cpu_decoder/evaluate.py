@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from adain.api import load  # noqa: E402
+from adain.data import list_images  # noqa: E402
 from adain.encoders import build_encoder  # noqa: E402
 from adain.io import save_image  # noqa: E402
 from adain.metrics import relative_content_loss, relative_style_loss  # noqa: E402
@@ -37,7 +38,8 @@ def main() -> None:
     stylizer = load(args.decoder)
     model = stylizer.model
     scorer = build_encoder(model.encoder.spec.name)  # the metrics are defined on fp32 features
-    pairs = ValidationSet(args.pack / "content" / "val", args.pack / "style" / "val", args.pairs, args.size)
+    pairs = ValidationSet(list_images(args.pack / "content" / "val"), list_images(args.pack / "style" / "val"),
+                          args.pairs, args.size)
     outputs, content_scores, style_scores = [], [], []
     with torch.inference_mode():
         for i, style in enumerate(pairs.style):
