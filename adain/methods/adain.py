@@ -18,7 +18,7 @@ from adain import functional as AF
 from adain import tiling
 from adain.encoders import build_encoder
 from adain.errors import UserError
-from adain.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, to_rgb
+from adain.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, scaled_size, to_rgb
 from adain.methods.base import PRESERVE_COLOR, StyleCode, Stylizer, masks_to_tensor
 from adain.model import AdaINModel
 from adain.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
@@ -95,16 +95,18 @@ class AdaINStylizer(Stylizer):
             return super().stylize(content, style, **kwargs)  # batches run untiled
         if isinstance(content, (str, os.PathLike)):  # decoded once, kept as uint8
             content = open_image(content, kwargs.get("max_pixels", DEFAULT_MAX_PIXELS))
+        content_size, max_size = kwargs.get("content_size", 512), kwargs.get("max_size", 0)
         if isinstance(content, Image.Image):
             content = content if content.mode == "RGB" else to_rgb(content)  # convert() would copy
-            pixels = np.asarray(resize_shorter(content, kwargs.get("content_size", 512), kwargs.get("max_size", 0)))
-            height, width = pixels.shape[:2]
+            width, height = scaled_size(content.width, content.height, content_size, max_size) or content.size
         else:
-            pixels = self.to_tensor(content, kwargs.get("content_size", 512), kwargs.get("max_size", 0))
+            pixels = self.to_tensor(content, content_size, max_size)
             height, width = pixels.shape[-2:]
         plan = tiling.choose_tile(self.model, height, width, tile, max_memory)
-        if plan is None:
+        if plan is None:  # the untiled path resizes the content itself: nothing is resized twice
             return super().stylize(content, style, **kwargs)
+        if isinstance(content, Image.Image):
+            pixels = np.asarray(resize_shorter(content, content_size, max_size))  # (H, W, 3) uint8
         original_size = content.size if isinstance(content, Image.Image) else (content.shape[-1], content.shape[-2])
         as_tensor = isinstance(content, torch.Tensor)
         del content  # a decoded file (4 B/pixel in PIL) is not needed beside its uint8 array
