@@ -88,7 +88,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
     path = Path(path)
     state = load_torch_file(path, "checkpoint")
-    missing = {"optimizer", "scheduler", "step", "config"} - set(state)
+    missing = {"scheduler", "step", "config"} - set(state)  # "optimizer" may be slimmed away
     if not any(key in state for key in NETWORK_KEYS):
         missing.add(" or ".join(NETWORK_KEYS))
     if missing:
@@ -109,3 +109,18 @@ def find_resume(run_dir: Path, resume: str | None) -> Path | None:
 def step_of(path: Path) -> int:
     match = re.search(r"step_(\d+)", path.name)
     return int(match.group(1)) if match else -1
+
+
+def write_slim_checkpoint(source: str | Path, target: str | Path) -> Path:
+    """Copy a checkpoint without its optimiser state and with the network in fp16 (a sixth of the
+    size: 5.9 MB for the vgg16 decoder), for carrying a run between machines whose transfers are
+    size-limited.  Resuming from it restarts Adam's moments and rounds the weights to fp16 once
+    (what a shipped decoder holds anyway); schedule, step, RNG and config carry over exactly."""
+    state = load_checkpoint(source)
+    state.pop("optimizer", None)
+    for key in NETWORK_KEYS:
+        if key in state:
+            state[key] = {name: t.half() if t.is_floating_point() else t for name, t in state[key].items()}
+    target = Path(target)
+    atomic_torch_save(state, target)
+    return target

@@ -33,6 +33,9 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     encoder: str = "vgg16-hed"
+    # A converted encoder file to use instead of locating the source (machines without it; a file
+    # of the first layers from adain.weights.save_encoder_prefix is enough for AdaIN training).
+    encoder_weights: Optional[str] = None
     decoder_padding: str = "reflect"
 
 
@@ -91,6 +94,9 @@ class TrainConfig:
     method: str = "adain"  # adain (one decoder for every style) | johnson (one network per style)
     style: Optional[str] = None  # johnson: the one style image the network learns
     steps: int = 160_000
+    # Stop cleanly (validate, checkpoint) after this many minutes of wall time, 0: no limit; for
+    # machines lent in slices (a GPU command of at most 10 minutes) and CPU runs in chunks.
+    time_limit_min: float = 0.0
     seed: int = 0
     run_dir: str = "runs/adain"
     device: str = "auto"

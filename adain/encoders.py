@@ -87,18 +87,24 @@ def layer_names(arch: str) -> list[str]:
 class VGGEncoder(nn.Module):
     """A frozen VGG feature extractor that returns the activations it is asked for, by name."""
 
-    def __init__(self, spec: EncoderSpec):
+    def __init__(self, spec: EncoderSpec, last_tap: str | None = None):
+        """`last_tap` (e.g. "relu4_1") builds only the layers up to it: AdaIN training needs no
+        deeper ones, and a truncated weight file is a fifth of the full one's size."""
         super().__init__()
         self.spec = spec
         self.input_matrix = nn.Parameter(torch.eye(3), requires_grad=False)  # (3, 3)
         self.input_bias = nn.Parameter(torch.zeros(3), requires_grad=False)  # (3,)
         self.convs = nn.ModuleDict()
+        names = layer_names(spec.arch)
+        if last_tap is not None:
+            if last_tap.replace("relu", "conv") not in names:
+                raise UserError(f"encoder last tap: {last_tap!r} is not a tap of {spec.arch}")
+            names = names[: names.index(last_tap.replace("relu", "conv")) + 1]
         in_channels = 3
-        for block, count in enumerate(ARCHITECTURES[spec.arch]):
-            for i in range(count):
-                out_channels = BLOCK_CHANNELS[block]
-                self.convs[f"conv{block + 1}_{i + 1}"] = Conv3x3(in_channels, out_channels, spec.padding)
-                in_channels = out_channels
+        for name in names:
+            out_channels = BLOCK_CHANNELS[int(name[4]) - 1]
+            self.convs[name] = Conv3x3(in_channels, out_channels, spec.padding)
+            in_channels = out_channels
         self.requires_grad_(False)
         self.eval()
 
@@ -167,19 +173,30 @@ def build_encoder(
         name: a key of ENCODERS.
         pooling / padding: override the source's defaults (e.g. average pooling for Gatys).
         weights_path: a local copy of the source's original weight file, for sources that
-            would otherwise be downloaded or located automatically.
+            would otherwise be downloaded or located automatically, or a converted .safetensors
+            file; one that holds only the first layers (`adain.weights.save_encoder_prefix`)
+            gives an encoder with only those taps.
     """
     from adain.weights import load_encoder_state  # weights pulls in safetensors/h5py lazily
 
     spec = get_spec(name, pooling, padding)
-    encoder = VGGEncoder(spec)
     state = load_encoder_state(spec.name, weights_path)
+    encoder = VGGEncoder(spec, last_tap=_last_tap_in(state, spec.arch) if weights_path else None)
     expected = {key: tuple(value.shape) for key, value in encoder.state_dict().items()}
     got = {key: tuple(value.shape) for key, value in state.items()}
     if expected != got:
         raise UserError(f"encoder weights for {name}: tensor names/shapes do not match a {spec.arch} encoder")
     encoder.load_state_dict(state)
     return encoder
+
+
+def _last_tap_in(state: dict[str, torch.Tensor], arch: str) -> str | None:
+    """The deepest tap whose conv a weight file holds, when it holds a prefix of the layers (a file
+    written by `adain.weights.save_encoder_prefix`); None for a full file."""
+    present = [name for name in layer_names(arch) if f"convs.{name}.weight" in state]
+    if not present or present == layer_names(arch):
+        return None
+    return present[-1].replace("conv", "relu")
 
 
 def describe_encoders() -> Sequence[str]:

@@ -47,6 +47,15 @@ def _distributed() -> tuple[int, int]:
     return dist.get_rank(), world
 
 
+def _agree(flag: bool, device: torch.device, world: int) -> bool:
+    """Rank 0's flag, on every rank (a broadcast under DDP)."""
+    if world == 1:
+        return flag
+    value = torch.tensor([float(flag)], device=device)
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
 def _autocast(device: torch.device, dtype: torch.dtype):
     if dtype == torch.float32:
         return contextlib.nullcontext()
@@ -101,7 +110,7 @@ def run(cfg: TrainConfig) -> dict:
     torch.manual_seed(cfg.seed)
 
     # --- model: the method's objective owns the trained network ------------------------------
-    objective = build_objective(cfg, build_encoder(cfg.model.encoder)).to(device)
+    objective = build_objective(cfg, build_encoder(cfg.model.encoder, weights_path=cfg.model.encoder_weights)).to(device)
     network = objective.network
     network.train()
 
@@ -124,7 +133,10 @@ def run(cfg: TrainConfig) -> dict:
         if objective.network_key not in state:
             raise UserError(f"{resume_path}: not a {cfg.method} checkpoint (no {objective.network_key!r})")
         network.load_state_dict(state[objective.network_key])
-        optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:
+            optimizer.load_state_dict(state["optimizer"])
+        elif rank == 0:  # a slim checkpoint (adain.checkpoint.write_slim_checkpoint)
+            print(f"{resume_path}: no optimiser state; Adam's moments start afresh", file=sys.stderr)
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         start_step, best_score = int(state["step"]), float(state.get("best_score", math.inf))
@@ -179,9 +191,13 @@ def run(cfg: TrainConfig) -> dict:
                     dynamic_ncols=True)
     last = {"val/score": math.nan}
     window_start, window_images = time.perf_counter(), 0
+    deadline = time.monotonic() + 60 * cfg.time_limit_min if cfg.time_limit_min > 0 else math.inf
     step = start_step
     for step_index, (content, style) in zip(range(start_step, cfg.steps), loader):
         step = step_index + 1
+        # Every rank must stop at the same step (DDP), so rank 0's clock decides.
+        out_of_time = deadline < math.inf and _agree(time.monotonic() >= deadline, device, world)
+        last_step = step == cfg.steps or out_of_time
         content = content.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         if style is not None:  # None for per-style methods
             style = style.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -194,11 +210,13 @@ def run(cfg: TrainConfig) -> dict:
         scheduler.step()
         window_images += content.shape[0] * world
         if rank != 0:
+            if out_of_time:
+                break
             continue
         if not torch.isfinite(losses["loss"]):
             raise UserError(f"training diverged at step {step} (loss {losses['loss'].item()}); lower optim.lr")
         progress.update(1)
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        if step % cfg.log_every == 0 or last_step:
             elapsed = time.perf_counter() - window_start
             scalars = {f"train/{name}": value.item() for name, value in losses.items()}
             scalars.update({"train/lr": scheduler.get_last_lr()[0],
@@ -213,12 +231,16 @@ def run(cfg: TrainConfig) -> dict:
                 rows = objective.sample_rows(content[:shown], None if style is None else style[:shown])
             tracker.log_image("train/grid", image_grid(rows), step, objective.sample_caption)
         improved = False
-        if validation is not None and cfg.val_every and (step % cfg.val_every == 0 or step == cfg.steps):
+        if validation is not None and cfg.val_every and (step % cfg.val_every == 0 or last_step):
             last = validate(step)
             improved = last["improved"]
-        if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps or improved:
+        if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last_step or improved:
             save_checkpoint(run_dir, checkpoint_state(step), step, cfg.keep_checkpoints, cfg.checkpoint_every,
                             best=improved)
+        if out_of_time:
+            print(f"time limit of {cfg.time_limit_min:g} min reached at step {step}; resume with --resume",
+                  file=sys.stderr)
+            break
     progress.close()
     result = {"step": step, "run_dir": str(run_dir), "best_score": best_score,
               **{k: v for k, v in last.items() if k != "improved"}}

@@ -300,3 +300,21 @@ def test_vgg19_normalised_rejects_a_different_sequential(tmp_path):
     torch.save(nn.Sequential(nn.Conv2d(3, 64, 3)).state_dict(), path)  # no leading 1×1 conv
     with pytest.raises(UserError, match=r"expected vgg_normalised.pth \(first layer a 3→3 1×1 conv\)"):
         build_encoder("vgg19-normalised", weights_path=path)
+
+
+def test_encoder_prefix_file_gives_the_same_features(hed_encoder, tmp_path):
+    """A weights file of the layers up to relu4_1 (what travels to a GPU machine) builds an encoder
+    with those taps only, computing exactly what the full encoder computes."""
+    path = W.save_encoder_prefix("vgg16-hed", "relu4_1", tmp_path / "prefix.safetensors")
+    prefix = build_encoder("vgg16-hed", weights_path=str(path))
+    assert prefix.tap_names[-1] == "relu4_1" and len(prefix.tap_names) == 8
+    assert path.stat().st_size < 0.25 * sum(t.numel() * 4 for t in hed_encoder.state_dict().values())
+    x = torch.rand(1, 3, 48, 40, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        got, want = prefix(x, taps=STYLE_TAPS), hed_encoder(x, taps=STYLE_TAPS)
+    for tap in STYLE_TAPS:
+        assert torch.equal(got[tap], want[tap]), tap
+    with pytest.raises(UserError, match="unknown"):
+        prefix(x, taps=("relu5_1",))
+    with pytest.raises(UserError, match="not a tap of vgg16"):
+        W.save_encoder_prefix("vgg16-hed", "relu9_1", tmp_path / "bad.safetensors")

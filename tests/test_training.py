@@ -140,6 +140,34 @@ def test_resume_is_bit_exact(tmp_path, image_folders):
     assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
 
 
+def test_time_limit_stops_with_a_checkpoint_and_resumes(tmp_path, image_folders, capsys):
+    run_dir = tmp_path / "run"
+    result = _train(_config(run_dir, image_folders, "steps=50", "time_limit_min=1e-9", "checkpoint_every=0"))
+    assert result["step"] == 1 and np.isfinite(result["val/rel_style"])  # stopped after one step, validated
+    assert "time limit of 1e-09 min reached at step 1" in capsys.readouterr().err
+    assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["step"] == 1
+    result = _train(_config(run_dir, image_folders, "steps=3", "resume=auto"))
+    assert result["step"] == 3
+
+
+def test_slim_checkpoint_is_small_and_resumes(tmp_path, image_folders, capsys):
+    from adain.checkpoint import write_slim_checkpoint
+
+    run_dir = tmp_path / "run"
+    _train(_config(run_dir, image_folders, "steps=2"))
+    full = run_dir / "checkpoints" / "latest.pt"
+    slim = write_slim_checkpoint(full, tmp_path / "slim.pt")
+    assert slim.stat().st_size < full.stat().st_size / 4
+    state = load_checkpoint(slim)
+    assert "optimizer" not in state and state["step"] == 2
+    assert all(t.dtype == torch.float16 for t in state["decoder"].values())
+    result = _train(_config(tmp_path / "continued", image_folders, "steps=4", f"resume={slim}"))
+    assert result["step"] == 4
+    assert "no optimiser state" in capsys.readouterr().err
+    decoder, _ = load_decoder(slim)  # a slim checkpoint still stylises
+    assert next(iter(decoder.parameters())).dtype == torch.float32
+
+
 def test_run_directory_contents(tmp_path, image_folders):
     run_dir = tmp_path / "run"
     result = _train(_config(run_dir, image_folders, "wandb.mode=offline"))
@@ -180,7 +208,8 @@ def test_train_cli_reports_bad_config(tmp_path):
 
 def test_ddp_two_processes_gloo(tmp_path, image_folders):
     """torchrun with 2 CPU processes: ranks train in lock-step and rank 0 writes the run."""
-    overrides = [f"{k}={v}" for k, v in image_folders.items()] + [f"run_dir={tmp_path / 'ddp'}", "precision=fp32", "steps=2"]
+    overrides = [f"{k}={v}" for k, v in image_folders.items()] + [f"run_dir={tmp_path / 'ddp'}", "precision=fp32", "steps=2",
+                                                                  "time_limit_min=60"]  # ranks agree each step
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
                            str(ROOT / "train.py"), "--config", str(SMOKE), *overrides],

