@@ -2,8 +2,9 @@
 
     python data/prepare_local.py                       # check the pack, print the config overrides
     python data/prepare_local.py --resize 512 --out /tmp/pack512
-        # a copy with the shorter side at most 512 px (JPEG q90): ~40 MB, small enough to carry
-        # to a GPU machine with the working tree (keep it out of git: put it under an ignored path)
+        # a copy with the shorter side at most 512 px (JPEG q90; keep it out of git).  For a GPU
+        # machine, whose carry is limited to 64 MiB, experiments/gpu_decoder/pack_carry.py makes a
+        # 384-px copy with --format webp --quality 85: 33 MB (JPEG q90 at 384 px: 49 MB)
 """
 
 import argparse
@@ -19,11 +20,34 @@ DEFAULT_PACK = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETS = ("content/train", "content/val", "style/train", "style/val")
 
 
+def downsize(pack: Path, files: list[str], out: Path, size: int, quality: int, suffix: str) -> int:
+    """Copy `files` (relative to `pack`) into `out` with the shorter side at most `size`, encoded
+    by `suffix` (.jpg or .webp) at `quality`; a copy already there is kept.  Returns the bytes."""
+    total = 0
+    for i, name in enumerate(files):
+        target = (out / name).with_suffix(suffix)
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with Image.open(pack / name) as image:
+                image = image.convert("RGB")
+                scale = size / min(image.size)
+                if scale < 1:
+                    image = image.resize((round(image.width * scale), round(image.height * scale)),
+                                         Image.Resampling.LANCZOS)
+                image.save(target, quality=quality, **({"method": 6} if suffix == ".webp" else {}))
+        total += target.stat().st_size
+        if i % 100 == 0:
+            print(f"{i}/{len(files)}", file=sys.stderr)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pack", type=Path, default=DEFAULT_PACK)
     parser.add_argument("--resize", type=int, default=0, help="shorter side of the copy (0: no copy)")
     parser.add_argument("--out", type=Path, help="folder of the downsized copy")
+    parser.add_argument("--format", choices=("jpg", "webp"), default="jpg", help="encoding of the copy")
+    parser.add_argument("--quality", type=int, default=90, help="JPEG/WebP quality of the copy")
     args = parser.parse_args()
     manifest = args.pack / "MANIFEST.csv"
     if not manifest.is_file():
@@ -37,17 +61,9 @@ def main() -> None:
     if args.resize:
         if args.out is None:
             fail("--resize needs --out FOLDER")
-        for i, row in enumerate(rows):
-            target = args.out / row["file"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with Image.open(args.pack / row["file"]) as image:
-                image = image.convert("RGB")
-                scale = args.resize / min(image.size)
-                if scale < 1:
-                    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-                image.save(target, quality=90)
-            if i % 100 == 0:
-                print(f"{i}/{len(rows)}", file=sys.stderr)
+        total = downsize(args.pack, [row["file"] for row in rows], args.out, args.resize, args.quality,
+                         "." + args.format)
+        print(f"copy: {total / 1e6:.1f} MB in {args.out}")
         root = args.out
     for name in SETS:
         count = sum(1 for r in rows if r["file"].startswith(name + "/"))

@@ -4,7 +4,6 @@ here on the CPU at toy sizes, so the first command on a lent GPU works as writte
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
@@ -40,16 +39,27 @@ def _pack(root: Path) -> Path:
     return root
 
 
-def test_downsized_pack_keeps_every_image_at_most_the_size(tmp_path):
-    spec = importlib.util.spec_from_file_location("pack_carry", KIT / "pack_carry.py")
-    pack_carry = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pack_carry)
+def test_downsized_copy_keeps_every_image_at_most_the_size(tmp_path):
+    """data/prepare_local.py --format webp: how pack_carry.py makes the carried image pack."""
     pack = _pack(tmp_path / "pack")
-    total = pack_carry.downsize_pack(pack, tmp_path / "out", 96, 85, ".webp")
+    proc = subprocess.run([sys.executable, str(ROOT / "data" / "prepare_local.py"), "--pack", str(pack),
+                           "--resize", "96", "--format", "webp", "--quality", "85", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
     files = sorted((tmp_path / "out").rglob("*.webp"))
-    assert len(files) == 8 and total == sum(f.stat().st_size for f in files)
+    assert len(files) == 8 and "content/train: 2 images" in proc.stdout
     sizes = [Image.open(f).size for f in files]
     assert all(min(s) <= 96 for s in sizes) and (144, 96) in sizes  # 900×600 → 144×96, aspect kept
+    assert f"data.style={tmp_path / 'out' / 'style/train'}" in proc.stdout
+
+
+def test_pack_carry_reports_a_missing_pack_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(KIT / "pack_carry.py"), "--pack", str(tmp_path / "none"),
+                           "--out", str(tmp_path / "carry")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"pack_carry: error: data/prepare_local.py: error: "
+                                   f"{tmp_path / 'none' / 'MANIFEST.csv'}: not found; expected the image pack "
+                                   f"with its MANIFEST.csv")
 
 
 def test_gpu_config_composes():

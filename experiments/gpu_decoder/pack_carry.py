@@ -24,13 +24,10 @@ carry that, with the tracked files, would exceed the limit.
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -41,29 +38,6 @@ from adain.weights import save_encoder_prefix  # noqa: E402
 
 LIMIT_BYTES = 64 * 2**20  # the device tool's limit on what travels (tracked files + carry)
 WHEELS = ("omegaconf==2.4.0", "antlr4-python3-runtime==4.9.3")
-
-
-def downsize_pack(pack: Path, out: Path, size: int, quality: int, suffix: str) -> int:
-    """Copy every image of pack/MANIFEST.csv with its shorter side at most `size`; returns bytes."""
-    manifest = pack / "MANIFEST.csv"
-    if not manifest.is_file():
-        raise UserError(f"{manifest}: not found; expected the image pack with its MANIFEST.csv")
-    with manifest.open(newline="") as handle:
-        files = [row["file"] for row in csv.DictReader(handle)]
-    total = 0
-    for name in files:
-        target = (out / name).with_suffix(suffix)
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with Image.open(pack / name) as image:
-                image = image.convert("RGB")
-                scale = size / min(image.size)
-                if scale < 1:
-                    image = image.resize((round(image.width * scale), round(image.height * scale)),
-                                         Image.Resampling.LANCZOS)
-                image.save(target, quality=quality, **({"method": 6} if suffix == ".webp" else {}))
-        total += target.stat().st_size
-    return total
 
 
 def tracked_bytes() -> int:
@@ -86,7 +60,12 @@ def main() -> int:
     args = parser.parse_args()
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        data_bytes = downsize_pack(args.pack, args.out / "data", args.size, args.quality, "." + args.format)
+        copy = subprocess.run([sys.executable, str(ROOT / "data" / "prepare_local.py"), "--pack", str(args.pack),
+                               "--resize", str(args.size), "--format", args.format, "--quality", str(args.quality),
+                               "--out", str(args.out / "data")], capture_output=True, text=True)
+        if copy.returncode != 0:
+            raise UserError(f"data/prepare_local.py: {copy.stderr.strip().splitlines()[-1]}")
+        data_bytes = folder_bytes(args.out / "data")
         encoder = args.out / "vgg16-hed-relu4_1.safetensors"
         if not encoder.is_file():
             save_encoder_prefix("vgg16-hed", "relu4_1", encoder)
