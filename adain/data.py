@@ -103,7 +103,11 @@ class StreamPosition:
 
 
 def random_crop(image: np.ndarray, size: int, generator: torch.Generator, hflip: bool) -> torch.Tensor:
-    """(H, W, 3) uint8 → (3, size, size) float32 in [0, 1], a random square crop (+ flip)."""
+    """(H, W, 3) uint8 → (3, size, size) uint8, a random square crop (+ flip).
+
+    Batches stay uint8 until they reach the training device (`to_unit_float`): a quarter of the
+    bytes through worker shared memory, pinned buffers and the host-to-GPU copy.
+    """
     height, width = image.shape[:2]
     if min(height, width) < size:
         scale = size / min(height, width)
@@ -116,11 +120,17 @@ def random_crop(image: np.ndarray, size: int, generator: torch.Generator, hflip:
     crop = torch.from_numpy(np.ascontiguousarray(image[top: top + size, left: left + size])).permute(2, 0, 1)
     if hflip and bool(torch.randint(0, 2, (1,), generator=generator)):
         crop = crop.flip(-1)
-    return crop.float().div_(255.0)
+    return crop.contiguous()
+
+
+def to_unit_float(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(B, 3, S, S) uint8 batch → float32 in [0, 1] on `device`, channels_last."""
+    batch = batch.to(device, non_blocking=True).float().div_(255.0)
+    return batch.contiguous(memory_format=torch.channels_last)
 
 
 class PairBatches(torch.utils.data.Dataset):
-    """Item `step` is the whole batch of that step: (content (B,3,S,S), style (B,3,S,S)).
+    """Item `step` is the whole batch of that step: (content (B,3,S,S), style (B,3,S,S)), uint8.
 
     Without a style pool (per-style methods such as Johnson's, whose style is fixed) the style
     item is None and the content crops are the same as with one.

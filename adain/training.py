@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from adain.checkpoint import (find_resume, git_commit, load_checkpoint, rng_state, save_checkpoint,
                               set_rng_state, unwrap)
 from adain.config import TrainConfig, to_dict
-from adain.data import ImagePool, PairBatches, center_square, list_images
+from adain.data import ImagePool, PairBatches, center_square, list_images, to_unit_float
 from adain.encoders import build_encoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
@@ -89,6 +89,26 @@ class ValidationSet:
         return scores, torch.cat(outputs)
 
 
+def restore(state: dict, source: str, objective, optimizer, scheduler, announce: bool = True) -> tuple[int, float]:
+    """Load a checkpoint's network, optimiser, schedule and RNG; returns (step, best score).
+
+    A slim checkpoint (adain.checkpoint.write_slim_checkpoint) has no optimiser state: Adam's
+    moments start afresh, at the learning rate the schedule had reached (not the base rate).
+    """
+    if objective.network_key not in state:
+        raise UserError(f"{source}: not a {objective.name} checkpoint (no {objective.network_key!r})")
+    objective.network.load_state_dict(state[objective.network_key])
+    if "optimizer" in state:
+        optimizer.load_state_dict(state["optimizer"])
+    elif announce:
+        print(f"{source}: no optimiser state; Adam's moments start afresh", file=sys.stderr)
+    scheduler.load_state_dict(state["scheduler"])
+    for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
+        group["lr"] = lr
+    set_rng_state(state["rng"])
+    return int(state["step"]), float(state.get("best_score", math.inf))
+
+
 def image_grid(rows: list[torch.Tensor], size: int = 128) -> torch.Tensor:
     """Rows of (N, 3, H, W) images → one (3, rows·size, N·size) grid, each image resized."""
     resized = [torch.nn.functional.interpolate(r.float().cpu(), size=(size, size), mode="bilinear",
@@ -129,21 +149,16 @@ def run(cfg: TrainConfig) -> dict:
     start_step, best_score = 0, math.inf
     resume_path = find_resume(run_dir, cfg.resume)
     if resume_path is not None:
-        state = load_checkpoint(resume_path)
-        if objective.network_key not in state:
-            raise UserError(f"{resume_path}: not a {cfg.method} checkpoint (no {objective.network_key!r})")
-        network.load_state_dict(state[objective.network_key])
-        if "optimizer" in state:
-            optimizer.load_state_dict(state["optimizer"])
-        elif rank == 0:  # a slim checkpoint (adain.checkpoint.write_slim_checkpoint)
-            print(f"{resume_path}: no optimiser state; Adam's moments start afresh", file=sys.stderr)
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
-        start_step, best_score = int(state["step"]), float(state.get("best_score", math.inf))
+        start_step, best_score = restore(load_checkpoint(resume_path), str(resume_path), objective, optimizer,
+                                         scheduler, announce=rank == 0)
 
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # training shapes are fixed: pick the fastest kernels once
     trained = network
     if cfg.compile:
         try:
+            # A compiler failure at the first call (not only here) falls back to eager, with a warning.
+            torch._dynamo.config.suppress_errors = True
             trained = torch.compile(trained)
         except Exception as exc:  # no compiler toolchain: eager is correct, only slower
             print(f"torch.compile unavailable ({type(exc).__name__}); training eagerly", file=sys.stderr)
@@ -198,9 +213,9 @@ def run(cfg: TrainConfig) -> dict:
         # Every rank must stop at the same step (DDP), so rank 0's clock decides.
         out_of_time = deadline < math.inf and _agree(time.monotonic() >= deadline, device, world)
         last_step = step == cfg.steps or out_of_time
-        content = content.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        content = to_unit_float(content, device)
         if style is not None:  # None for per-style methods
-            style = style.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            style = to_unit_float(style, device)
         losses = objective.losses(trained, content, style, autocast)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -213,12 +228,12 @@ def run(cfg: TrainConfig) -> dict:
             if out_of_time:
                 break
             continue
-        if not torch.isfinite(losses["loss"]):
-            raise UserError(f"training diverged at step {step} (loss {losses['loss'].item()}); lower optim.lr")
         progress.update(1)
-        if step % cfg.log_every == 0 or last_step:
+        if step % cfg.log_every == 0 or last_step:  # .item() waits for the device: only at log steps
             elapsed = time.perf_counter() - window_start
             scalars = {f"train/{name}": value.item() for name, value in losses.items()}
+            if not math.isfinite(scalars["train/loss"]):
+                raise UserError(f"training diverged by step {step} (loss {scalars['train/loss']}); lower optim.lr")
             scalars.update({"train/lr": scheduler.get_last_lr()[0],
                             "train/images_per_s": window_images / max(elapsed, 1e-9)})
             tracker.log(scalars, step)

@@ -81,12 +81,15 @@ def test_one_slice_runs_and_brings_back_slim_checkpoints(tmp_path, adain_cache):
                   "precision=fp32", "compile=false", "data.workers=0", "data.load_size=96", "data.crop_size=64",
                   "optim.batch_size=2", "val_pairs=2", "val_size=64", "val_every=2", "wandb.mode=disabled"]
 
-    def slice_(run_dir: Path, out: Path, steps: int) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PYTHON": sys.executable, "RUN_DIR": str(run_dir), "CARRY": str(carry), "OUT": str(out)}
+    def slice_(run_dir: Path, out: Path, steps: int, **env_extra: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHON": sys.executable, "RUN_DIR": str(run_dir), "CARRY": str(carry), "OUT": str(out),
+               **env_extra}
         return subprocess.run(["bash", str(KIT / "chunk.sh"), "5", *overrides, f"steps={steps}"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
 
-    first = slice_(tmp_path / "machine1", tmp_path / "out1", 2)
+    refused = slice_(tmp_path / "machine0", tmp_path / "out0", 2)  # nothing to continue, no FRESH=1
+    assert refused.returncode == 2 and "set FRESH=1 to start one" in refused.stderr
+    first = slice_(tmp_path / "machine1", tmp_path / "out1", 2, FRESH="1")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     out = tmp_path / "out1"
     assert {"latest-slim.pt", "best-slim.pt", "metrics.jsonl", "val_grid.png", "train.log"} <= {

@@ -15,7 +15,7 @@ from PIL import Image
 
 from adain.checkpoint import load_checkpoint
 from adain.config import TrainConfig, load_config
-from adain.data import ImagePool, PairBatches, StreamPosition, list_images
+from adain.data import ImagePool, PairBatches, StreamPosition, list_images, to_unit_float
 from adain.errors import UserError
 from adain.weights import load_decoder
 
@@ -93,7 +93,10 @@ def test_batches_are_deterministic_and_ranks_disjoint(image_folders):
     a = PairBatches(content, style, batch_size=2, crop_size=64, seed=0)
     b = PairBatches(content, style, batch_size=2, crop_size=64, seed=0)
     assert torch.equal(a[5][0], b[5][0]) and torch.equal(a[5][1], b[5][1])
-    assert a[5][0].shape == (2, 3, 64, 64) and 0 <= a[5][0].min() and a[5][0].max() <= 1
+    assert a[5][0].shape == (2, 3, 64, 64) and a[5][0].dtype == torch.uint8  # converted on the device
+    unit = to_unit_float(a[5][0], torch.device("cpu"))
+    assert unit.dtype == torch.float32 and unit.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(unit * 255, a[5][0].float())
     rank0 = PairBatches(content, style, 2, 64, seed=0, rank=0, world_size=2)
     rank1 = PairBatches(content, style, 2, 64, seed=0, rank=1, world_size=2)
     assert not torch.equal(rank0[0][0], rank1[0][0])
@@ -166,6 +169,28 @@ def test_slim_checkpoint_is_small_and_resumes(tmp_path, image_folders, capsys):
     assert "no optimiser state" in capsys.readouterr().err
     decoder, _ = load_decoder(slim)  # a slim checkpoint still stylises
     assert next(iter(decoder.parameters())).dtype == torch.float32
+
+
+def test_slim_resume_continues_at_the_scheduled_learning_rate(tmp_path, image_folders):
+    from adain.checkpoint import write_slim_checkpoint
+    from adain.decoder import Decoder
+    from adain.training import restore
+
+    run_dir = tmp_path / "run"
+    _train(_config(run_dir, image_folders, "steps=2", "optim.lr=1e-3", "optim.lr_decay=1.0"))
+    slim = load_checkpoint(write_slim_checkpoint(run_dir / "checkpoints" / "latest.pt", tmp_path / "slim.pt"))
+
+    class Objective:
+        name, network_key, network = "adain", "decoder", Decoder("vgg16")
+
+    optimizer = torch.optim.Adam(Objective.network.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1.0 + step))
+    step, _ = restore(slim, "slim.pt", Objective, optimizer, scheduler, announce=False)
+    assert step == 2
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 / 3)  # lr / (1 + decay · step), not 1e-3
+    assert not optimizer.state  # moments start afresh
+    assert torch.equal(Objective.network.state_dict()["convs.dec4_1.weight"],
+                       slim["decoder"]["convs.dec4_1.weight"].float())
 
 
 def test_run_directory_contents(tmp_path, image_folders):

@@ -5,11 +5,13 @@
 #
 # The device call carries `.carry` (experiments/gpu_decoder/pack_carry.py).  The run continues
 # from runs/gpu/checkpoints/latest.pt when the machine is still warm from the last slice, else
-# from .carry/resume.pt (a slim checkpoint brought back by an earlier slice), else it starts from
-# configs/train/gpu.yaml's init_decoder.  Into $OUT go slim copies of latest.pt and best.pt (5.9
-# MB each; the device returns files of at most 16 MiB), metrics.jsonl, the last validation grid
-# and the log.  Extra key=value arguments override the config (tests use them to run on a CPU);
-# PYTHON, RUN_DIR, CARRY and OUT may be set to run it elsewhere.
+# from .carry/resume.pt (a slim checkpoint brought back by an earlier slice); with neither, it
+# starts from configs/train/gpu.yaml's init_decoder only when FRESH=1 is set (a bare machine and
+# a forgotten `pack_carry.py --resume` would otherwise silently start the run over).  Into $OUT go
+# slim copies of latest.pt and best.pt (5.9 MB each; the device returns files of at most 16 MiB),
+# metrics.jsonl, the last validation grid and the log; training is killed a minute after its own
+# time limit, so the copies are made even if it hangs.  Extra key=value arguments override the
+# config (tests use them to run on a CPU); PYTHON, RUN_DIR, CARRY and OUT may be set.
 set -euo pipefail
 minutes=${1:-8}
 shift || true
@@ -20,17 +22,31 @@ python=${PYTHON:-python3}  # the GPU image: its python3 holds torch
 mkdir -p "$out" "$run_dir/checkpoints"
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=30
 if ! "$python" -c "import omegaconf" 2>/dev/null; then  # the GPU image lacks it: install the carried wheels
-    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$carry"/wheels/*.whl
+    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        "$carry"/wheels/*.whl
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-if [ ! -f "$run_dir/checkpoints/latest.pt" ] && [ -f "$carry/resume.pt" ]; then
-    cp "$carry/resume.pt" "$run_dir/checkpoints/latest.pt"
-    echo "chunk: a bare machine; continuing from $carry/resume.pt"
+"$python" -c "from PIL import features; assert features.check('webp'), 'this Pillow cannot read WebP'"
+if [ ! -f "$run_dir/checkpoints/latest.pt" ]; then
+    if [ -f "$carry/resume.pt" ]; then
+        cp "$carry/resume.pt" "$run_dir/checkpoints/latest.pt"
+        echo "chunk: a bare machine; continuing from $carry/resume.pt"
+    elif [ "${FRESH:-0}" != 1 ]; then
+        echo "chunk: error: no run to continue ($run_dir/checkpoints/latest.pt, $carry/resume.pt); set FRESH=1 to start one" >&2
+        exit 2
+    fi
+fi
+workers=()
+shm_mb=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')
+if [ -n "$shm_mb" ] && [ "$shm_mb" -lt 1024 ]; then  # DataLoader workers hand batches over in /dev/shm
+    echo "chunk: /dev/shm has ${shm_mb} MB free; loading batches in the training process"
+    workers=(data.workers=0)
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 status=0
-"$python" train.py --config configs/train/gpu.yaml --resume auto "run_dir=$run_dir" "time_limit_min=$minutes" "$@" \
-    2>&1 | tee "$out/train.log" || status=$?
+limit_s=$(awk -v m="$minutes" 'BEGIN {printf "%d", m * 60 + 60}')
+timeout "$limit_s" "$python" train.py --config configs/train/gpu.yaml --resume auto "run_dir=$run_dir" \
+    "time_limit_min=$minutes" ${workers[@]+"${workers[@]}"} "$@" 2>&1 | tee "$out/train.log" || status=$?
 "$python" - "$run_dir" "$out" <<'PY'
 import sys
 from pathlib import Path
