@@ -205,8 +205,10 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
     assert description["encoder"] == "vgg16-hed" and description["decoder"]["arch"] == "vgg16"
     assert description["steps"] > 0 and "training_config" in description and description["commit"]
     model = adain.load(precision="fp32")
-    content = model.to_tensor(example_contents()[0], 128)
-    style = model.to_tensor(example_styles()[0], 128)
+    # 256 px: at 128 px relu4_1 is only 16×16 and one pair's content ratio swings by ±0.1 between
+    # decoder cuts (0.54 → 0.62 from the 7,500- to the 12,750-step decoder; both 0.38–0.40 at 256).
+    content = model.to_tensor(example_contents()[0], 256)
+    style = model.to_tensor(example_styles()[0], 256)
     out = model.stylize(content, style, content_size=0, style_size=0)
     encoder = model.model.encoder
     # Between the two trivial answers: far closer to the style's statistics than the content

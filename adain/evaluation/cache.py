@@ -2,7 +2,7 @@
 evaluation only computes what changed, and an interrupted run resumes where it stopped.
 
 Key = sha256 of (method name, settings, options, colour mode; content file and style file, each
-as resolved path + size in bytes + mtime; content size, style size).  Per key, in
+as size + sha256 of its bytes; content size, style size).  Per key, in
 <cache_dir>/<key[:2]>/:
 
     <key>.png                 the stylised output (uint8, what every metric is computed on)
@@ -16,6 +16,7 @@ its .png, so a crash leaves either a complete item or nothing that counts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,10 +30,20 @@ METRICS_VERSION = 1
 
 
 def file_fingerprint(path: str | os.PathLike) -> dict:
-    """Resolved path, size and mtime: changes whenever the file is replaced or edited."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    return {"path": str(path), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    """Size and sha256 of the file's bytes: changes whenever the contents change, and only then
+    (a copied or re-mounted image pack gets new mtimes and paths; its outputs stay cached)."""
+    stat = Path(path).resolve().stat()
+    return {"bytes": stat.st_size, "sha256": _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Memoised per (path, size, mtime): each file is read once per process, not once per pair."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def item_key(identity: dict, content: Path, style: Path, size: int, style_size: int) -> str:
