@@ -97,9 +97,10 @@ class VGGEncoder(nn.Module):
         self.convs = nn.ModuleDict()
         names = layer_names(spec.arch)
         if last_tap is not None:
-            if last_tap.replace("relu", "conv") not in names:
+            last_conv = last_tap.replace("relu", "conv")
+            if last_conv not in names:
                 raise UserError(f"encoder last tap: {last_tap!r} is not a tap of {spec.arch}")
-            names = names[: names.index(last_tap.replace("relu", "conv")) + 1]
+            names = names[: names.index(last_conv) + 1]
         in_channels = 3
         for name in names:
             out_channels = BLOCK_CHANNELS[int(name[4]) - 1]

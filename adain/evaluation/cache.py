@@ -32,8 +32,9 @@ METRICS_VERSION = 1
 def file_fingerprint(path: str | os.PathLike) -> dict:
     """Size and sha256 of the file's bytes: changes whenever the contents change, and only then
     (a copied or re-mounted image pack gets new mtimes and paths; its outputs stay cached)."""
-    stat = Path(path).resolve().stat()
-    return {"bytes": stat.st_size, "sha256": _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)}
+    path = Path(path).resolve()
+    stat = path.stat()
+    return {"bytes": stat.st_size, "sha256": _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)}
 
 
 @functools.lru_cache(maxsize=4096)
