@@ -166,6 +166,9 @@ def _add_export(commands) -> None:
     p.add_argument("output", help="output .safetensors path (a .json description is written beside it)")
     p.add_argument("--dtype", default="float16", choices=("float16", "float32"))
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="extra metadata, e.g. hardware=...")
+    p.add_argument("--average-with", nargs="+", metavar="CHECKPOINT",
+                   help="ship the mean of the decoder weights of CHECKPOINT and these (other checkpoints of the "
+                        "same run); the description lists them")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,13 @@ class OptimConfig:
     style_weight λ multiplies Σ_l (MSE(μ) + MSE(σ)) where MSE is the *mean* over channels, as in
     the widely used PyTorch port (λ = 10).  The official Torch code sums over channels and uses
     λ = 1e-2; the two differ by the channel count per layer, so their λ values do not transfer.
+
+    loss_scale "relative" divides the content term by the target's energy and each style layer by
+    the style's energy (adain.losses.relative_*): the training form of design.md's two numbers.
+    With `vgg16-hed` the raw terms are dominated by relu1_1/relu2_1 style statistics (see
+    adain.losses.relative_style_stats_loss), so λ means something else under each setting.
+    Both "relative" and clamp_output were used to fine-tune a trained decoder; from a fresh one
+    they are untried at scale (in a toy run a fresh decoder at lr 1e-3 was unstable with them).
     """
 
     lr: float = 1e-4
@@ -53,6 +60,10 @@ class OptimConfig:
     batch_size: int = 8
     content_weight: float = 1.0
     style_weight: float = 10.0
+    loss_scale: str = "raw"  # raw: the paper's MSE terms | relative: each term over its target's energy
+    # Score the decoded image as it is delivered, clamped to [0, 1]: ~7 % of an unclamped
+    # decoder's pixels fall outside, and clamping them at inference costs it ~0.02 relative style.
+    clamp_output: bool = False
     grad_clip: float = 0.0  # 0: no clipping
 
 

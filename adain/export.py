@@ -10,14 +10,47 @@ from __future__ import annotations
 
 from argparse import Namespace
 from pathlib import Path
+from typing import Sequence
+
+import torch
 
 from adain.checkpoint import load_checkpoint
+from adain.errors import UserError
 from adain.weights import load_decoder, save_decoder
 
 
-def export_decoder(checkpoint: str | Path, output: str | Path, dtype: str = "float16", extra: dict | None = None) -> Path:
+@torch.no_grad()
+def average_weights(network: torch.nn.Module, others: Sequence[torch.nn.Module], sources: Sequence[str]) -> None:
+    """network ← the mean of its own and the others' weights (checkpoint averaging, as in SWA).
+
+    Why: at a constant learning rate consecutive checkpoints of one run wander along the
+    content/style trade-off (the CPU decoder's held-out relative content loss moved between 0.76
+    and 0.86 from one 250-step checkpoint to the next); their mean sits in the middle and scores
+    more like the run's trend than any single checkpoint.  `sources` names the others for errors.
+    """
+    params = network.state_dict()
+    other_params = [other.state_dict() for other in others]
+    for other, source in zip(other_params, sources):
+        for name, value in other.items():
+            if name not in params or params[name].shape != value.shape:
+                raise UserError(f"{source}: tensor {name} does not match {tuple(params.get(name, value).shape)} of the "
+                                f"first checkpoint; expected checkpoints of the same network")
+    for name, value in params.items():
+        if value.is_floating_point():
+            total = value.float() + sum(other[name].float() for other in other_params)
+            value.copy_(total / (1 + len(others)))
+
+
+def export_decoder(checkpoint: str | Path, output: str | Path, dtype: str = "float16", extra: dict | None = None,
+                   average_with: Sequence[str | Path] = ()) -> Path:
+    """An AdaIN training checkpoint → `output` (.safetensors) + `output`.json; with `average_with`,
+    the decoder is the mean of this checkpoint's and theirs (see average_weights)."""
     state = load_checkpoint(checkpoint)
     decoder, _ = load_decoder(checkpoint)
+    if average_with:
+        average_weights(decoder, [load_decoder(path)[0] for path in average_with], [str(p) for p in average_with])
+        extra = {**(extra or {}), "averaged_with": [
+            {"checkpoint": str(path), "step": int(load_checkpoint(path).get("step", -1))} for path in average_with]}
     config = state["config"]
     metadata = {
         "encoder": state.get("encoder") or config["model"]["encoder"],
@@ -68,7 +101,11 @@ def run_export(args: Namespace) -> int:
         key, _, value = item.partition("=")
         extra[key] = value
     method = load_checkpoint(args.checkpoint)["config"].get("method", "adain")
-    export = export_johnson if method == "johnson" else export_decoder
-    path = export(args.checkpoint, args.output, args.dtype, extra)
+    if method == "johnson":
+        if args.average_with:
+            raise UserError("--average-with: averaging is implemented for AdaIN decoders only")
+        path = export_johnson(args.checkpoint, args.output, args.dtype, extra)
+    else:
+        path = export_decoder(args.checkpoint, args.output, args.dtype, extra, args.average_with or ())
     print(path)
     return 0

@@ -1,6 +1,7 @@
 """Training losses, one per paper term.
 
-AdaIN (Huang & Belongie 2017, §6.2): `content_loss`, `style_stats_loss`.
+AdaIN (Huang & Belongie 2017, §6.2): `content_loss`, `style_stats_loss`, and their scale-free
+forms `relative_content_loss`, `relative_style_stats_loss`.
 Johnson et al. (2016, §3): `feature_loss`, `gram_style_loss`, `total_variation_loss`.
 
 Features are dicts {tap: (N, C, H, W)} from the encoder.  MSE is the mean over all elements.
@@ -35,6 +36,35 @@ def style_stats_loss(output_feats: Mapping[str, torch.Tensor], style_stats: Mapp
     for tap in taps:
         out = mean_std(output_feats[tap])
         total = total + F.mse_loss(out.mean, style_stats[tap].mean) + F.mse_loss(out.std, style_stats[tap].std)
+    return total
+
+
+def relative_content_loss(output_feats: Mapping[str, torch.Tensor], target: torch.Tensor,
+                          tap: str = CONTENT_TAP) -> torch.Tensor:
+    """L_c / ‖t‖² per sample, averaged over the batch: the content term as a fraction of the
+    target's own energy, so that its weight does not depend on the encoder's activation scale."""
+    out, target = output_feats[tap].float(), target.float()
+    per_sample = (out - target).square().mean(dim=(1, 2, 3)) / target.square().mean(dim=(1, 2, 3)).clamp(min=1e-8)
+    return per_sample.mean()
+
+
+def relative_style_stats_loss(output_feats: Mapping[str, torch.Tensor], style_stats: Mapping[str, FeatureStats],
+                              taps: Sequence[str] = STYLE_TAPS) -> torch.Tensor:
+    """Σ_l (‖Δμ_l‖² + ‖Δσ_l‖²) / (‖μ_l(s)‖² + ‖σ_l(s)‖²) per sample, averaged over the batch.
+
+    The training form of design.md's relative style loss.  Why: `vgg16-hed` is not a
+    "normalised" VGG like the paper's (whose layers were rescaled to a mean activation of 1), and
+    its raw statistics differ ~30× between layers (‖μ,σ‖² ≈ 1,900 / 4,000 / 770 / 120 at
+    relu1_1…relu4_1 on the val styles), so the raw loss is mostly relu1_1/relu2_1 and outweighs
+    the content term ~40 : 1 at λ = 10.  Normalising each layer by the style's own energy gives
+    every layer, and the content term, a weight that means the same for every style.
+    """
+    total = torch.zeros((), device=next(iter(output_feats.values())).device)
+    for tap in taps:
+        out, ref = mean_std(output_feats[tap]), style_stats[tap]
+        error = (out.mean - ref.mean).square().mean(dim=(1, 2, 3)) + (out.std - ref.std).square().mean(dim=(1, 2, 3))
+        energy = ref.mean.square().mean(dim=(1, 2, 3)) + ref.std.square().mean(dim=(1, 2, 3))
+        total = total + (error / energy.clamp(min=1e-8)).mean()
     return total
 
 

@@ -29,7 +29,8 @@ from adain.decoder import Decoder
 from adain.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
-from adain.losses import content_loss, feature_loss, gram_style_loss, style_stats_loss, total_variation_loss
+from adain.losses import (content_loss, feature_loss, gram_style_loss, relative_content_loss,
+                          relative_style_stats_loss, style_stats_loss, total_variation_loss)
 from adain.model import AdaINModel
 from adain.transformer_net import TransformerNet
 
@@ -40,7 +41,11 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
 
         t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
         loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²
+
+    each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
+    to [0, 1] before it is scored when cfg.optim.clamp_output.
     """
+    relative = cfg.optim.loss_scale == "relative"
     encoder = model.encoder
     with autocast:
         with torch.no_grad():
@@ -49,9 +54,11 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
             target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
         output = decoder(target.to(memory_format=model.memory_format))
+        if cfg.optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
+            output = output.clamp(0, 1)
         output_feats = encoder(output, taps=STYLE_TAPS)
-        loss_c = content_loss(output_feats, target)
-        loss_s = style_stats_loss(output_feats, style_stats)
+        loss_c = (relative_content_loss if relative else content_loss)(output_feats, target)
+        loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
     total = cfg.optim.content_weight * loss_c + cfg.optim.style_weight * loss_s
     return {"loss": total, "loss_content": loss_c.detach(), "loss_style": loss_s.detach()}
 
@@ -67,6 +74,8 @@ class AdaINObjective:
     def __init__(self, cfg: TrainConfig, encoder: VGGEncoder):
         from adain.weights import load_decoder
 
+        if cfg.optim.loss_scale not in ("raw", "relative"):
+            raise UserError(f"optim.loss_scale {cfg.optim.loss_scale!r}: expected raw or relative")
         self.cfg = cfg
         decoder = load_decoder(cfg.init_decoder)[0] if cfg.init_decoder else Decoder(encoder.spec.arch,
                                                                                      cfg.model.decoder_padding)

@@ -63,10 +63,12 @@ def _autocast(device: torch.device, dtype: torch.dtype):
 
 
 class ValidationSet:
-    """Fixed content × style pairs for the two scale-free numbers of design.md."""
+    """Fixed content × style pairs for the two scale-free numbers of design.md: pair i is
+    contents[i] × styles[(7i + style_offset) mod len(styles)]; another offset gives other pairs
+    of the same images (a second opinion on a checkpoint chosen with the first)."""
 
-    def __init__(self, contents: list[Path], styles: list[Path], pairs: int, size: int):
-        chosen = [(contents[i % len(contents)], styles[(i * 7) % len(styles)]) for i in range(pairs)]
+    def __init__(self, contents: list[Path], styles: list[Path], pairs: int, size: int, style_offset: int = 0):
+        chosen = [(contents[i % len(contents)], styles[(i * 7 + style_offset) % len(styles)]) for i in range(pairs)]
         self.content = torch.cat([pil_to_tensor(center_square(open_image(c), size)) for c, _ in chosen])
         self.style = [pil_to_tensor(resize_shorter(open_image(s), size)) for _, s in chosen]
         self.names = [f"{c.stem}|{s.stem}" for c, s in chosen]

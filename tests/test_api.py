@@ -205,17 +205,24 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
     assert description["encoder"] == "vgg16-hed" and description["decoder"]["arch"] == "vgg16"
     assert description["steps"] > 0 and "training_config" in description and description["commit"]
     model = adain.load(precision="fp32")
-    # 256 px: at 128 px relu4_1 is only 16×16 and one pair's content ratio swings by ±0.1 between
-    # decoder cuts (0.54 → 0.62 from the 7,500- to the 12,750-step decoder; both 0.38–0.40 at 256).
-    content = model.to_tensor(example_contents()[0], 256)
-    style = model.to_tensor(example_styles()[0], 256)
-    out = model.stylize(content, style, content_size=0, style_size=0)
     encoder = model.model.encoder
-    # Between the two trivial answers: far closer to the style's statistics than the content
-    # itself, and far closer to the content's features than the style image pasted in its place.
-    style_as_output = torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear")
-    assert relative_style_loss(encoder, out, style).item() < 0.6 * relative_style_loss(encoder, content, style).item()
-    assert relative_content_loss(encoder, out, content).item() < 0.6 * relative_content_loss(encoder, style_as_output, content).item()
+    # Every example pair lies between the two trivial answers: far closer to the style's statistics
+    # than the content itself, and closer to the content's features than the style image pasted in
+    # its place.  256 px: at 128 px relu4_1 is only 16×16 and one pair's ratios swing between
+    # decoder cuts.  The shipped decoder (scale-free losses, λ = 6) stylises strongly: its content
+    # ratios are 0.48–0.73 on these pairs, its style ratios 0.10–0.24.
+    content_ratios = []
+    for content_file in example_contents():
+        for style_file in example_styles():
+            content, style = model.to_tensor(content_file, 256), model.to_tensor(style_file, 256)
+            out = model.stylize(content, style, content_size=0, style_size=0)
+            style_as_output = torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear")
+            pair = f"{content_file.name} x {style_file.name}"
+            assert relative_style_loss(encoder, out, style).item() < 0.4 * relative_style_loss(encoder, content, style).item(), pair
+            content_ratios.append(relative_content_loss(encoder, out, content).item()
+                                  / relative_content_loss(encoder, style_as_output, content).item())
+            assert content_ratios[-1] < 0.85, pair
+    assert sum(content_ratios) / len(content_ratios) < 0.7
 
 
 def test_transparent_pil_input_is_flattened_onto_white():

@@ -17,6 +17,7 @@ from adain.checkpoint import load_checkpoint
 from adain.config import TrainConfig, load_config
 from adain.data import ImagePool, PairBatches, StreamPosition, list_images, to_unit_float
 from adain.errors import UserError
+from adain.decoder import Decoder
 from adain.weights import load_decoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,6 +129,34 @@ def test_losses_fall(tmp_path, image_folders):
     assert np.mean(losses[-2:]) < 0.5 * np.mean(losses[:2])
 
 
+def test_validation_pairs_and_a_second_pairing(image_folders):
+    from adain.training import ValidationSet
+
+    contents, styles = list_images(image_folders["data.val_content"]), list_images(image_folders["data.val_style"])
+    first = ValidationSet(contents, styles, 2, 32)
+    second = ValidationSet(contents, styles, 2, 32, style_offset=1)
+    assert first.names == [f"{contents[0].stem}|{styles[0].stem}", f"{contents[1].stem}|{styles[1].stem}"]
+    assert second.names == [f"{contents[0].stem}|{styles[1].stem}", f"{contents[1].stem}|{styles[0].stem}"]
+    assert first.content.shape == (2, 3, 32, 32) and all(min(s.shape[-2:]) == 32 for s in first.style)
+
+
+def test_relative_clamped_fine_tuning_and_a_bad_scale_is_refused(tmp_path, image_folders):
+    """Phase 3 of the CPU schedule in miniature: the shipped decoder fine-tuned with scale-free
+    losses on the clamped output.  The terms are fractions of their targets' energy (not the raw
+    ~10² of the paper's losses) and the style term falls on these toy styles."""
+    cfg = _config(tmp_path / "run", image_folders, "steps=6", "optim.lr=1e-4", "log_every=1", "val_every=0",
+                  "image_every=0", "optim.loss_scale=relative", "optim.style_weight=3", "optim.clamp_output=true",
+                  f"init_decoder={ROOT / 'adain' / 'weights' / 'decoder-vgg16-hed.safetensors'}")
+    _train(cfg)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    content = [r["train/loss_content"] for r in rows if "train/loss_content" in r]
+    style = [r["train/loss_style"] for r in rows if "train/loss_style" in r]
+    assert len(content) == len(style) == 6 and max(content) < 1.0
+    assert np.mean(style[-2:]) < 0.7 * np.mean(style[:2])
+    with pytest.raises(UserError, match="optim.loss_scale 'absolute'"):
+        _train(_config(tmp_path / "bad", image_folders, "optim.loss_scale=absolute"))
+
+
 def test_resume_is_bit_exact(tmp_path, image_folders):
     straight = _config(tmp_path / "straight", image_folders, "steps=4")
     _train(straight)
@@ -222,6 +251,29 @@ def test_export_writes_metadata(tmp_path, image_folders):
     assert metadata["encoder"] == description["encoder"] == "vgg16-hed"
     assert metadata["hardware"] == "test" and metadata["training_config"]["data"]["crop_size"] == 64
     assert next(iter(decoder.parameters())).dtype == torch.float32  # loaded for use in fp32
+
+
+def test_export_averages_checkpoints(tmp_path, image_folders):
+    from adain.export import export_decoder
+
+    run_dir = tmp_path / "run"
+    _train(_config(run_dir, image_folders, "steps=4", "checkpoint_every=2", "optim.lr=1e-3"))
+    first, second = run_dir / "checkpoints" / "step_0000002.pt", run_dir / "checkpoints" / "step_0000004.pt"
+    out = export_decoder(second, tmp_path / "mean.safetensors", dtype="float32", average_with=[first])
+    mean, metadata = load_decoder(out)
+    a, b = load_decoder(first)[0].state_dict(), load_decoder(second)[0].state_dict()
+    for name, value in mean.state_dict().items():
+        torch.testing.assert_close(value, (a[name] + b[name]) / 2)
+    assert not torch.equal(a["convs.dec1_1.weight"], b["convs.dec1_1.weight"])  # the mean is not a copy
+    assert metadata["steps"] == 4 and [c["step"] for c in metadata["averaged_with"]] == [2]
+
+    other_arch = tmp_path / "vgg19.pt"
+    torch.save({"decoder": Decoder("vgg19").state_dict(), "config": {}, "step": 1}, other_arch)
+    proc = subprocess.run([sys.executable, "-m", "adain", "export", str(second), str(tmp_path / "bad.safetensors"),
+                           "--average-with", str(other_arch)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "vgg19.pt" in proc.stderr and "expected checkpoints of the same network" in proc.stderr
+    assert not (tmp_path / "bad.safetensors").exists()
 
 
 def test_train_cli_reports_bad_config(tmp_path):
