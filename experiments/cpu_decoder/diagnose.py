@@ -27,18 +27,15 @@ from adain.api import load  # noqa: E402
 from adain.data import list_images  # noqa: E402
 from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder  # noqa: E402
 from adain.evaluation.magenta import load_magenta  # noqa: E402
+from adain.losses import relative_style_stats_loss  # noqa: E402
 from adain.metrics import relative_content_loss, relative_style_loss  # noqa: E402
 from adain.training import ValidationSet  # noqa: E402
 
 
 def per_layer_style(scorer, output: torch.Tensor, style_stats: dict) -> dict[str, float]:
+    """{tap: relative style loss of that layer alone} for one (1, 3, H, W) output."""
     feats = scorer(output.float(), taps=STYLE_TAPS)
-    result = {}
-    for tap in STYLE_TAPS:
-        out, ref = AF.mean_std(feats[tap]), style_stats[tap]
-        error = (out.mean - ref.mean).square().mean() + (out.std - ref.std).square().mean()
-        result[tap] = (error / (ref.mean.square().mean() + ref.std.square().mean())).item()
-    return result
+    return {tap: relative_style_stats_loss(feats, style_stats, taps=(tap,)).item() for tap in STYLE_TAPS}
 
 
 def main() -> None:
