@@ -65,6 +65,13 @@ class OptimConfig:
     # decoder's pixels fall outside, and clamping them at inference costs it ~0.02 relative style.
     clamp_output: bool = False
     grad_clip: float = 0.0  # 0: no clipping
+    # Identity (reconstruction) term, as the WCT decoders were trained and SANet/StyTr² keep during
+    # style training: the content's own relu4_1 features must decode back to the content,
+    #   identity_weight · (Σ_l ‖φ_l(g(φ₄(c))) − φ_l(c)‖² / ‖φ_l(c)‖²  +  identity_pixel_weight · |g(φ₄(c)) − c|₁)
+    # over relu1_1…relu4_1.  With content_weight = style_weight = 0 the run trains a pure
+    # reconstruction decoder (no style batches are encoded), the easiest start for a decoder.
+    identity_weight: float = 0.0
+    identity_pixel_weight: float = 1.0
 
 
 @dataclass

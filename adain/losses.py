@@ -68,6 +68,18 @@ def relative_style_stats_loss(output_feats: Mapping[str, torch.Tensor], style_st
     return total
 
 
+def relative_feature_loss(output_feats: Mapping[str, torch.Tensor], target_feats: Mapping[str, torch.Tensor],
+                          taps: Sequence[str] = STYLE_TAPS) -> torch.Tensor:
+    """Σ_l ‖φ_l(out) − φ_l(target)‖² / ‖φ_l(target)‖² per sample, averaged over the batch: a
+    perceptual reconstruction loss in which every layer counts the same, whatever its scale."""
+    total = torch.zeros((), device=next(iter(output_feats.values())).device)
+    for tap in taps:
+        out, ref = output_feats[tap].float(), target_feats[tap].float()
+        error = (out - ref).square().mean(dim=(1, 2, 3))
+        total = total + (error / ref.square().mean(dim=(1, 2, 3)).clamp(min=1e-8)).mean()
+    return total
+
+
 def feature_loss(output_feats: Mapping[str, torch.Tensor], content_feats: Mapping[str, torch.Tensor],
                  tap: str) -> torch.Tensor:
     """Johnson et al. (2016) eq. (2), feature reconstruction: ‖φ_j(ŷ) − φ_j(y_c)‖² / (C·H·W) at one

@@ -30,7 +30,8 @@ from adain.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
 from adain.losses import (content_loss, feature_loss, gram_style_loss, relative_content_loss,
-                          relative_style_stats_loss, style_stats_loss, total_variation_loss)
+                          relative_feature_loss, relative_style_stats_loss, style_stats_loss,
+                          total_variation_loss)
 from adain.model import AdaINModel
 from adain.transformer_net import TransformerNet
 
@@ -40,27 +41,45 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     """AdaIN losses of one batch; `decoder` is the (possibly DDP/compiled) module that gets gradients.
 
         t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
-        loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²
+        loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²  [+ w_id · identity]
 
     each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
-    to [0, 1] before it is scored when cfg.optim.clamp_output.
+    to [0, 1] before it is scored when cfg.optim.clamp_output.  The identity term (OptimConfig)
+    decodes the content's own features; with w_c = λ = 0 it is the only term and no style is encoded.
     """
-    relative = cfg.optim.loss_scale == "relative"
+    optim = cfg.optim
+    relative = optim.loss_scale == "relative"
+    stylise = optim.content_weight > 0 or optim.style_weight > 0
     encoder = model.encoder
+    zero = torch.zeros((), device=content.device)
+    losses: dict[str, torch.Tensor] = {}
+    total = zero
     with autocast:
         with torch.no_grad():
-            content_feat = encoder(content, taps=(CONTENT_TAP,))[CONTENT_TAP]
-            style_feats = encoder(style, taps=STYLE_TAPS)
-            style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
-            target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
-        output = decoder(target.to(memory_format=model.memory_format))
-        if cfg.optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
-            output = output.clamp(0, 1)
-        output_feats = encoder(output, taps=STYLE_TAPS)
-        loss_c = (relative_content_loss if relative else content_loss)(output_feats, target)
-        loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
-    total = cfg.optim.content_weight * loss_c + cfg.optim.style_weight * loss_s
-    return {"loss": total, "loss_content": loss_c.detach(), "loss_style": loss_s.detach()}
+            content_feats = encoder(content, taps=STYLE_TAPS if optim.identity_weight > 0 else (CONTENT_TAP,))
+            content_feat = content_feats[CONTENT_TAP]
+        if stylise:
+            with torch.no_grad():
+                style_feats = encoder(style, taps=STYLE_TAPS)
+                style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
+                target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
+            output = decoder(target.to(memory_format=model.memory_format))
+            if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
+                output = output.clamp(0, 1)
+            output_feats = encoder(output, taps=STYLE_TAPS)
+            loss_c = (relative_content_loss if relative else content_loss)(output_feats, target)
+            loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
+            total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
+            losses.update(loss_content=loss_c.detach(), loss_style=loss_s.detach())
+        if optim.identity_weight > 0:
+            reconstruction = decoder(content_feat.to(memory_format=model.memory_format))  # (B, 3, S, S)
+            loss_feat = relative_feature_loss(encoder(reconstruction, taps=STYLE_TAPS), content_feats)
+            loss_pixel = (reconstruction.float() - content.float()).abs().mean()
+            total = total + optim.identity_weight * (loss_feat + optim.identity_pixel_weight * loss_pixel)
+            losses.update(loss_identity_feature=loss_feat.detach(), loss_identity_pixel=loss_pixel.detach())
+    losses.setdefault("loss_content", zero)
+    losses.setdefault("loss_style", zero)
+    return {"loss": total, **losses}
 
 
 class AdaINObjective:
@@ -76,6 +95,8 @@ class AdaINObjective:
 
         if cfg.optim.loss_scale not in ("raw", "relative"):
             raise UserError(f"optim.loss_scale {cfg.optim.loss_scale!r}: expected raw or relative")
+        if max(cfg.optim.content_weight, cfg.optim.style_weight, cfg.optim.identity_weight) <= 0:
+            raise UserError("optim: content_weight, style_weight and identity_weight are all 0; nothing to train")
         self.cfg = cfg
         decoder = load_decoder(cfg.init_decoder)[0] if cfg.init_decoder else Decoder(encoder.spec.arch,
                                                                                      cfg.model.decoder_padding)

