@@ -32,7 +32,7 @@ import torch
 
 from adain import tiling
 from adain.decoder import Decoder
-from adain.encoders import build_encoder
+from adain.encoders import build_encoder, get_spec
 from adain.errors import UserError
 from adain.model import STRIDE, AdaINModel
 from adain.runtime import prepare_for_inference, resolve_device, resolve_dtype
@@ -162,7 +162,7 @@ def build_models(args: Namespace, device: torch.device, dtype: torch.dtype) -> t
         decoder, _ = load_decoder(args.decoder)
     else:
         torch.manual_seed(0)
-        decoder = Decoder("vgg16" if args.encoder == "vgg16-hed" else "vgg19")
+        decoder = Decoder(get_spec(args.encoder).arch)
     encoder = build_encoder(args.encoder)
     reference = AdaINModel(copy.deepcopy(encoder), copy.deepcopy(decoder)).to(device).eval()
     reference.memory_format = torch.contiguous_format

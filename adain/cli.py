@@ -13,7 +13,7 @@ from typing import Sequence
 
 from adain.errors import UserError
 
-ENCODER_NAMES = ("vgg16-hed", "vgg19-normalised", "vgg19-torchvision")  # see adain.encoders.ENCODERS
+ENCODER_NAMES = ("vgg16-hed", "vgg16-imagenet", "vgg19-normalised", "vgg19-torchvision")  # see adain.encoders.ENCODERS
 METHOD_NAMES = ("adain", "gatys", "johnson")  # see adain.methods.METHODS
 
 
@@ -57,6 +57,7 @@ def _add_stylize(commands) -> None:
     p.add_argument("--preserve-color", default="none", choices=("none", "histogram", "luminance"))
     p.add_argument("--content-size", type=_non_negative_int, default=512, metavar="N")
     p.add_argument("--style-size", type=_non_negative_int, default=512, metavar="N")
+    add_look_options(p)
     p.add_argument("--max-size", type=_non_negative_int, default=0, metavar="N", help="cap on the longer side (0: none)")
     p.add_argument("--max-pixels", type=_non_negative_int, default=16384 * 16384, metavar="N",
                    help="refuse input images with more pixels than this (decompression-bomb guard)")
@@ -67,6 +68,8 @@ def _add_stylize(commands) -> None:
     p.add_argument("--output", default="outputs", metavar="DIR|FILE",
                    help="folder for the results, or a file name when there is one result (default: outputs)")
     p.add_argument("--ext", default="jpg", choices=("jpg", "png", "webp"), help="output format in a folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs that exist already (default: keep them and say which were skipped)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--batch", type=_positive_int, default=1, metavar="N",
                    help="stylise up to N same-size contents per forward pass (adain without masks or colour "
@@ -77,6 +80,20 @@ def _add_stylize(commands) -> None:
     _add_tiling_options(p)
     _add_gatys_options(p)
     _add_johnson_options(p)
+
+
+def add_look_options(p: argparse.ArgumentParser) -> None:
+    """Stroke size and photo mode (issue 16), shared by `stylize` and `video`."""
+    p.add_argument("--style-scale", type=float, nargs="+", default=None, metavar="S",
+                   help="stroke size: encode the style at S × its size (>1: larger strokes); several S "
+                        "average their statistics (adain, gatys)")
+    p.add_argument("--photo", action="store_true",
+                   help="photo mode: smooth the result edge-aware with the content as guide (guided filter, "
+                        "as FastPhotoStyle's post-processing); for photographic styles")
+    p.add_argument("--photo-radius", type=_non_negative_int, default=0, metavar="R",
+                   help="guided-filter radius in px (0: 35 px per 512 px of the shorter side)")
+    p.add_argument("--photo-eps", type=float, default=1e-3, metavar="E",
+                   help="guided-filter ε on [0, 1] intensities (larger: smoother; default 1e-3)")
 
 
 def _memory_size(text: str) -> int:
@@ -119,7 +136,8 @@ def _add_gatys_options(p: argparse.ArgumentParser) -> None:
 def _add_johnson_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("johnson", "per-style feed-forward networks (Johnson et al. 2016)")
     group.add_argument("--johnson-model", metavar="PATH",
-                       help="a network trained by `train.py --config configs/train/johnson.yaml` (.safetensors or checkpoint)")
+                       help="a network trained by `train.py --config configs/train/johnson.yaml` (.safetensors or "
+                            "checkpoint; default: the shipped Van Gogh network)")
 
 
 def _bench_size(text: str) -> int | str:
@@ -171,6 +189,22 @@ def _add_export(commands) -> None:
                         "same run); the description lists them")
 
 
+def _add_serve(commands) -> None:
+    p = commands.add_parser("serve", help="a web page to stylise in the browser (Gradio)",
+                            description="Serve a Gradio page on the shipped model: content and styles by upload or "
+                                        "built-in examples, weights, α, colour, stroke size, a painted mask, and the "
+                                        "AdaIN, Johnson and Gatys methods.  Binds to localhost unless --host says otherwise.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=_positive_int, default=7860, help="port (default 7860)")
+    p.add_argument("--decoder", metavar="PATH", help="decoder weights (default: the shipped decoder)")
+    p.add_argument("--max-pixels", type=_positive_int, default=40_000_000, metavar="N",
+                   help="size cap: refuse uploads with more pixels than this (default 40,000,000; 8K is 33.2 MP)")
+    p.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
+                   help="memory budget of one AdaIN stylisation (e.g. 1.5G); larger images are tiled to fit")
+    _add_runtime_options(p)
+    _add_johnson_options(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adain", description="Arbitrary neural style transfer (AdaIN) and baselines.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -178,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stylize(commands)
     _add_bench(commands)
     _add_export(commands)
+    _add_serve(commands)
     return parser
 
 
@@ -206,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adain.bench import run_bench
 
             return run_bench(args)
+        if args.command == "serve":
+            from adain.serve import run_serve
+
+            return run_serve(args)
     except UserError as exc:
         print(f"adain: error: {exc}", file=sys.stderr)
         return UserError.exit_code

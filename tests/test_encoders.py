@@ -217,6 +217,12 @@ def test_not_an_onnx_file_is_one_line(tmp_path):
 
 # --- registry and overrides -----------------------------------------------------------------
 
+def test_cli_lists_every_registered_encoder():
+    from adain.cli import ENCODER_NAMES  # kept as literals so that option parsing needs no torch
+
+    assert set(ENCODER_NAMES) == set(ENCODERS)
+
+
 def test_get_spec_overrides_pooling_and_padding():
     base = get_spec("vgg16-hed")
     assert (base.pooling, base.padding) == ("max", "zero")
