@@ -10,7 +10,7 @@ encoder's total stride at relu4_1) and the output is cropped back, so it has the
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -107,14 +107,29 @@ class AdaINModel(nn.Module):
         weights: Sequence[float] | None = None,
         masks: torch.Tensor | None = None,
         alpha: float = 1.0,
+        content_stats_hook: Callable[[list[AF.FeatureStats]], list[AF.FeatureStats]] | None = None,
     ) -> torch.Tensor:
         """Stylise (N, 3, H, W) content with precomputed style statistics → (N, 3, H, W), unclamped.
 
-        `masks`, if given, is (N, K, H, W) at the content's resolution.
+        `masks`, if given, is (N, K, H, W) at the content's resolution.  `content_stats_hook`
+        receives the content statistics (`content_stats`) and returns those to normalise with
+        (video: smoothed across frames, adain.video).
         """
         padded, (height, width) = pad_to_multiple(content_rgb)
         if masks is not None:
             masks, _ = pad_to_multiple(masks.to(padded.device))
         content_feat = self.encode(padded)
-        out = self.decode(self.transfer(content_feat, styles, weights, masks, alpha))
+        content_stats = None
+        if content_stats_hook is not None:
+            content_stats = content_stats_hook(self.content_stats(content_feat, masks))
+        out = self.decode(self.transfer(content_feat, styles, weights, masks, alpha, content_stats))
         return out[..., :height, :width]
+
+    @staticmethod
+    def content_stats(content_feat: torch.Tensor, masks: torch.Tensor | None = None) -> list[AF.FeatureStats]:
+        """The statistics `transfer` normalises with: one FeatureStats (N, C, 1, 1) without masks,
+        one per mask region (weighted by the mask at the features' size) with them."""
+        if masks is None:
+            return [AF.mean_std(content_feat)]
+        cells = F.interpolate(masks.float(), size=content_feat.shape[-2:], mode="area")
+        return [AF.mean_std(content_feat, weight=cells[:, k:k + 1]) for k in range(cells.shape[1])]

@@ -89,7 +89,8 @@ def run_stylize(args: Namespace) -> int:
                 raise UserError(style_errors[style])
             if style not in style_codes:
                 try:
-                    style_codes[style] = stylizer.encode_style(style, args.style_size, args.max_size, args.max_pixels)
+                    style_codes[style] = stylizer.encode_style(style, args.style_size, args.max_size, args.max_pixels,
+                                                               getattr(args, "style_scale", None))
                 except UserError as exc:
                     style_errors[style] = str(exc)
                     raise
@@ -97,6 +98,8 @@ def run_stylize(args: Namespace) -> int:
 
     common = dict(style_weights=args.style_weights, masks=args.mask, preserve_color=args.preserve_color,
                   style_size=args.style_size, max_pixels=args.max_pixels, **method_options)
+    if getattr(args, "photo", False):  # structure-preserving photo mode (adain.guided_filter)
+        common.update(photo=True, photo_radius=args.photo_radius, photo_eps=args.photo_eps)
     failures = 0
     progress = tqdm(total=len(jobs), unit="image", disable=args.no_progress or len(jobs) <= 3, file=sys.stderr)
 

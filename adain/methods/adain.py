@@ -71,6 +71,8 @@ class AdaINStylizer(Stylizer):
     """Stylise with a frozen AdaIN model; all work runs under inference_mode.
 
     Options of `stylize`: alpha (content–style trade-off in [0, 1], 0 reconstructs the content);
+    content_stats_hook (the content statistics → those to normalise with; adain.video smooths
+    them across frames);
     tile (px; 0: never tile) and max_memory (bytes) for large images, see adain.tiling: by
     default only images that would not fit tiling.DEFAULT_MAX_MEMORY untiled are tiled.
     """
@@ -86,8 +88,8 @@ class AdaINStylizer(Stylizer):
 
     @torch.inference_mode()
     def _stylize(self, content: torch.Tensor, styles: list[StyleCode], weights: Sequence[float] | None,
-                 masks: torch.Tensor | None, alpha: float = 1.0) -> torch.Tensor:
-        return self.model(content, [code.features for code in styles], weights, masks, alpha)
+                 masks: torch.Tensor | None, alpha: float = 1.0, content_stats_hook=None) -> torch.Tensor:
+        return self.model(content, [code.features for code in styles], weights, masks, alpha, content_stats_hook)
 
     @torch.inference_mode()
     def stylize(self, content, style, *, tile: int | None = None, max_memory: int | None = None, **kwargs):
@@ -118,7 +120,9 @@ class AdaINStylizer(Stylizer):
                        style, plan: tiling.TilePlan, *,
                        style_weights: Sequence[float] | None = None, masks=None, preserve_color: str = "none",
                        content_size: int = 512, style_size: int = 512, max_size: int = 0,
-                       max_pixels: int = DEFAULT_MAX_PIXELS, alpha: float = 1.0):
+                       max_pixels: int = DEFAULT_MAX_PIXELS, alpha: float = 1.0,
+                       style_scale=None, photo: bool = False, photo_radius: int = 0, photo_eps: float = 1e-3,
+                       content_stats_hook=None):
         """`stylize` for one large content: the same steps as Stylizer.stylize, with everything
         that needs the whole image (content statistics, colour statistics) accumulated tile by
         tile and the output built in a uint8 buffer (float for tensor content).
@@ -131,7 +135,7 @@ class AdaINStylizer(Stylizer):
         if not 0.0 <= alpha <= 1.0:
             raise UserError(f"alpha: {alpha} is outside [0, 1]")
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
-        codes = [self.encode_style(s, style_size, max_size, max_pixels) for s in styles]
+        codes = [self.encode_style(s, style_size, max_size, max_pixels, style_scale) for s in styles]
         image = tiling.TiledImage(pixels)
         del pixels
         region_masks = None
@@ -152,8 +156,17 @@ class AdaINStylizer(Stylizer):
         style_stats = [code.features for code in codes]
         content_stats, features = tiling.content_statistics(self.model, image, plan.tile, region_masks, transform,
                                                             keep_features=plan.keep_features)
+        if content_stats_hook is not None:
+            content_stats = content_stats_hook(content_stats)
         out = tiling.stylize_tiled(self.model, image, style_stats, content_stats, plan.tile, style_weights,
                                    region_masks, alpha, transform, finish, as_tensor, features=features)
+        if photo:  # edge-aware smoothing guided by the content, band by band over the uint8 buffers
+            from adain.guided_filter import photo_smooth, photo_smooth_bands
+
+            if as_tensor:
+                out.data = photo_smooth(out.data, image.pixels.float(), photo_radius, photo_eps)
+            else:
+                photo_smooth_bands(out.data, image.pixels, photo_radius, photo_eps)
         del image, features  # before the PIL copy of the output (4 B/pixel)
         return out.data if as_tensor else Image.fromarray(out.data, mode="RGB")
 
@@ -166,7 +179,7 @@ class AdaINStylizer(Stylizer):
             content_luma = tiling.luminance_statistics(color_mean, color_cov)
             image = AF.match_luminance(AF.luminance(code.image), None, content_stats=content_luma).clamp(0, 1)
             image = image.expand(-1, 3, -1, -1).contiguous()
-        return StyleCode(image, self._style_features(image), code.name)
+        return StyleCode(image, self._features_at_scales(image, code.scales), code.name, code.scales)
 
 
 def from_cli(args) -> tuple[AdaINStylizer, dict]:

@@ -47,6 +47,8 @@ class StyleCode:
     image: torch.Tensor
     features: Any = None
     name: str = "style"
+    #: the sizes, relative to `image`, the features were computed at and averaged over (stroke size)
+    scales: tuple[float, ...] = (1.0,)
 
     @property
     def stats(self):  # the AdaIN name for its features, kept for callers of the first API
@@ -66,6 +68,52 @@ def to_tensor(image: ImageLike, size: int = 0, max_size: int = 0,
         return tensor.float()
     pil = open_image(image, max_pixels) if isinstance(image, (str, os.PathLike)) else to_rgb(image)
     return pil_to_tensor(resize_shorter(pil, size, max_size))
+
+
+def style_scales(style_scale: float | Sequence[float] | None) -> tuple[float, ...] | None:
+    """`style_scale` as a tuple of validated factors; None stays None ("as encoded", else 1).
+
+    Stroke size (how Magenta and the WCT code expose it): the style image is encoded at S times
+    the size it would otherwise have, so the same feature statistics describe strokes S times
+    larger in pixels, and the output's strokes grow with S.  Several factors average their
+    statistics (`average_features`).
+    """
+    if style_scale is None:
+        return None
+    scales = (style_scale,) if isinstance(style_scale, (int, float)) else tuple(style_scale)
+    if not scales:
+        raise UserError("style scale: expected at least one factor")
+    for scale in scales:
+        if not (isinstance(scale, (int, float)) and 0.05 <= float(scale) <= 16):
+            raise UserError(f"style scale: {scale!r}; expected a factor in [0.05, 16]")
+    return tuple(float(scale) for scale in scales)
+
+
+def rescale(image: torch.Tensor, scale: float, min_side: int = 16) -> torch.Tensor:
+    """(N, 3, H, W) → (N, 3, round(H·scale), round(W·scale)), bicubic (antialiased when shrinking)."""
+    if scale == 1.0:
+        return image
+    size = (round(image.shape[-2] * scale), round(image.shape[-1] * scale))
+    if min(size) < min_side:
+        raise UserError(f"style scale {scale:g}: the style would be {size[1]}×{size[0]} px; "
+                        f"expected at least {min_side} px a side (raise --style-size or the scale)")
+    return F.interpolate(image.float(), size=size, mode="bicubic", antialias=scale < 1,
+                         align_corners=False).clamp(0, 1)
+
+
+def average_features(features: Sequence[Any]) -> Any:
+    """The mean of what `_style_features` returned at several scales: AdaIN statistics (μ and σ
+    averaged, as `functional.blend_stats` blends styles), Gatys Gram matrices (per layer), tensors."""
+    first = features[0]
+    if len(features) == 1 or first is None:
+        return first
+    if isinstance(first, AF.FeatureStats):
+        return AF.blend_stats(features, [1.0 / len(features)] * len(features))
+    if isinstance(first, dict):
+        return {key: average_features([f[key] for f in features]) for key in first}
+    if isinstance(first, torch.Tensor):
+        return torch.stack(list(features)).mean(dim=0)
+    raise TypeError(f"cannot average style features of type {type(first).__name__}")
 
 
 def masks_to_tensor(masks: Sequence[ImageLike] | torch.Tensor, original_size: tuple[int, int],
@@ -103,6 +151,8 @@ class Stylizer(ABC):
     recolours_style: bool = True
     #: whether `_stylize` accepts several styles (weights / masks)
     supports_multiple_styles: bool = True
+    #: whether the style image's size matters (`style_scale`); False for a built-in style
+    supports_style_scale: bool = True
 
     metadata: dict
 
@@ -125,15 +175,29 @@ class Stylizer(ABC):
     # --- shared ---------------------------------------------------------------------------
 
     def encode_style(self, style: ImageLike | StyleCode, size: int = 512, max_size: int = 0,
-                     max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleCode:
-        """Prepare a style image once; pass the result to `stylize` for any number of contents."""
+                     max_pixels: int = DEFAULT_MAX_PIXELS,
+                     style_scale: float | Sequence[float] | None = None) -> StyleCode:
+        """Prepare a style image once; pass the result to `stylize` for any number of contents.
+
+        `style_scale`: stroke size, one factor or several (see `style_scales`); the features
+        are computed from the style resized by each factor and averaged.  A StyleCode passed
+        in is returned as is unless `style_scale` asks for other factors.
+        """
+        scales = style_scales(style_scale)
         if isinstance(style, StyleCode):
-            return style
-        image = self.to_tensor(style, size, max_size, max_pixels)
-        name = Path(style).stem if isinstance(style, (str, os.PathLike)) else "style"
+            if scales is None or scales == style.scales:
+                return style
+            image, name = style.image, style.name
+        else:
+            image = self.to_tensor(style, size, max_size, max_pixels)
+            name = Path(style).stem if isinstance(style, (str, os.PathLike)) else "style"
+        scales = scales or (1.0,)
+        return StyleCode(image, self._features_at_scales(image, scales), name, scales)
+
+    def _features_at_scales(self, image: torch.Tensor, scales: tuple[float, ...]) -> Any:
+        """`_style_features` of the style at each scale, averaged (one scale: no averaging)."""
         with torch.inference_mode():
-            features = self._style_features(image)
-        return StyleCode(image, features, name)
+            return average_features([self._style_features(rescale(image, scale)) for scale in scales])
 
     def _recoloured(self, code: StyleCode, content: torch.Tensor, preserve_color: str) -> StyleCode:
         if preserve_color == "none" or not self.recolours_style:
@@ -143,9 +207,7 @@ class Stylizer(ABC):
         else:
             image = AF.match_luminance(AF.luminance(code.image), AF.luminance(content[:1])).clamp(0, 1)
             image = image.expand(-1, 3, -1, -1).contiguous()
-        with torch.inference_mode():
-            features = self._style_features(image)
-        return StyleCode(image, features, code.name)
+        return StyleCode(image, self._features_at_scales(image, code.scales), code.name, code.scales)
 
     def stylize(
         self,
@@ -159,6 +221,10 @@ class Stylizer(ABC):
         style_size: int = 512,
         max_size: int = 0,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        style_scale: float | Sequence[float] | None = None,
+        photo: bool = False,
+        photo_radius: int = 0,
+        photo_eps: float = 1e-3,
         **options,
     ) -> Image.Image | torch.Tensor:
         """Stylise one content image (or a batch given as an (N, 3, H, W) tensor).
@@ -173,6 +239,11 @@ class Stylizer(ABC):
             content_size / style_size: shorter side in pixels; 0 keeps the image's own size.
             max_size: cap on the longer side of both (0: none).
             max_pixels: refuse image files with more pixels (decompression-bomb guard).
+            style_scale: stroke size: the style is encoded at this factor times `style_size`
+                (several factors: their statistics are averaged); None keeps a StyleCode's own.
+            photo: structure-preserving photo mode: the result is smoothed edge-aware with the
+                content as guide (adain.guided_filter; photo_radius 0: 35 px per 512 px of the
+                shorter side; photo_eps: the filter's ε on [0, 1] intensities).
             **options: the method's own settings (AdaIN: alpha; Gatys: iterations, …).
 
         Returns:
@@ -183,7 +254,10 @@ class Stylizer(ABC):
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
         if len(styles) > 1 and not self.supports_multiple_styles:
             raise UserError(f"{self.name}: one style at a time; got {len(styles)}")
-        codes = [self.encode_style(s, style_size, max_size, max_pixels) for s in styles]
+        if len(styles) > 0 and not self.supports_style_scale and style_scales(style_scale) not in (None, (1.0,)):
+            raise UserError(f"{self.name}: style scale has no effect (the style is built into the network)")
+        codes = [self.encode_style(s, style_size, max_size, max_pixels, style_scale) for s in styles]
+        photo_options = dict(photo=photo, photo_radius=photo_radius, photo_eps=photo_eps)
         if isinstance(content, (str, os.PathLike)):
             pil = open_image(content, max_pixels)
             original_size, content_tensor = pil.size, pil_to_tensor(resize_shorter(pil, content_size, max_size))
@@ -195,7 +269,8 @@ class Stylizer(ABC):
             # each content recolours the style to its own colours: one at a time
             return torch.cat([self.stylize(item, codes, style_weights=style_weights, masks=masks,
                                            preserve_color=preserve_color, content_size=0, max_size=0,
-                                           max_pixels=max_pixels, **options) for item in content_tensor.split(1)])
+                                           max_pixels=max_pixels, **photo_options, **options)
+                              for item in content_tensor.split(1)])
         height, width = content_tensor.shape[-2:]
         mask_tensor = None if masks is None else masks_to_tensor(masks, original_size, (width, height), len(codes))
 
@@ -209,4 +284,8 @@ class Stylizer(ABC):
         elif preserve_color == "histogram" and not self.recolours_style:
             out = AF.match_color(out.clamp(0, 1), content_tensor)
         out = out.clamp(0, 1)
+        if photo:
+            from adain.guided_filter import photo_smooth
+
+            out = photo_smooth(out, content_tensor, photo_radius, photo_eps)
         return out if isinstance(content, torch.Tensor) else tensor_to_pil(out)

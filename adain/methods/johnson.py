@@ -109,7 +109,10 @@ class JohnsonStylizer(Stylizer):
     def style_name(self) -> str:
         return str(self.metadata.get("style", {}).get("name", "unknown"))
 
-    def encode_style(self, style, size: int = 512, max_size: int = 0, max_pixels: int = 0) -> StyleCode:
+    supports_style_scale = False
+
+    def encode_style(self, style, size: int = 512, max_size: int = 0, max_pixels: int = 0,
+                     style_scale=None) -> StyleCode:
         # The style is ignored (see the class docstring): do not even decode the file.
         return StyleCode(torch.zeros(1, 3, 1, 1), None, self.style_name)
 
