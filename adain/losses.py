@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from adain.encoders import CONTENT_TAP, STYLE_TAPS
+from adain.evaluation.metrics import relative_content, relative_style_stats
 from adain.functional import FeatureStats, gram, mean_std
 
 
@@ -42,42 +43,32 @@ def style_stats_loss(output_feats: Mapping[str, torch.Tensor], style_stats: Mapp
 def relative_content_loss(output_feats: Mapping[str, torch.Tensor], target: torch.Tensor,
                           tap: str = CONTENT_TAP) -> torch.Tensor:
     """L_c / ‖t‖² per sample, averaged over the batch: the content term as a fraction of the
-    target's own energy, so that its weight does not depend on the encoder's activation scale."""
-    out, target = output_feats[tap].float(), target.float()
-    per_sample = (out - target).square().mean(dim=(1, 2, 3)) / target.square().mean(dim=(1, 2, 3)).clamp(min=1e-8)
-    return per_sample.mean()
+    target's own energy, so that its weight does not depend on the encoder's activation scale.
+    The batch mean of design.md's relative content number (`adain.evaluation.metrics.relative_content`)."""
+    return relative_content(output_feats[tap], target).mean()
 
 
 def relative_style_stats_loss(output_feats: Mapping[str, torch.Tensor], style_stats: Mapping[str, FeatureStats],
                               taps: Sequence[str] = STYLE_TAPS) -> torch.Tensor:
-    """Σ_l (‖Δμ_l‖² + ‖Δσ_l‖²) / (‖μ_l(s)‖² + ‖σ_l(s)‖²) per sample, averaged over the batch.
+    """Σ_l (‖Δμ_l‖² + ‖Δσ_l‖²) / (‖μ_l(s)‖² + ‖σ_l(s)‖²) per sample, averaged over the batch: the
+    batch mean of design.md's relative style number (`adain.evaluation.metrics.relative_style_stats`).
 
-    The training form of design.md's relative style loss.  Why: `vgg16-hed` is not a
-    "normalised" VGG like the paper's (whose layers were rescaled to a mean activation of 1), and
-    its raw statistics differ ~30× between layers (‖μ,σ‖² ≈ 1,900 / 4,000 / 770 / 120 at
-    relu1_1…relu4_1 on the val styles), so the raw loss is mostly relu1_1/relu2_1 and outweighs
-    the content term ~40 : 1 at λ = 10.  Normalising each layer by the style's own energy gives
-    every layer, and the content term, a weight that means the same for every style.
+    Why scale-free: `vgg16-hed` is not a "normalised" VGG like the paper's (whose layers were
+    rescaled to a mean activation of 1), and its raw statistics differ ~30× between layers
+    (‖μ,σ‖² ≈ 1,900 / 4,000 / 770 / 120 at relu1_1…relu4_1 on the val styles), so the raw loss is
+    mostly relu1_1/relu2_1 and outweighs the content term ~40 : 1 at λ = 10.  Normalising each
+    layer by the style's own energy gives every layer, and the content term, a weight that means
+    the same for every style.
     """
-    total = torch.zeros((), device=next(iter(output_feats.values())).device)
-    for tap in taps:
-        out, ref = mean_std(output_feats[tap]), style_stats[tap]
-        error = (out.mean - ref.mean).square().mean(dim=(1, 2, 3)) + (out.std - ref.std).square().mean(dim=(1, 2, 3))
-        energy = ref.mean.square().mean(dim=(1, 2, 3)) + ref.std.square().mean(dim=(1, 2, 3))
-        total = total + (error / energy.clamp(min=1e-8)).mean()
-    return total
+    return relative_style_stats({tap: mean_std(output_feats[tap]) for tap in taps}, style_stats, taps).mean()
 
 
 def relative_feature_loss(output_feats: Mapping[str, torch.Tensor], target_feats: Mapping[str, torch.Tensor],
                           taps: Sequence[str] = STYLE_TAPS) -> torch.Tensor:
     """Σ_l ‖φ_l(out) − φ_l(target)‖² / ‖φ_l(target)‖² per sample, averaged over the batch: a
-    perceptual reconstruction loss in which every layer counts the same, whatever its scale."""
-    total = torch.zeros((), device=next(iter(output_feats.values())).device)
-    for tap in taps:
-        out, ref = output_feats[tap].float(), target_feats[tap].float()
-        error = (out - ref).square().mean(dim=(1, 2, 3))
-        total = total + (error / ref.square().mean(dim=(1, 2, 3)).clamp(min=1e-8)).mean()
-    return total
+    perceptual reconstruction loss in which every layer counts the same, whatever its scale
+    (design.md's relative content number at each tap, summed)."""
+    return sum(relative_content(output_feats[tap], target_feats[tap]).mean() for tap in taps)
 
 
 def feature_loss(output_feats: Mapping[str, torch.Tensor], content_feats: Mapping[str, torch.Tensor],

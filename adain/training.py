@@ -31,7 +31,7 @@ from adain.data import ImagePool, PairBatches, center_square, list_images, to_un
 from adain.encoders import build_encoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
-from adain.metrics import relative_content_loss, relative_style_loss
+from adain.evaluation.metrics import measure_relative_content, measure_relative_style
 from adain.objectives import build_objective, train_step  # noqa: F401  (train_step: adain.bench)
 from adain.runtime import resolve_device, resolve_dtype
 from adain.tracking import Tracker
@@ -82,8 +82,8 @@ class ValidationSet:
             style = style.to(device)
             with autocast:
                 out = objective.output(content, style).float().clamp(0, 1)
-            content_scores.append(relative_content_loss(objective.encoder, out, content))
-            style_scores.append(relative_style_loss(objective.encoder, out, style))
+            content_scores.append(measure_relative_content(objective.encoder, out, content))
+            style_scores.append(measure_relative_style(objective.encoder, out, style))
             outputs.append(out.cpu())
         scores = {"val/rel_content": torch.cat(content_scores).mean().item(),
                   "val/rel_style": torch.cat(style_scores).mean().item()}

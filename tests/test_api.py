@@ -196,7 +196,7 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
     import json
 
     from adain.examples import example_contents, example_styles
-    from adain.metrics import relative_content_loss, relative_style_loss
+    from adain.evaluation.metrics import measure_relative_content, measure_relative_style
     from adain.weights import read_safetensors, tensors_sha256
 
     state, header = read_safetensors(SHIPPED_DECODER)
@@ -218,9 +218,9 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
             out = model.stylize(content, style, content_size=0, style_size=0)
             style_as_output = torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear")
             pair = f"{content_file.name} x {style_file.name}"
-            assert relative_style_loss(encoder, out, style).item() < 0.4 * relative_style_loss(encoder, content, style).item(), pair
-            content_ratios.append(relative_content_loss(encoder, out, content).item()
-                                  / relative_content_loss(encoder, style_as_output, content).item())
+            assert measure_relative_style(encoder, out, style).item() < 0.4 * measure_relative_style(encoder, content, style).item(), pair
+            content_ratios.append(measure_relative_content(encoder, out, content).item()
+                                  / measure_relative_content(encoder, style_as_output, content).item())
             assert content_ratios[-1] < 0.85, pair
     assert sum(content_ratios) / len(content_ratios) < 0.7
 

@@ -8,8 +8,8 @@ import torch
 from adain.encoders import CONTENT_TAP, STYLE_TAPS
 from adain.functional import mean_std
 from adain.losses import content_loss, relative_content_loss, relative_style_stats_loss, style_stats_loss
-from adain.metrics import relative_content_loss as metric_content
-from adain.metrics import relative_style_loss as metric_style
+from adain.evaluation.metrics import measure_relative_content as metric_content
+from adain.evaluation.metrics import measure_relative_style as metric_style
 
 
 def _images(seed: int, count: int = 2, size: int = 48) -> torch.Tensor:

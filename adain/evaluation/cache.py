@@ -9,6 +9,7 @@ as size + sha256 of its bytes; content size, style size).  Per key, in
     <key>.json                how it was made: stylisation time, peak memory, warm/cold
     <key>.metrics-v<N>.json   the metric row; N = METRICS_VERSION, bumped when a metric changes
     <key>.pooled-v<N>.pt      the output's EfficientNet-Lite0 pooled features (1280,), for FD
+    <key>.effstats-v<N>.pt    its EfficientNet-Lite0 stage1…4 mean/std, for style identity
 
 Each file is written to a temporary name and renamed, and the output's .json is written after
 its .png, so a crash leaves either a complete item or nothing that counts.
@@ -116,3 +117,26 @@ class ResultCache:
     def load_pooled(self, key: str) -> torch.Tensor | None:
         path = self._base(key).with_suffix(f".pooled-v{METRICS_VERSION}.pt")
         return torch.load(path, weights_only=True) if path.is_file() else None
+
+    def _stats_path(self, key: str) -> Path:
+        return self._base(key).with_suffix(f".effstats-v{METRICS_VERSION}.pt")
+
+    def store_stats(self, key: str, stats: dict) -> None:
+        """{tap: FeatureStats} (per-channel mean/std of one image) → <key>.effstats-v<N>.pt."""
+        path = self._stats_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flat = {f"{tap}.{part}": getattr(value, part).detach().cpu().clone()
+                for tap, value in stats.items() for part in ("mean", "std")}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(flat, tmp)
+        os.replace(tmp, path)
+
+    def load_stats(self, key: str) -> dict | None:
+        from adain.functional import FeatureStats
+
+        path = self._stats_path(key)
+        if not path.is_file():
+            return None
+        flat = torch.load(path, weights_only=True)
+        taps = dict.fromkeys(name.rsplit(".", 1)[0] for name in flat)
+        return {tap: FeatureStats(flat[f"{tap}.mean"], flat[f"{tap}.std"]) for tap in taps}

@@ -44,6 +44,7 @@ class MetricsConfig:
     effnet: bool = True  # EfficientNet-Lite0 content/style distances and FD-EfficientNet-Lite0
     standard: bool = True  # FID / LPIPS / ArtFID when their weights are present locally (else noted)
     timing_repeats: int = 0  # extra timed stylisations of the first pair per variant (warm median)
+    reconstruction: bool = True  # PSNR/SSIM of decode(encode(content)) per AdaIN decoder
 
 
 @dataclass

@@ -22,6 +22,7 @@ import torch
 
 from adain.errors import UserError
 from adain.evaluation.cache import ResultCache, item_key, style_key
+from adain.evaluation.identity import IDENTITY_INFO, add_style_identity
 from adain.evaluation.measure import Measure
 from adain.evaluation.pairs import ImageStore, Pair, pairs_for
 from adain.evaluation.scoring import EFFNET_METRICS, METRIC_INFO, PairScorer
@@ -70,6 +71,7 @@ class VariantResult:
     rows: list[dict] = field(default_factory=list)
     pooled: list[torch.Tensor] = field(default_factory=list)  # (1280,) per output, for FD
     style_pooled: dict[str, torch.Tensor] = field(default_factory=dict)  # style path → (1280,)
+    stats: list[dict] = field(default_factory=list)  # EfficientNet {stage: FeatureStats} per row
     timings: list[tuple[float, bool]] = field(default_factory=list)  # (ms, warm)
     peak_mb: list[float] = field(default_factory=list)
     note: str = ""  # why it was skipped, if it was
@@ -93,6 +95,7 @@ class Evaluation:
         self._scorer: PairScorer | None = None
         self._stylizers: dict[str, object] = {}  # variants differing only in options share one
         self._standard = None
+        self.encoders: dict[str, str | None] = {}  # variant label → the network it was trained on
 
     # --- pieces built on first use ----------------------------------------------------------
 
@@ -146,15 +149,16 @@ class Evaluation:
             else:
                 output, record = cached
             try:
-                row, pooled = self._score(key, variant, pair, output)
+                row, extras = self._score(key, variant, pair, output)
             except UserError as exc:
                 self.error(f"{variant.label} {pair.name}: {exc}")
                 continue
             result.rows.append(self._row(variant, pair, key, record, row, cached is not None))
             result.timings += [(record["ms"], record["warm"])] + [(ms, True) for ms in record.get("repeat_ms", [])]
             result.peak_mb.append(record["peak_mb"])
-            if pooled is not None:
-                result.pooled.append(pooled)
+            if extras:
+                result.pooled.append(extras["pooled"])
+                result.stats.append(extras["style_stats"])
                 result.style_pooled[str(pair.style)] = self._style_pooled(pair.style, variant.style_size)
         return result
 
@@ -203,19 +207,33 @@ class Evaluation:
         self.log(f"{variant.label} {pair.name}: {measure.ms:.0f} ms")
         return output.float().clamp(0, 1), record
 
-    def _score(self, key: str, variant: Variant, pair: Pair, output: torch.Tensor) -> tuple[dict, torch.Tensor | None]:
-        """The metric row and pooled EfficientNet features of one output, from the cache if there."""
+    def _score(self, key: str, variant: Variant, pair: Pair, output: torch.Tensor) -> tuple[dict, dict]:
+        """The metric row of one output and, with EfficientNet, its extras (pooled features and
+        stage statistics, see PairScorer.score), from the cache if there."""
         row = self.cache.load_metrics(key, self.required_metrics())
-        pooled = self.cache.load_pooled(key) if self.cfg.metrics.effnet else None
-        if row is None or (self.cfg.metrics.effnet and pooled is None):
+        extras = {}
+        if self.cfg.metrics.effnet:
+            extras = {"pooled": self.cache.load_pooled(key), "style_stats": self.cache.load_stats(key)}
+        if row is None or any(value is None for value in extras.values()):
             content = self.images.content(pair.content, variant.size)
             style = self.images.style(pair.style, variant.style_size)
-            row, pooled = self.scorer.score(output, content, style, f"{pair.content}@{variant.size}",
+            row, extras = self.scorer.score(output, content, style, f"{pair.content}@{variant.size}",
                                             f"{pair.style}@{variant.style_size}")
             if self.standard is not None:
                 row.update(self.standard.pair(output, content))
-            self.cache.store_metrics(key, row, pooled)
-        return row, pooled
+            if extras:
+                self.cache.store_stats(key, extras["style_stats"])
+            self.cache.store_metrics(key, row, extras.get("pooled"))
+        return row, extras
+
+    def style_stats(self, style: Path, style_size: int) -> dict:
+        """EfficientNet-Lite0 stage statistics of a style image, cached like the outputs'."""
+        key = style_key(style, style_size)
+        stats = self.cache.load_stats(key)
+        if stats is None:
+            stats = self.scorer.style_stats(self.images.style(style, style_size), f"{style}@{style_size}")
+            self.cache.store_stats(key, stats)
+        return stats
 
     def _style_pooled(self, style: Path, style_size: int) -> torch.Tensor:
         """(1280,) pooled EfficientNet features of a style image, cached like the outputs'."""
@@ -263,7 +281,7 @@ def summarise_variant(result: VariantResult) -> dict:
                "note": result.note}
     if not rows:
         return summary
-    metric_names = [k for k in rows[0] if k in METRIC_INFO or k == "lpips_content"]
+    metric_names = [k for k in rows[0] if k in METRIC_INFO or k in IDENTITY_INFO or k == "lpips_content"]
     for name in metric_names:
         summary[name] = statistics.fmean(r[name] for r in rows)
     if result.pooled:
@@ -293,6 +311,8 @@ def run(cfg, log=print) -> int:
     """Run the whole evaluation; returns the exit status (0, or 2 if any item failed)."""
     from adain.config import to_dict
     from adain.evaluation import report
+    from adain.evaluation.provenance import trained_encoder
+    from adain.evaluation.reconstruction import add_reconstruction
     from adain.evaluation.standard import availability
 
     if cfg.threads:
@@ -300,8 +320,14 @@ def run(cfg, log=print) -> int:
     evaluation = Evaluation(cfg, log=log)
     evaluation.run_dir.mkdir(parents=True, exist_ok=True)
     variants = expand(cfg)
+    evaluation.encoders = {v.label: trained_encoder(v.name, v.settings) for v in variants}
     results = [evaluation.run_variant(variant) for variant in variants]
+    if cfg.metrics.effnet:
+        add_style_identity(evaluation, results)
     summaries = [summarise_variant(r) for r in results]
+    for summary in summaries:
+        summary["trained_on"] = evaluation.encoders.get(summary["variant"])
+    reconstruction = add_reconstruction(evaluation, results, summaries) if cfg.metrics.reconstruction else []
     for summary, result in zip(summaries, results):
         fid = standard_fid(evaluation, result)
         if fid == fid:  # not NaN: the Inception weights were there
@@ -313,5 +339,5 @@ def run(cfg, log=print) -> int:
     if cfg.metrics.effnet:
         evaluation.notes.append("fd_effnet_lite0 is a Fréchet distance in EfficientNet-Lite0 pooled features "
                                 "(stylised set vs style set): NOT FID, not comparable with published FID values")
-    report.write_all(evaluation, to_dict(cfg), results, summaries)
+    report.write_all(evaluation, to_dict(cfg), results, summaries, reconstruction=reconstruction)
     return 2 if evaluation.errors else 0

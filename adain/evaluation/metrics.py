@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from adain.functional import gram, luminance, mean_std
+from adain.functional import FeatureStats, gram, luminance, mean_std
 
 Features = Mapping[str, torch.Tensor]  # tap name → (N, C, H, W)
 
@@ -33,8 +33,10 @@ def content_mse(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Ten
 
 def relative_content(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Tensor:
     """‖φ(out) − φ(content)‖² / ‖φ(content)‖² (mean squares): design.md's scale-free content number
-    on φ₄₁ (equal to `adain.metrics.relative_content_loss`); also used on EfficientNet features."""
-    return content_mse(out_feat, content_feat) / _per_image_mean(content_feat.float().square())
+    on φ₄₁ (lower is better; 0 for identical features).  Also used on EfficientNet features, and,
+    averaged over a batch, as the training loss `adain.losses.relative_content_loss`.
+    (N, C, H, W) each → (N,)."""
+    return content_mse(out_feat, content_feat) / _per_image_mean(content_feat.float().square()).clamp(min=1e-8)
 
 
 def style_mean_std_loss(out_feats: Features, style_feats: Features, taps: Sequence[str]) -> torch.Tensor:
@@ -47,17 +49,49 @@ def style_mean_std_loss(out_feats: Features, style_feats: Features, taps: Sequen
     return total
 
 
-def relative_style(out_feats: Features, style_feats: Features, taps: Sequence[str]) -> torch.Tensor:
-    """Σ_l (‖μ_l(out) − μ_l(style)‖² + ‖σ_l(out) − σ_l(style)‖²) / (‖μ_l(style)‖² + ‖σ_l(style)‖²):
-    design.md's scale-free style number on φ relu1_1…relu4_1 (equal to
-    `adain.metrics.relative_style_loss`); also used on EfficientNet stages.  → (N,)."""
+def relative_style_stats(out_stats: Mapping[str, FeatureStats], style_stats: Mapping[str, FeatureStats],
+                         taps: Sequence[str]) -> torch.Tensor:
+    """Σ_l (‖μ_l(out) − μ_l(style)‖² + ‖σ_l(out) − σ_l(style)‖²) / (‖μ_l(style)‖² + ‖σ_l(style)‖²),
+    ‖·‖² a mean over channels: design.md's scale-free style number (lower is better), from
+    per-channel statistics (`adain.functional.mean_std`, each (N, C, 1, 1)).  The one
+    implementation: `relative_style` (features), the training loss
+    `adain.losses.relative_style_stats_loss` (its batch mean) and style identity use it.  → (N,)."""
     total = 0.0
     for tap in taps:
-        o, s = mean_std(out_feats[tap]), mean_std(style_feats[tap])
+        o, s = out_stats[tap], style_stats[tap]
         num = _per_image_mean((o.mean - s.mean).square()) + _per_image_mean((o.std - s.std).square())
         den = _per_image_mean(s.mean.square()) + _per_image_mean(s.std.square())
-        total = total + num / den
+        total = total + num / den.clamp(min=1e-8)
     return total
+
+
+def relative_style(out_feats: Features, style_feats: Features, taps: Sequence[str]) -> torch.Tensor:
+    """`relative_style_stats` of two feature dicts: design.md's style number on φ relu1_1…relu4_1,
+    also used on EfficientNet stages.  → (N,)."""
+    return relative_style_stats({t: mean_std(out_feats[t]) for t in taps},
+                                {t: mean_std(style_feats[t]) for t in taps}, taps)
+
+
+@torch.no_grad()
+def measure_relative_content(encoder, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """design.md's relative content loss of images: encode (N, 3, H, W) output and content in
+    [0, 1] with `encoder` (design.md: fp32 `vgg16-hed`) at relu4_1 → (N,)."""
+    from adain.encoders import CONTENT_TAP
+
+    out = encoder(output.float(), taps=(CONTENT_TAP,))[CONTENT_TAP].float()
+    ref = encoder(content.float(), taps=(CONTENT_TAP,))[CONTENT_TAP].float()
+    return relative_content(out, ref)
+
+
+@torch.no_grad()
+def measure_relative_style(encoder, output: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """design.md's relative style loss of images: (N, 3, H, W) output, (N, 3, h, w) style in
+    [0, 1], encoded at relu1_1…relu4_1 → (N,).  Scale: an unchanged content image scores about
+    1.0, the style image itself resized to the content's size about 0.04."""
+    from adain.encoders import STYLE_TAPS
+
+    return relative_style(encoder(output.float(), taps=STYLE_TAPS), encoder(style.float(), taps=STYLE_TAPS),
+                          STYLE_TAPS)
 
 
 def gram_loss(out_feats: Features, style_feats: Features, taps: Sequence[str]) -> torch.Tensor:
@@ -129,3 +163,23 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
     cross = torch.linalg.svdvals(centred_a @ centred_b.T).sum()  # Tr (Σ_a Σ_b)^½
     value = (mean_a - mean_b).square().sum() + centred_a.square().sum() + centred_b.square().sum() - 2 * cross
     return float(value)
+
+
+def style_ranks(distances: torch.Tensor, true_index: torch.Tensor) -> torch.Tensor:
+    """Style identity: the rank of the style an output was made with among all candidate styles,
+    by distance in an independent feature space (1 = it is the nearest; ties count in its
+    favour).  (N, S) distances from each output to each style, (N,) index of its own style →
+    (N,) float ranks in 1…S.  Over a pair set: top-1 accuracy = mean(rank == 1) (HIGHER is
+    better; chance 1/S) and mean rank (LOWER is better; chance (S + 1)/2).  The protocol is that
+    of style-retrieval evaluations (e.g. "style-aware content loss", Sanakoyeu et al. ECCV 2018,
+    which scores stylisations by whether a style classifier recognises the artist); here the
+    "classifier" is the nearest style by EfficientNet-Lite0 mean/std statistics."""
+    own = distances.gather(1, true_index.long().view(-1, 1))  # (N, 1)
+    return 1.0 + (distances < own).sum(dim=1).float()
+
+
+def psnr(output: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB, 10·log10(1 / MSE) over RGB in [0, 1] (data range 1).
+    HIGHER is better; 100 dB caps identical images.  (N, 3, H, W) each → (N,)."""
+    mse = _per_image_mean((output.float() - reference.float()).square())
+    return 10.0 * torch.log10(1.0 / mse.clamp(min=1e-10))

@@ -1,7 +1,9 @@
 """Everything a finished evaluation writes: in the run dir metrics.csv, summary.json, config.yaml,
-grids/*.png (content | style | each variant), tradeoff.png, report.md; and to W&B (offline by
-default) the config, one table row per (variant, pair) with images and metrics, per-variant
-summary metrics, and the trade-off plot."""
+grids/*.png (content | style | each variant, thumbnails), contact_sheet.jpg (the same for the
+first 16 pairs at full size), tradeoff.png, report.md (leading with every variant on every
+measure, leaderboard.py); and to W&B (offline by default) the config, one table row per
+(variant, pair) with images and metrics, per-variant summary metrics, the reconstruction table,
+the contact sheet and the trade-off plot."""
 
 from __future__ import annotations
 
@@ -17,18 +19,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from adain.evaluation.cache import write_json_atomic
+from adain.evaluation.identity import IDENTITY_INFO
+from adain.evaluation.leaderboard import ALL_INFO, leading_table, measures_table
 from adain.evaluation.plot import tradeoff_plot
 from adain.evaluation.scoring import METRIC_INFO
 from adain.evaluation.sweep import short
 from adain.io import load_image, save_image, tensor_to_pil
-
-SET_METRICS = {"fd_effnet_lite0": ("lower", "FD-EfficientNet-Lite0: Fréchet distance of pooled features, "
-                                             "stylised set vs style set (NOT FID)"),
-               "fid": ("lower", "FID (Inception-v3 of torch-fidelity), stylised set vs style set"),
-               "lpips_content": ("lower", "LPIPS (AlexNet), output vs content"),
-               "ms_per_image": ("lower", "stylisation time per image, warm median"),
-               "peak_mb": ("lower", "peak memory of one stylisation above its start (MiB)")}
-
 
 def command_line() -> str:
     """The command that started this process, as a user would type it."""
@@ -89,6 +85,35 @@ def write_grids(evaluation, results, tile: int, rows_per_file: int) -> list[Path
     return files
 
 
+def write_contact_sheet(evaluation, results, pairs: int = 16, quality: int = 90) -> Path | None:
+    """contact_sheet.jpg: content | style | every variant for the first `pairs` pairs, every
+    tile at the output's own size (no thumbnails: artefacts a few pixels wide stay visible).
+    The style tile is its centre square at the protocol style size, resized to the tile."""
+    run_dir = evaluation.run_dir
+    variants = [r.variant for r in results if r.rows]
+    outputs = {(r.variant.label, row["content"], row["style"]): run_dir / row["output"] for r in results for row in r.rows}
+    sources = {(row["content"], row["style"]): row for r in results for row in r.rows}
+    chosen = list(sources)[:pairs]
+    if not chosen:
+        return None
+    tile = max(row["size"] for row in sources.values())
+    header, font = 16, ImageFont.load_default()
+    columns = ["content", "style", *[v.label for v in variants]]
+    sheet = Image.new("RGB", (tile * len(columns), header + tile * len(chosen)), (230, 230, 230))
+    draw = ImageDraw.Draw(sheet)
+    for col, name in enumerate(columns):
+        draw.text((col * tile + 3, 2), name[: tile // 6], fill="black", font=font)
+    for line, pair in enumerate(chosen):
+        row = sources[pair]
+        tiles = [evaluation.images.content(Path(row["content_path"]), row["size"]),
+                 _square(evaluation.images.style(Path(row["style_path"]), row["style_size"]), row["size"])]
+        tiles += [load_image(outputs[(v.label, *pair)]) if (v.label, *pair) in outputs else None for v in variants]
+        for col, image in enumerate(tiles):
+            if image is not None:
+                sheet.paste(tensor_to_pil(image), (col * tile, header + line * tile))
+    return save_image(sheet, run_dir / "contact_sheet.jpg", quality=quality)
+
+
 def tradeoff_series(summaries: list[dict], results) -> dict[str, list[tuple[float, float, str]]]:
     """Per method entry: (rel_content, rel_style, swept values) of each variant."""
     series: dict[str, list] = {}
@@ -101,39 +126,46 @@ def tradeoff_series(summaries: list[dict], results) -> dict[str, list[tuple[floa
     return series
 
 
-def _format(value) -> str:
-    if isinstance(value, float):
-        return "n/a" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
-
 
 def markdown_report(cfg: dict, summaries: list[dict], notes: list[str], errors: list[str], command: str,
-                    grids: list[Path], run_dir: Path) -> str:
-    metric_columns = [m for m in [*METRIC_INFO, *SET_METRICS] if any(m in s for s in summaries)]
-    lines = ["# Evaluation report", "", "Command:", "", "```", command, "```", "",
-             f"Protocol: content centre square crop resized to {cfg['size']}², style shorter side "
-             f"{cfg['style_size'] or cfg['size']}; contents `{cfg['content']}`, styles `{cfg['style']}`; seed {cfg['seed']}.",
-             "", "## Means per method variant", "",
-             "| variant | pairs | " + " | ".join(metric_columns) + " |",
-             "|---|---|" + "---|" * len(metric_columns)]
-    for s in summaries:
-        lines.append(f"| {s['variant']} | {s['pairs']} | " + " | ".join(_format(s.get(m, "")) for m in metric_columns) + " |")
-    lines += ["", "## Metrics", "", "| name | better | what |", "|---|---|---|"]
-    lines += [f"| {name} | {better} | {what} |" for name, (better, what) in {**METRIC_INFO, **SET_METRICS}.items()
-              if name in metric_columns]
-    lines += ["", "Speed: " + "; ".join(f"{s['variant']}: {s['timing']}" for s in summaries if "timing" in s), ""]
+                    grids: list[Path], run_dir: Path, reconstruction: list[dict] | None = None,
+                    contact_sheet: Path | None = None) -> str:
+    lines = ["# Evaluation report", "",
+             f"Every method variant on every measure (means over its pairs; content centre square "
+             f"{cfg['size']}², style shorter side {cfg['style_size'] or cfg['size']}).", ""]
+    lines += leading_table(summaries)
+    lines += ["", "Command:", "", "```", command, "```", "",
+              f"Protocol: content centre square crop resized to {cfg['size']}², style shorter side "
+              f"{cfg['style_size'] or cfg['size']}; contents `{cfg['content']}`, styles `{cfg['style']}`; seed {cfg['seed']}.",
+              "", "## Measures", ""]
+    lines += measures_table(summaries)
+    lines += ["", "design.md's two numbers (`rel_content`, `rel_style`) and the other `(vgg16-hed)` columns are "
+              "measured on `vgg16-hed`; `edge_f` uses HED, whose backbone is the same network.",
+              "", "Speed: " + "; ".join(f"{s['variant']}: {s['timing']}" for s in summaries if "timing" in s), ""]
+    if reconstruction:
+        lines += ["## Reconstruction fidelity (one row per decoder)", "",
+                  "| decoder | encoder | size | contents | PSNR dB ↑ | SSIM ↑ | outputs |", "|---|---|---|---|---:|---:|---|"]
+        lines += [f"| {r['decoder']} | {r['encoder'] or '?'} | {r['size']}² | {r['contents']} | {r['recon_psnr']:.2f} | "
+                  f"{r['recon_ssim']:.3f} | `{r['outputs']}` |" for r in reconstruction]
+        lines += [""]
     lines += ["## Files", "", "- `metrics.csv`: one row per (variant, pair)", "- `summary.json`: the means above",
               "- `tradeoff.png`: relative style vs relative content loss per variant",
-              *[f"- `{g.relative_to(run_dir)}`: content | style | each variant" for g in grids],
-              "- `outputs/<variant>/<content>__<style>.png`: every stylised image", ""]
+              *([f"- `{contact_sheet.relative_to(run_dir)}`: content | style | each variant, first 16 pairs, full size"]
+                if contact_sheet else []),
+              *[f"- `{g.relative_to(run_dir)}`: content | style | each variant (thumbnails)" for g in grids],
+              "- `outputs/<variant>/<content>__<style>.png`: every stylised image",
+              *(["- `reconstruction/<decoder>/<content>.png`: decode(encode(content))"] if reconstruction else []), ""]
     lines += ["## Notes", ""] + ([f"- {n}" for n in notes] or ["- none"])
     skipped = [f"- {s['variant']}: {s['note']}" for s in summaries if s.get("note")]
     lines += ["", "## Skipped variants and errors", ""] + (skipped + [f"- error: {e}" for e in errors] or ["- none"])
-    lines += ["", "![trade-off](tradeoff.png)", ""] + [f"![grid]({g.relative_to(run_dir)})" for g in grids[:1]]
+    lines += ["", "![trade-off](tradeoff.png)", ""]
+    if contact_sheet:
+        lines += [f"![contact sheet]({contact_sheet.relative_to(run_dir)})", ""]
     return "\n".join(lines) + "\n"
 
 
-def write_all(evaluation, cfg: dict, results, summaries: list[dict], command: str | None = None) -> dict:
+def write_all(evaluation, cfg: dict, results, summaries: list[dict], command: str | None = None,
+              reconstruction: list[dict] | None = None) -> dict:
     """Write every local file and log to W&B; returns the summary dict written to summary.json."""
     from omegaconf import OmegaConf
 
@@ -142,17 +174,19 @@ def write_all(evaluation, cfg: dict, results, summaries: list[dict], command: st
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
     rows = [row for r in results for row in r.rows]
     write_csv(rows, run_dir / "metrics.csv")
-    summary = {"command": command, "variants": summaries, **overall_means(rows), "notes": evaluation.notes, "errors": evaluation.errors,
-               "metrics": {k: {"better": b, "what": w} for k, (b, w) in {**METRIC_INFO, **SET_METRICS}.items()}}
+    summary = {"command": command, "variants": summaries, "reconstruction": reconstruction or [],
+               **overall_means(rows), "notes": evaluation.notes, "errors": evaluation.errors,
+               "metrics": {k: {"better": b, "what": w} for k, (b, w) in ALL_INFO.items()}}
     write_json_atomic(run_dir / "summary.json", summary)
     grids = write_grids(evaluation, results, cfg["grid_tile"], cfg["grid_rows"])
+    contact_sheet = write_contact_sheet(evaluation, results)
     series = tradeoff_series(summaries, results)
     plot = tradeoff_plot(series, "relative content loss (vgg16-hed relu4_1)", "relative style loss (relu1_1-4_1)",
                          "content-style trade-off (lower-left is better)")
     save_image(plot, run_dir / "tradeoff.png")
     (run_dir / "report.md").write_text(markdown_report(cfg, summaries, evaluation.notes, evaluation.errors,
-                                                       command, grids, run_dir))
-    log_wandb(cfg, run_dir, rows, summaries, series, grids)
+                                                       command, grids, run_dir, reconstruction, contact_sheet))
+    log_wandb(cfg, run_dir, rows, summaries, series, grids, reconstruction or [], contact_sheet)
     return summary
 
 
@@ -165,8 +199,10 @@ def overall_means(rows: list[dict]) -> dict[str, float]:
     return means
 
 
-def log_wandb(cfg: dict, run_dir: Path, rows: list[dict], summaries: list[dict], series, grids) -> None:
-    """Config, a per-(variant, pair) table with images, summary metrics, the trade-off plot."""
+def log_wandb(cfg: dict, run_dir: Path, rows: list[dict], summaries: list[dict], series, grids,
+              reconstruction: list[dict] = (), contact_sheet: Path | None = None) -> None:
+    """Config, a per-(variant, pair) table with images, summary metrics, the reconstruction table,
+    the contact sheet, the trade-off plot."""
     from adain.tracking import Tracker
 
     w = cfg["wandb"]
@@ -176,15 +212,20 @@ def log_wandb(cfg: dict, run_dir: Path, rows: list[dict], summaries: list[dict],
         return
     import wandb
 
-    columns = ["variant", "method", "content", "style", "output_image", *[m for m in METRIC_INFO if rows and m in rows[0]],
-               "stylize_ms", "peak_mb"]
+    measured = [m for m in (*METRIC_INFO, *IDENTITY_INFO) if rows and m in rows[0]]
+    columns = ["variant", "method", "content", "style", "output_image", *measured, "stylize_ms", "peak_mb"]
     table = wandb.Table(columns=columns)
     for row in rows:
         table.add_data(row["variant"], row["method"], row["content"], row["style"],
                        wandb.Image(str(run_dir / row["output"])), *[row.get(c) for c in columns[5:]])
     points = wandb.Table(columns=["series", "variant", "rel_content", "rel_style"],
                          data=[[name, label, x, y] for name, values in series.items() for x, y, label in values])
+    recon_columns = ["decoder", "encoder", "size", "contents", "recon_psnr", "recon_ssim"]
+    extra = {"reconstruction": wandb.Table(columns=recon_columns, data=[[r[c] for c in recon_columns] for r in reconstruction])}
+    if contact_sheet is not None:
+        extra["contact_sheet"] = wandb.Image(str(contact_sheet))
     tracker.run.log({
+        **extra,
         "pairs": table,
         "tradeoff": wandb.plot.scatter(points, "rel_content", "rel_style", title="content-style trade-off"),
         "tradeoff_png": wandb.Image(str(run_dir / "tradeoff.png")),

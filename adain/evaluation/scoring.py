@@ -13,10 +13,17 @@ import torch
 
 from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder
 from adain.evaluation import metrics as M
+from adain.evaluation.artefacts import frame_score, grid_score
+from adain.evaluation.edges import edge_f_score, load_hed
 from adain.evaluation.features import CONTENT_STAGE, POOLED, STYLE_STAGES, load_efficientnet_lite0
+from adain.functional import mean_std
 
 # name → (direction, one line); the report and summary.json print these
 METRIC_INFO = {
+    "frame": ("lower", "frame score: factor by which the 8-px border band is busier or calmer than the band "
+                       "inside it, output against content (1 = no frame)"),
+    "grid": ("lower", "grid score: luminance spectrum at the 2/4/8-px lattice over its neighbours, output over content (1 = none)"),
+    "edge_f": ("higher", "edge preservation: best-threshold F-score of thinned HED edges, output vs content"),
     "rel_content": ("lower", "design.md relative content loss, vgg16-hed relu4_1"),
     "rel_style": ("lower", "design.md relative style loss, vgg16-hed relu1_1…relu4_1 mean/std"),
     "content_loss": ("lower", "MSE of vgg16-hed relu4_1 features, output vs content"),
@@ -29,6 +36,11 @@ METRIC_INFO = {
     "effnet_style_gram": ("lower", "relative Gram distance ‖ΔG‖²/‖G‖², EfficientNet-Lite0 stage1…stage4"),
 }
 EFFNET_METRICS = ("effnet_content", "effnet_style_mean_std", "effnet_style_gram")
+# the network a measure is computed with (absent: pixels only); the report flags a method
+# trained or optimised on the same network beside it (adain.evaluation.provenance)
+METRIC_NETWORK = {"edge_f": "vgg16-hed", "rel_content": "vgg16-hed", "rel_style": "vgg16-hed",
+                  "content_loss": "vgg16-hed", "style_mean_std": "vgg16-hed", "style_gram": "vgg16-hed",
+                  **{name: "efficientnet-lite0" for name in EFFNET_METRICS}}
 
 
 class PairScorer:
@@ -37,6 +49,7 @@ class PairScorer:
     def __init__(self, effnet: bool = True, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
         self.vgg = build_encoder("vgg16-hed").to(self.device).eval()
+        self.hed = load_hed(encoder=self.vgg).to(self.device)  # HED's backbone is this encoder
         self.effnet = load_efficientnet_lite0().to(self.device) if effnet else None
         self._memo: dict[tuple, dict] = {}  # (network, role, key) → features
 
@@ -56,13 +69,25 @@ class PairScorer:
             self._memo[key] = feats
         return feats
 
+    def _edges(self, image: torch.Tensor, memo_key=None) -> torch.Tensor:
+        key = ("hed", memo_key)
+        if memo_key is not None and key in self._memo:
+            return self._memo[key]
+        edges = self.hed(image.to(self.device))  # (1, 1, H, W)
+        if memo_key is not None:
+            self._memo[key] = edges
+        return edges
+
     @torch.inference_mode()
     def score(self, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor,
               content_key: str | None = None, style_key: str | None = None
               ) -> tuple[dict[str, float], torch.Tensor | None]:
         """(1, 3, S, S) output and content, (1, 3, h, w) style, all in [0, 1] →
-        ({metric: value}, the output's (1280,) pooled EfficientNet features or None)."""
+        ({metric: value}, extras): extras["pooled"] the output's (1280,) pooled EfficientNet
+        features and extras["style_stats"] its {stage: FeatureStats} (for style identity), or {}
+        without EfficientNet."""
         output = output.float().clamp(0, 1)
+        content = content.to(output.device)
         out_v = self._vgg(output, STYLE_TAPS)  # relu4_1 is among the style taps
         content_v = self._vgg(content, (CONTENT_TAP,), content_key)
         style_v = self._vgg(style, STYLE_TAPS, style_key)
@@ -74,6 +99,9 @@ class PairScorer:
             "style_mean_std": M.style_mean_std_loss(out_v, style_v, STYLE_TAPS),
             "style_gram": M.gram_loss(out_v, style_v, STYLE_TAPS),
             "color_w1": M.color_wasserstein(output, style.to(output.device)),
+            "frame": frame_score(output, content),
+            "grid": grid_score(output, content),
+            "edge_f": edge_f_score(self._edges(output), self._edges(content, content_key)),
         }
         if self.effnet is not None:
             out_e = self._eff(output, (*STYLE_STAGES, CONTENT_STAGE, POOLED))
@@ -82,8 +110,16 @@ class PairScorer:
             row["effnet_content"] = M.relative_content(out_e[CONTENT_STAGE], content_e[CONTENT_STAGE])
             row["effnet_style_mean_std"] = M.relative_style(out_e, style_e, STYLE_STAGES)
             row["effnet_style_gram"] = M.relative_gram_loss(out_e, style_e, STYLE_STAGES)
-        pooled = out_e[POOLED][0].cpu() if self.effnet is not None else None
-        return {name: float(value.reshape(-1)[0]) for name, value in row.items()}, pooled
+        extras = {}
+        if self.effnet is not None:
+            extras = {"pooled": out_e[POOLED][0].cpu(),
+                      "style_stats": {tap: mean_std(out_e[tap]).to("cpu") for tap in STYLE_STAGES}}
+        return {name: float(value.reshape(-1)[0]) for name, value in row.items()}, extras
+
+    @torch.inference_mode()
+    def style_stats(self, image: torch.Tensor, memo_key: str | None = None) -> dict:
+        """(1, 3, H, W) → {stage: FeatureStats} EfficientNet-Lite0 stage1…stage4 statistics."""
+        return {tap: mean_std(f).to("cpu") for tap, f in self._eff(image, STYLE_STAGES, memo_key).items()}
 
     @torch.inference_mode()
     def pooled(self, image: torch.Tensor, memo_key: str | None = None) -> torch.Tensor:

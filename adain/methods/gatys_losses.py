@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from adain.functional import gram
+from adain.losses import total_variation_loss
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -101,12 +102,10 @@ def style_loss(
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of vertically and horizontally neighbouring pixels.
+    """Mean squared difference of vertically and horizontally neighbouring pixels
+    (`adain.losses.total_variation_loss`, the one implementation).
 
     Not in the 2016 paper; a smoothness prior (Mahendran & Vedaldi 2015) that suppresses the
     high-frequency noise optimisation leaves behind.  (N, 3, H, W) → scalar.
     """
-    image = image.float()
-    dy = (image[:, :, 1:, :] - image[:, :, :-1, :]).square().mean()
-    dx = (image[:, :, :, 1:] - image[:, :, :, :-1]).square().mean()
-    return dy + dx
+    return total_variation_loss(image)

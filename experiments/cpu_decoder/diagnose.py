@@ -28,7 +28,7 @@ from adain.data import list_images  # noqa: E402
 from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder  # noqa: E402
 from adain.evaluation.magenta import load_magenta  # noqa: E402
 from adain.losses import relative_style_stats_loss  # noqa: E402
-from adain.metrics import relative_content_loss, relative_style_loss  # noqa: E402
+from adain.evaluation.metrics import measure_relative_content, measure_relative_style, relative_content  # noqa: E402
 from adain.training import ValidationSet  # noqa: E402
 
 
@@ -60,15 +60,15 @@ def main() -> None:
             style_stats = {tap: AF.mean_std(f) for tap, f in scorer(style, taps=STYLE_TAPS).items()}
             content_feat = scorer(content, taps=(CONTENT_TAP,))[CONTENT_TAP]
             target = AF.adain(content_feat, style_stats[CONTENT_TAP])
-            floor.append(((target.clamp(min=0) - content_feat).square().mean() / content_feat.square().mean()).item())
+            floor.append(relative_content(target.clamp(min=0), content_feat).item())
             for name, model in models.items():
                 out = model.stylize(content, style, content_size=0, style_size=0)
                 for tap, value in per_layer_style(scorer, out, style_stats).items():
                     layers[name][tap].append(value)
                 if name in unclamped:  # the network's own output, before the [0, 1] clamp
                     raw = model.model(content, [model.model.style_stats(style)]).float()
-                    unclamped[name][0].append(relative_content_loss(scorer, raw, content).item())
-                    unclamped[name][1].append(relative_style_loss(scorer, raw, style).item())
+                    unclamped[name][0].append(measure_relative_content(scorer, raw, content).item())
+                    unclamped[name][1].append(measure_relative_style(scorer, raw, style).item())
     print(f"{len(floor)} pairs at {args.size}; content floor of the AdaIN target: {statistics.fmean(floor):.3f}")
     print(f"{'model':<60} " + " ".join(f"{tap:>8}" for tap in STYLE_TAPS) + "   unclamped content / style")
     for name in models:

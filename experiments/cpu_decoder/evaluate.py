@@ -26,7 +26,7 @@ from adain.data import list_images  # noqa: E402
 from adain.encoders import build_encoder  # noqa: E402
 from adain.evaluation.magenta import load_magenta  # noqa: E402
 from adain.io import save_image  # noqa: E402
-from adain.metrics import relative_content_loss, relative_style_loss  # noqa: E402
+from adain.evaluation.metrics import measure_relative_content, measure_relative_style  # noqa: E402
 from adain.training import ValidationSet, image_grid  # noqa: E402
 
 
@@ -54,8 +54,8 @@ def main() -> None:
             content = pairs.content[i: i + 1]
             out = stylizer.stylize(content, style, content_size=0, style_size=0)
             outputs.append(out)
-            content_scores.append(relative_content_loss(scorer, out, content).item())
-            style_scores.append(relative_style_loss(scorer, out, style).item())
+            content_scores.append(measure_relative_content(scorer, out, content).item())
+            style_scores.append(measure_relative_style(scorer, out, style).item())
     result = {"decoder": args.decoder, "pairs": len(outputs), "size": args.size, "style_offset": args.style_offset,
               "rel_content": sum(content_scores) / len(content_scores),
               "rel_style": sum(style_scores) / len(style_scores)}

@@ -20,7 +20,7 @@ from adain.data import center_square, list_images  # noqa: E402
 from adain.encoders import build_encoder  # noqa: E402
 from adain.evaluation.magenta import load_magenta  # noqa: E402
 from adain.io import open_image, pil_to_tensor, resize_shorter  # noqa: E402
-from adain.metrics import relative_content_loss, relative_style_loss  # noqa: E402
+from adain.evaluation.metrics import measure_relative_content, measure_relative_style  # noqa: E402
 
 
 def main() -> None:
@@ -48,8 +48,8 @@ def main() -> None:
             if package is not None:
                 outputs["package"] = pil_to_tensor(package.stylize_with(content_pil, str(style_file)))
             for name, out in outputs.items():
-                scores[name][0].append(relative_content_loss(scorer, out, content).item())
-                scores[name][1].append(relative_style_loss(scorer, out, style).item())
+                scores[name][0].append(measure_relative_content(scorer, out, content).item())
+                scores[name][1].append(measure_relative_style(scorer, out, style).item())
     for name, (content_scores, style_scores) in scores.items():
         if content_scores:
             print(f"{name}: {len(content_scores)} pairs, relative content {statistics.fmean(content_scores):.3f}, "

@@ -21,7 +21,7 @@ from adain.encoders import build_encoder
 from adain.io import open_image, pil_to_tensor, resize_shorter, save_image
 from adain.methods.adain import load_adain
 from adain.methods.johnson import load_johnson
-from adain.metrics import relative_content_loss, relative_style_loss
+from adain.evaluation.metrics import measure_relative_content, measure_relative_style
 from adain.training import image_grid
 
 
@@ -49,8 +49,8 @@ def main() -> None:
         outputs = {"johnson": johnson.stylize(content, None, content_size=0),
                    "adain": adain.stylize(content, style_code, content_size=0)}
         for name, out in outputs.items():
-            scores[name]["rel_content"].append(relative_content_loss(encoder, out, content).item())
-            scores[name]["rel_style"].append(relative_style_loss(encoder, out, style).item())
+            scores[name]["rel_content"].append(measure_relative_content(encoder, out, content).item())
+            scores[name]["rel_style"].append(measure_relative_style(encoder, out, style).item())
         if index < 4:
             shown["content"].append(content)
             shown["johnson"].append(outputs["johnson"])
