@@ -141,7 +141,28 @@ def test_two_by_two_writes_every_file_and_reruns_from_the_cache(tmp_path, image_
                  "color_w1", "effnet_content", "effnet_style_mean_std", "effnet_style_gram", "stylize_ms", "peak_mb"):
         assert all(float(r[name]) == float(r[name]) for r in rows), name  # present, not NaN
     assert all((run_dir / r["output"]).is_file() for r in rows)
+    for name in ("frame", "grid", "edge_f", "style_rank", "style_top1"):  # issue 13's measures
+        assert all(float(r[name]) == float(r[name]) for r in rows), name
+    assert all(float(r["frame"]) >= 1.0 and float(r["style_rank"]) in (1.0, 2.0) for r in rows)
     summary = json.loads((run_dir / "summary.json").read_text())
+    # one reconstruction row per decoder (both α share it), its means on both AdaIN variants
+    assert [(r["decoder"], r["encoder"], r["contents"]) for r in summary["reconstruction"]] == [
+        ("decoder-test", "vgg16-hed", 2)]
+    assert len(list((run_dir / "reconstruction" / "decoder-test").glob("*.png"))) == 2
+    recon = {s["variant"]: s.get("recon_psnr") for s in summary["variants"]}
+    assert recon["adain[alpha=0.5]"] == recon["adain[alpha=1]"] > 0 and recon["tint"] is None
+    assert {s["variant"]: s["trained_on"] for s in summary["variants"]} == {
+        "adain[alpha=0.5]": "vgg16-hed", "adain[alpha=1]": "vgg16-hed", "tint": None}
+    report = (run_dir / "report.md").read_text()
+    table = report.split("\n\n")[2]  # the report leads with every variant on every measure
+    assert table.startswith("| variant | trained on |") and "frame" in table and "recon_psnr" in table
+    lines = {line.split(" | ")[0][2:]: line for line in table.splitlines()[2:]}
+    assert "†" in lines["adain[alpha=1]"] and "†" not in lines["tint"]  # trained on vgg16-hed: flagged
+    assert "**" in table  # the best of each column is marked
+    from PIL import Image
+
+    with Image.open(run_dir / "contact_sheet.jpg") as sheet:  # full-size 32-px tiles, 4 pairs
+        assert sheet.size == (32 * 5, 16 + 32 * 4)
     by_variant = {s["variant"]: s for s in summary["variants"]}
     assert by_variant["tint"]["pairs"] == 4 and by_variant["tint"]["fd_effnet_lite0"] > 0
     assert by_variant["adain[alpha=1]"]["ms_per_image"] > 0
