@@ -1,0 +1,137 @@
+"""A blind two-alternative forced-choice comparison of two methods on the pairs of an eval run,
+the way stylisations are judged in user studies: a person sees content | style | left | right,
+picks the better stylisation, and never learns which method is which until the answers are
+scored.  The CLI is experiments/eval/forced_choice.py.
+
+    prepare(run_dir, "adain[alpha=1]", "magenta", out_dir)   # trials/*.png, answers.csv, key.json
+    score(out_dir / "key.json", out_dir / "answers.csv")      # wins, share, 95 % interval, p-value
+
+Left/right is drawn per trial with a seeded RNG and the trial order is shuffled, so position and
+order carry no information; trial images and answers.csv name no method, key.json does (keep it
+away from the judge).  Answers: L, R, or = (no preference; counted apart, not as half a win).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from pathlib import Path
+
+from adain.errors import UserError
+
+CHOICES = {"l": "left", "r": "right", "=": "tie"}
+
+
+def _rows_by_pair(run_dir: Path, variant: str) -> dict[tuple[str, str], dict]:
+    with (run_dir / "metrics.csv").open(newline="") as handle:
+        return {(r["content_path"], r["style_path"]): r for r in csv.DictReader(handle) if r["variant"] == variant}
+
+
+def prepare(run_dir: str | Path, method_a: str, method_b: str, out_dir: str | Path, seed: int = 0,
+            max_trials: int = 0) -> list[dict]:
+    """Write out_dir/trials/NNN.png, out_dir/answers.csv (blank) and out_dir/key.json for every
+    pair on which both variants of an eval run have an output.  Returns the key's trials."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from adain.data import center_square
+    from adain.io import open_image, resize_shorter, save_image
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if not (run_dir / "metrics.csv").is_file():
+        raise UserError(f"{run_dir}: no metrics.csv; expected the run dir of an eval.py run")
+    rows_a, rows_b = _rows_by_pair(run_dir, method_a), _rows_by_pair(run_dir, method_b)
+    for name, rows in ((method_a, rows_a), (method_b, rows_b)):
+        if not rows:
+            raise UserError(f"{run_dir}/metrics.csv: no rows of variant {name!r}")
+    pairs = [pair for pair in rows_a if pair in rows_b]
+    if not pairs:
+        raise UserError(f"{method_a!r} and {method_b!r} share no content × style pair in {run_dir}")
+    rng = random.Random(seed)
+    rng.shuffle(pairs)
+    if max_trials:
+        pairs = pairs[:max_trials]
+    font = ImageFont.load_default()
+    trials = []
+    for index, (content_path, style_path) in enumerate(pairs):
+        row_a, row_b = rows_a[(content_path, style_path)], rows_b[(content_path, style_path)]
+        a_left = rng.random() < 0.5
+        left, right = (row_a, row_b) if a_left else (row_b, row_a)
+        images = [Image.open(run_dir / left["output"]).convert("RGB"), Image.open(run_dir / right["output"]).convert("RGB")]
+        size = images[0].size
+        content = center_square(open_image(Path(content_path)), size[1]).resize(size)
+        style = center_square(resize_shorter(open_image(Path(style_path)), size[1]), size[1]).resize(size)
+        sheet = Image.new("RGB", (4 * size[0], size[1] + 16), "white")
+        draw = ImageDraw.Draw(sheet)
+        for col, (label, image) in enumerate(zip(("content", "style", "LEFT", "RIGHT"), [content, style, *images])):
+            sheet.paste(image, (col * size[0], 16))
+            draw.text((col * size[0] + 4, 2), label, fill="black", font=font)
+        name = f"{index + 1:03d}"
+        save_image(sheet, out_dir / "trials" / f"{name}.png")
+        trials.append({"trial": name, "left": left["variant"], "right": right["variant"],
+                       "content": Path(content_path).name, "style": Path(style_path).name})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "key.json").write_text(json.dumps({"a": method_a, "b": method_b, "seed": seed, "run_dir": str(run_dir),
+                                                  "trials": trials}, indent=1))
+    with (out_dir / "answers.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["trial", "choice"])
+        writer.writerows([[t["trial"], ""] for t in trials])
+    return trials
+
+
+def read_answers(path: str | Path) -> dict[str, str]:
+    """answers.csv (trial, choice) → {trial: "left" | "right" | "tie"}; blank choices are skipped."""
+    answers = {}
+    with Path(path).open(newline="") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            choice = (row.get("choice") or "").strip().lower()
+            if not choice:
+                continue
+            if choice not in CHOICES:
+                raise UserError(f"{path}:{line}: choice {row.get('choice')!r}; expected L, R or =")
+            answers[str(row["trial"]).strip().zfill(3)] = CHOICES[choice]
+    return answers
+
+
+def binomial_two_sided_p(wins: int, n: int) -> float:
+    """Exact two-sided sign test against no preference (p = 1/2): P(|X − n/2| ≥ |wins − n/2|)."""
+    if n == 0:
+        return 1.0
+    extreme = abs(wins - n / 2)
+    return min(1.0, sum(math.comb(n, k) for k in range(n + 1) if abs(k - n / 2) >= extreme - 1e-9) / 2 ** n)
+
+
+def wilson_interval(wins: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (Wilson 1927)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = wins / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def score(key_path: str | Path, answers_path: str | Path) -> dict:
+    """Unblind: wins of each method, ties, unanswered, A's share of decided trials with its 95 %
+    interval, and the two-sided sign-test p-value of 'no preference'."""
+    key = json.loads(Path(key_path).read_text())
+    answers = read_answers(answers_path)
+    trials = {t["trial"]: t for t in key["trials"]}
+    unknown = sorted(set(answers) - set(trials))
+    if unknown:
+        raise UserError(f"{answers_path}: trial {unknown[0]} is not in {key_path}")
+    wins = {key["a"]: 0, key["b"]: 0}
+    ties = 0
+    for trial, choice in answers.items():
+        if choice == "tie":
+            ties += 1
+        else:
+            wins[trials[trial][choice]] += 1
+    decided = wins[key["a"]] + wins[key["b"]]
+    low, high = wilson_interval(wins[key["a"]], decided)
+    return {"a": key["a"], "b": key["b"], "trials": len(trials), "answered": len(answers),
+            "wins_a": wins[key["a"]], "wins_b": wins[key["b"]], "ties": ties,
+            "share_a": wins[key["a"]] / decided if decided else float("nan"), "share_a_95ci": [low, high],
+            "p_value": binomial_two_sided_p(wins[key["a"]], decided)}
