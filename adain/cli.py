@@ -213,7 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(commands)
     _add_export(commands)
     _add_serve(commands)
+    _add_video(commands)
     return parser
+
+
+def _add_video(commands) -> None:
+    from adain.video_command import add_video_parser  # light: argparse only
+
+    add_video_parser(commands, _add_runtime_options, add_look_options, _add_tiling_options, _non_negative_int,
+                     _positive_int)
 
 
 def _version() -> str:
@@ -241,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adain.bench import run_bench
 
             return run_bench(args)
+        if args.command == "video":
+            from adain.video_command import run_video
+
+            return run_video(args)
         if args.command == "serve":
             from adain.serve import run_serve
 

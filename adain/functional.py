@@ -130,8 +130,10 @@ def masked_adain(
 
     Returns:
         (N, C, H, W) features.  Region k is normalised with the content statistics *of that
-        region* and given style k's statistics; overlapping soft masks are averaged by their
-        weights, and positions that no mask covers keep the content features.
+        region* and given style k's statistics.  Where the masks sum to m ≤ 1 a position is
+        blended with the content, Σ_k m_k·t_k + (1 − m)·c (a grey of 0.05 gives 5 % of the
+        style, no mask the content itself); where they overlap (m > 1) the styles are averaged
+        by their weights, Σ_k m_k·t_k / m.
     """
     if masks.shape[1] != len(styles):
         raise UserError(f"masks: got {masks.shape[1]} masks for {len(styles)} styles")
@@ -144,8 +146,7 @@ def masked_adain(
         transferred = (content - stats.mean) / stats.std * style_stats.std + style_stats.mean
         out = out + region * transferred
     coverage = masks.sum(dim=1, keepdim=True)  # (N, 1, H, W)
-    covered = coverage > 1e-6
-    return torch.where(covered, out / coverage.clamp_min(1e-6), content)
+    return (out + (1 - coverage).clamp_min(0) * content) / coverage.clamp_min(1)
 
 
 def mix_content(transferred: torch.Tensor, content_feat: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -48,6 +48,10 @@ def open_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, mo
         raise UserError(f"{path}: is a folder; expected an image file")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: empty file (0 bytes); expected an image")
+    # Pillow's own bomb guard (an error at 2 × Image.MAX_IMAGE_PIXELS, ~179 MP by default) would
+    # fire in Image.open, before ours, and name a flag that cannot lift it.  Ours runs on the
+    # header too, before any pixel is decoded, so it is the one guard while the file opens.
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -67,10 +71,13 @@ def open_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, mo
         raise
     except UnidentifiedImageError:
         raise UserError(f"{path}: not an image file; expected JPEG, PNG, WebP, BMP or TIFF") from None
-    except Image.DecompressionBombError:
-        raise UserError(f"{path}: too many pixels (decompression bomb guard); raise --max-pixels if intended") from None
+    except Image.DecompressionBombError:  # a plugin's own check (not reached with the limit off)
+        raise UserError(f"{path}: too many pixels, over the limit of {max_pixels:,}; "
+                        f"raise --max-pixels if this is intended") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"{path}: truncated or corrupt image data ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
 
 
 def scaled_size(width: int, height: int, size: int = 0, max_size: int = 0) -> tuple[int, int] | None:

@@ -3,7 +3,9 @@
 Every content × style pair gets its own output (or one blended output per content with
 --style-weights or --mask).  A bad item is reported on one line and skipped; the others are still
 written; the exit status is 2 if anything failed.  Outputs are written atomically and never over
-an input file.
+an input file.  Output names are unique within a run (a content found in a sub-folder of a
+--content folder keeps that sub-folder; a clash left after that gets a numbered suffix), and a
+file from an earlier run is kept unless --overwrite (one line says what was skipped).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def output_name(content: Path, styles: list[Path], ext: str, style_label: str = 
 
 
 def plan_jobs(contents: list[Path], styles: list[Path], blend: bool, output: Path, ext: str,
-              style_label: str = "") -> list[Job]:
+              style_label: str = "", subfolders: dict[Path, Path] | None = None) -> list[Job]:
+    """One Job per content × style group; `subfolders` maps a content to the sub-folder (relative
+    to the --content folder it was found in) its outputs go to.  Names are unique: a clash left
+    after the sub-folders (`x.jpg` and `x.png` side by side) gets `_2`, `_3`, … in job order."""
     from adain.io import IMAGE_SUFFIXES
 
     groups = [styles] if blend else [[s] for s in styles]
@@ -43,10 +48,60 @@ def plan_jobs(contents: list[Path], styles: list[Path], blend: bool, output: Pat
         if len(pairs) != 1:
             raise UserError(f"--output {output}: a file name takes exactly one result, but there are {len(pairs)}; give a folder")
         return [Job(pairs[0][0], pairs[0][1], output)]
-    return [Job(c, g, output / output_name(c, g, ext, style_label)) for c, g in pairs]
+    jobs, taken = [], set()
+    for content, group in pairs:
+        path = output / (subfolders or {}).get(content, Path()) / output_name(content, group, ext, style_label)
+        candidate, number = path, 1
+        while str(candidate).lower() in taken:  # lower: a case-insensitive file system clashes too
+            number += 1
+            candidate = path.with_name(f"{path.stem}_{number}{path.suffix}")
+        taken.add(str(candidate).lower())
+        jobs.append(Job(content, group, candidate))
+    return jobs
+
+
+def content_subfolders(raw: list[str]) -> dict[Path, Path]:
+    """Each content image found inside a --content folder → its folder relative to that one."""
+    from adain.io import expand_image_paths
+
+    found: dict[Path, Path] = {}
+    for item in raw:
+        root = Path(item)
+        if root.is_dir():
+            for path in expand_image_paths([root], "content"):
+                found.setdefault(path, path.parent.relative_to(root))
+    return found
+
+
+# Flags that only some methods read: given to another method they would be silently ignored,
+# so they are refused (one line, before anything loads).  Compared with the parser's defaults.
+METHOD_FLAGS = {
+    "alpha": ("adain",), "tile": ("adain",), "max_memory": ("adain",), "batch": ("adain",),
+    "compile": ("adain",), "decoder": ("adain",),
+    "encoder": ("adain", "gatys"), "encoder_weights": ("adain", "gatys"), "style_size": ("adain", "gatys"),
+    "iterations": ("gatys",), "optimizer": ("gatys",), "content_weight": ("gatys",),
+    "style_weight": ("gatys",), "tv_weight": ("gatys",), "init": ("gatys",), "pooling": ("gatys",),
+    "scales": ("gatys",), "seed": ("gatys",),
+    "johnson_model": ("johnson",), "style_weights": ("adain", "gatys"), "mask": ("adain", "gatys"),
+}
+
+
+def check_method_flags(args: Namespace) -> None:
+    from adain.cli import build_parser
+
+    defaults = build_parser().parse_args(["stylize"])
+    for name, methods in METHOD_FLAGS.items():
+        if args.method not in methods and hasattr(args, name) and getattr(args, name) != getattr(defaults, name, None):
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag} does not apply to --method {args.method} (only to {' and '.join(methods)}); "
+                            f"drop it")
+    if args.method in BUILT_IN_STYLE_METHODS and args.style is not None:
+        raise UserError(f"--style does not apply to --method {args.method}: the network renders the one style it "
+                        f"was trained on (choose it with --johnson-model); drop --style")
 
 
 def _validate(args: Namespace) -> None:
+    check_method_flags(args)
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha}: expected a value in [0, 1]")
     if args.style_weights is not None and args.mask is not None:
@@ -66,13 +121,21 @@ def run_stylize(args: Namespace) -> int:
     contents = expand_image_paths(args.content, "content")
     styles = [] if built_in_style else expand_image_paths(args.style, "style")
     blend = args.style_weights is not None or args.mask is not None or built_in_style
-    style_label = Path(args.johnson_model).stem if built_in_style and args.johnson_model else args.method
+    style_label = args.method
+    if built_in_style:
+        from adain.methods.johnson import SHIPPED_JOHNSON
+
+        style_label = Path(args.johnson_model or SHIPPED_JOHNSON).stem
     if args.style_weights is not None:
         from adain.functional import normalise_weights
 
         normalise_weights(args.style_weights, len(styles))  # fail before loading anything
-    jobs = plan_jobs(contents, styles, blend, Path(args.output), args.ext, style_label)
+    jobs = plan_jobs(contents, styles, blend, Path(args.output), args.ext, style_label,
+                     content_subfolders(args.content))
     inputs = {p.resolve() for p in contents + styles + [Path(m) for m in (args.mask or [])]}
+    jobs = skip_existing(jobs, getattr(args, "overwrite", False), inputs)
+    if not jobs:
+        return 0
 
     from tqdm import tqdm  # heavy imports from here on
 
@@ -106,11 +169,15 @@ def run_stylize(args: Namespace) -> int:
     def finished(job: Job, result=None, error: UserError | None = None) -> None:
         nonlocal failures
         progress.update(1)
+        if error is None:
+            try:
+                save_image(result, job.output)
+            except UserError as exc:  # a full disk or a read-only folder fails this output only
+                error = exc
         if error is not None:
             failures += 1
             tqdm.write(f"adain: error: {error}", file=sys.stderr)
             return
-        save_image(result, job.output)
         progress.set_postfix_str(job.output.name)
         if len(jobs) <= 3 or args.no_progress:
             print(job.output)
@@ -151,6 +218,20 @@ def batch_groups(jobs: list[Job], batch_size: int) -> list[list[Job]]:
     for job in jobs:
         by_styles.setdefault(tuple(job.styles), []).append(job)
     return [same[i: i + batch_size] for same in by_styles.values() for i in range(0, len(same), batch_size)]
+
+
+def skip_existing(jobs: list[Job], overwrite: bool, inputs: set[Path]) -> list[Job]:
+    """The jobs whose output does not exist yet (all with `overwrite`); one line names the rest.
+    An output that is an input stays in, to be refused by check_output."""
+    if overwrite:
+        return jobs
+    existing = {id(job) for job in jobs if job.output.exists() and job.output.resolve() not in inputs}
+    if existing:
+        names = [str(job.output) for job in jobs if id(job) in existing]
+        shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+        print(f"adain: skipped {len(names)} of {len(jobs)} outputs that exist already ({shown}); "
+              f"pass --overwrite to replace them", file=sys.stderr)
+    return [job for job in jobs if id(job) not in existing]
 
 
 def check_output(job: Job, inputs: set[Path]) -> None:

@@ -334,6 +334,10 @@ def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str |
         arch = {len(decoder_layers("vgg19")): "vgg19", len(decoder_layers("vgg16")): "vgg16"}.get(len(convs))
     if arch is None:
         raise UserError(f"{source}: found {len(convs)} convolutions; expected 9 (VGG-19) or 8 (VGG-16) decoder layers")
+    from adain.layers import PADDING_MODES
+
+    if padding not in PADDING_MODES:
+        raise UserError(f"{source}: decoder padding {padding!r}; expected one of {', '.join(PADDING_MODES)}")
     decoder = Decoder(arch, padding)
     for (name, c_in, c_out), (weight, bias) in zip(decoder_layers(arch), convs):
         if tuple(weight.shape) != (c_out, c_in, 3, 3) or tuple(bias.shape) != (c_out,):
@@ -366,8 +370,10 @@ def load_decoder(path: str | os.PathLike):
         state = load_torch_file(path)
         metadata = {}
         if "decoder" in state and isinstance(state["decoder"], dict):  # training checkpoint
-            metadata = {"encoder": state.get("config", {}).get("model", {}).get("encoder"),
-                        "step": state.get("step")}
+            model_config = state.get("config", {}).get("model", {})
+            # the architecture as trained (checkpoint_extras), else the run's padding setting
+            spec = state.get("decoder_config") or {"padding": model_config.get("decoder_padding", "reflect")}
+            metadata = {"encoder": model_config.get("encoder"), "step": state.get("step"), "decoder": dict(spec)}
             metadata = {k: v for k, v in metadata.items() if v is not None}
             state = state["decoder"]
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):

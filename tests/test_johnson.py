@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from adain.checkpoint import load_checkpoint
 from adain.config import load_config
@@ -203,10 +204,9 @@ def test_cli_stylize(exported, tmp_path):
     from adain.cli import main
 
     content = write_image(tmp_path / "photo.png", 50, 41, seed=5)
-    style = write_image(tmp_path / "art.png", 40, 40, seed=6)
     output = tmp_path / "out.png"
     code = main(["stylize", "--method", "johnson", "--johnson-model", str(exported), "--content", str(content),
-                 "--style", str(style), "--output", str(output), "--content-size", "0", "--device", "cpu",
+                 "--output", str(output), "--content-size", "0", "--device", "cpu",
                  "--precision", "fp32", "--no-progress"])
     assert code == 0
     from PIL import Image
@@ -225,14 +225,34 @@ def test_cli_without_a_style_makes_one_output_per_content(exported, tmp_path):
     assert written == [f"photo{i}_stylized_{Path(exported).stem}.jpg" for i in range(2)]
 
 
-def test_cli_without_model_is_exit_2_one_line(tmp_path, capsys):
+def test_cli_without_model_uses_the_shipped_network(tmp_path, capsys):
+    from adain.cli import main
+    from adain.methods.johnson import SHIPPED_JOHNSON, load_johnson
+
+    content = write_image(tmp_path / "photo.png", 32, 32, seed=5)
+    code = main(["stylize", "--method", "johnson", "--content", str(content), "--output", str(tmp_path / "out"),
+                 "--content-size", "0", "--device", "cpu", "--precision", "fp32", "--ext", "png", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    written = tmp_path / "out" / "photo_stylized_johnson-vangogh.png"
+    expected = load_johnson(SHIPPED_JOHNSON, "cpu", "fp32").stylize(str(content), content_size=0)
+    assert np.array_equal(np.asarray(Image.open(written)), np.asarray(expected))
+
+
+def test_cli_style_under_johnson_is_exit_2_one_line(tmp_path, capsys):
+    """A johnson network renders one style: a style folder used to give N identical files, each
+    named after a style it did not use."""
     from adain.cli import main
 
     content = write_image(tmp_path / "photo.png", 32, 32, seed=5)
-    code = main(["stylize", "--method", "johnson", "--content", str(content), "--style", str(content),
-                 "--output", str(tmp_path / "o.png")])
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    for i in range(2):
+        write_image(styles / f"s{i}.png", 32, 32, seed=i)
+    code = main(["stylize", "--method", "johnson", "--content", str(content), "--style", str(styles),
+                 "--output", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and "--johnson-model" in err
+    assert code == 2 and err.splitlines() == [err] and err.startswith("adain: error: --style does not apply")
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_export_of_a_johnson_checkpoint(johnson_run, tmp_path):

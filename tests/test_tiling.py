@@ -81,9 +81,10 @@ def test_decoder_reach_is_4_cells(model):
     {"alpha": 0.6},
     {"style_weights": [0.7, 0.3]},
     {"masks": "left-right"},
+    {"masks": "gradient"},
     {"preserve_color": "luminance"},
     {"preserve_color": "histogram", "alpha": 0.8},
-], ids=["alpha", "two-styles-weighted", "masks", "luminance", "histogram"])
+], ids=["alpha", "two-styles-weighted", "masks", "soft-mask", "luminance", "histogram"])
 def test_tiled_equals_untiled(model, content, options):
     from adain.methods.adain import AdaINStylizer
 
@@ -93,6 +94,8 @@ def test_tiled_equals_untiled(model, content, options):
     if options.get("masks") == "left-right":  # soft left/right split at the content's size
         ramp = torch.linspace(0, 1, content.shape[-1]).clamp(0.3, 0.7).sub(0.3).div(0.4)
         options["masks"] = torch.stack([1 - ramp, ramp]).view(1, 2, 1, -1).expand(1, 2, content.shape[-2], -1)
+    if options.get("masks") == "gradient":  # one style, m from 0 to 1: m·style + (1 − m)·content
+        options["masks"] = torch.linspace(0, 1, content.shape[-1]).view(1, 1, 1, -1).expand(1, 1, content.shape[-2], -1)
     common = dict(content_size=0, style_size=0, **options)
     untiled = stylizer.stylize(content, styles, tile=0, **common)
     tiled = stylizer.stylize(content, styles, tile=TILE, **common)

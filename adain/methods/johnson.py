@@ -24,6 +24,7 @@ from adain.runtime import prepare_for_inference, resolve_device, resolve_dtype
 from adain.transformer_net import TransformerNet
 
 METADATA_KEY = "adain"  # the same safetensors header key as shipped decoders (adain.weights)
+SHIPPED_JOHNSON = Path(__file__).resolve().parent.parent / "weights" / "johnson-vangogh.safetensors"
 
 
 # --- weight files ---------------------------------------------------------------------------
@@ -73,13 +74,16 @@ def load_johnson(model: str | os.PathLike | None = None, device: str = "auto",
     """Build a Johnson Stylizer.
 
     Args:
-        model: a .safetensors file written by `adain export`, or a train.py checkpoint.
+        model: a .safetensors file written by `adain export`, or a train.py checkpoint;
+            default: the shipped network (SHIPPED_JOHNSON, Van Gogh's Starry Night).
         device: "auto", "cpu" or "cuda[:N]".
         precision: "auto" (bf16 weights + channels_last where the hardware is fast), "bf16" or "fp32".
     """
     if model is None:
-        raise UserError("johnson: no model; pass --johnson-model PATH (a network trained by train.py "
-                        "--config configs/train/johnson.yaml, or its exported .safetensors)")
+        if not SHIPPED_JOHNSON.is_file():
+            raise UserError("johnson: no network ships with this install; pass --johnson-model PATH (a network "
+                            "trained by train.py --config configs/train/johnson.yaml, or its exported .safetensors)")
+        model = SHIPPED_JOHNSON
     network, metadata = load_transformer(model)
     target_device = resolve_device(device)
     return JohnsonStylizer(prepare_for_inference(network, target_device, resolve_dtype(precision, target_device)),
@@ -140,11 +144,9 @@ class JohnsonStylizer(Stylizer):
 
 
 def from_cli(args) -> tuple[JohnsonStylizer, dict]:
-    """`adain stylize --method johnson`: the Stylizer from --johnson-model, --device, --precision."""
-    if not getattr(args, "johnson_model", None):
-        raise UserError("--method johnson needs --johnson-model PATH (a network trained with "
-                        "configs/train/johnson.yaml, or its exported .safetensors)")
-    return load_johnson(args.johnson_model, args.device, args.precision), {}
+    """`adain stylize --method johnson`: the Stylizer from --johnson-model (default: the shipped
+    network), --device, --precision."""
+    return load_johnson(getattr(args, "johnson_model", None), args.device, args.precision), {}
 
 
 # --- adain bench --method johnson -----------------------------------------------------------
