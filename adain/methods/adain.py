@@ -173,6 +173,8 @@ class AdaINStylizer(Stylizer):
     def _recoloured_from_stats(self, code: StyleCode, preserve_color: str, color_mean: torch.Tensor,
                                color_cov: torch.Tensor) -> StyleCode:
         """Stylizer._recoloured with the content's colour statistics given, not its image."""
+        if code.recoloured:
+            return code
         if preserve_color == "histogram":
             image = AF.match_color(code.image, None, target_stats=(color_mean, color_cov)).clamp(0, 1)
         else:

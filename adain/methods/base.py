@@ -49,6 +49,8 @@ class StyleCode:
     name: str = "style"
     #: the sizes, relative to `image`, the features were computed at and averaged over (stroke size)
     scales: tuple[float, ...] = (1.0,)
+    #: already recoloured for colour preservation (a video recolours its style once, adain.video)
+    recoloured: bool = False
 
     @property
     def stats(self):  # the AdaIN name for its features, kept for callers of the first API
@@ -199,8 +201,15 @@ class Stylizer(ABC):
         with torch.inference_mode():
             return average_features([self._style_features(rescale(image, scale)) for scale in scales])
 
+    def stylize_video(self, input: str | os.PathLike, style, output: str | os.PathLike | None = None, **options):
+        """Stylise a video file frame by frame with temporal-stability options; returns a
+        VideoResult (see `adain.video.stylize_video` for the options)."""
+        from adain.video import stylize_video
+
+        return stylize_video(self, input, style, output, **options)
+
     def _recoloured(self, code: StyleCode, content: torch.Tensor, preserve_color: str) -> StyleCode:
-        if preserve_color == "none" or not self.recolours_style:
+        if preserve_color == "none" or not self.recolours_style or code.recoloured:
             return code
         if preserve_color == "histogram":
             image = AF.match_color(code.image, content[:1]).clamp(0, 1)

@@ -1,0 +1,435 @@
+"""Stylise a video, frame by frame, with temporal stability: `stylize_video`.
+
+    import adain
+    result = adain.load().stylize_video("clip.mp4", "art.jpg", "clip_art.mp4", alpha=0.8,
+                                        ema=0.9, flow_blend=0.5)
+
+Decoding and encoding are PyAV (its wheels bundle FFmpeg): any container and codec FFmpeg
+reads.  The output keeps the input's frame count, timestamps (so its frame rate), size and
+audio streams (copied packet for packet where the output container takes the codec, else
+re-encoded).  Frames stream through one at a time (a batch of them on CUDA), so memory does not
+grow with the clip; large frames take the Stylizer's tiled path (4K, 8K).  The style is encoded
+once per clip.  Temporal stability without retraining, both off by default:
+
+  ema         the content statistics AdaIN normalises with are an exponential moving average
+              over frames, μ_t = m·μ_t−1 + (1 − m)·μ(frame t) (the same for σ): the global
+              tone of the stylisation stops pumping with small content changes (AdaIN only);
+  flow_blend  the previous *output* frame, warped onto the current one by the optical flow of
+              the *input* frames (adain.flow: DIS, forward–backward occlusion check), is mixed
+              in with weight w where the flow is reliable: O_t ← (1 − w·M)·O_t + w·M·Ô_t−1.
+
+Colour preservation recolours the style once, to the first frame's colours (per-frame
+recolouring would re-encode the style for every frame and make the palette flicker).
+A bad input — not a video, no video stream, a truncated or damaged file — or an output that
+cannot be written ends with a one-line UserError, and no partial output is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from adain import functional as AF
+from adain.errors import UserError
+
+# output suffix → (container format, video codec, audio codecs it takes as they are, audio codec to re-encode to)
+CONTAINERS = {
+    ".mp4": ("mp4", "libx264", {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}, "aac"),
+    ".m4v": ("mp4", "libx264", {"aac", "mp3", "alac", "ac3", "eac3"}, "aac"),
+    ".mov": ("mov", "libx264", {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"}, "aac"),
+    ".mkv": ("matroska", "libx264", None, "aac"),  # None: Matroska takes any codec
+    ".webm": ("webm", "libvpx-vp9", {"opus", "vorbis"}, "libopus"),
+    ".avi": ("avi", "mpeg4", {"mp3", "ac3", "pcm_s16le"}, "mp3"),
+}
+
+
+@dataclass
+class VideoResult:
+    """What `stylize_video` wrote: the file, its frame count, frame rate, size, audio streams and speed."""
+
+    output: Path
+    frames: int
+    fps: float
+    width: int
+    height: int
+    audio_streams: int
+    seconds: float
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+class StatsEMA:
+    """A content_stats_hook (AdaINModel.forward) that returns the exponential moving average of
+    the statistics it has seen: m·previous + (1 − m)·current, per region, for μ and σ."""
+
+    def __init__(self, momentum: float):
+        if not 0.0 <= momentum < 1.0:
+            raise UserError(f"ema: {momentum}; expected a momentum in [0, 1)")
+        self.momentum = momentum
+        self.state: list[AF.FeatureStats] | None = None
+
+    def __call__(self, stats: list[AF.FeatureStats]) -> list[AF.FeatureStats]:
+        m = self.momentum
+        if self.state is None or len(self.state) != len(stats):
+            self.state = list(stats)
+        else:
+            self.state = [AF.FeatureStats(m * old.mean + (1 - m) * new.mean, m * old.std + (1 - m) * new.std)
+                          for old, new in zip(self.state, stats)]
+        return self.state
+
+
+class Progress:
+    """Frames done, frames/s and time left: a tqdm bar on a terminal, else one plain line every
+    `every` seconds (logs and CI stay readable)."""
+
+    def __init__(self, total: int, enabled: bool = True, every: float = 10.0, stream=None):
+        self.stream = stream or sys.stderr
+        self.total, self.enabled, self.every = total, enabled, every
+        self.done, self.start, self.last = 0, time.monotonic(), time.monotonic()
+        self.bar = None
+        if enabled and hasattr(self.stream, "isatty") and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total or None, unit="frame", file=self.stream, dynamic_ncols=True)
+
+    def update(self, count: int = 1) -> None:
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+            return
+        now = time.monotonic()
+        if self.enabled and (now - self.last >= self.every or self.done == self.total):
+            self.last = now
+            print(self.line(now), file=self.stream, flush=True)
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = (now or time.monotonic()) - self.start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        text = f"adain video: frame {self.done}"
+        if self.total:
+            text += f"/{self.total} ({100 * self.done // self.total} %)"
+        text += f", {rate:.2f} frames/s"
+        if self.total and rate > 0:
+            left = int((self.total - self.done) / rate)
+            text += f", {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left"
+        return text
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _av():
+    try:
+        import av
+    except ImportError as exc:  # pragma: no cover - a requirements.txt dependency
+        raise UserError("video needs PyAV (pip install -r requirements.txt)") from exc
+    return av
+
+
+def open_video(path: str | os.PathLike):
+    """PyAV input container and its first video stream; a one-line UserError for a missing
+    file, a file FFmpeg cannot read, or one without a video stream."""
+    av = _av()
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: video file not found")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"{path}: not a video file FFmpeg can read ({_reason(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise UserError(f"{path}: no video stream (expected a video file)")
+    return container, container.streams.video[0]
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "strerror", None) or exc).strip().rstrip(".") or type(exc).__name__
+
+
+def default_output(input_path: Path, styles: Sequence, folder: str | os.PathLike = "outputs") -> Path:
+    names = "+".join(Path(s).stem if isinstance(s, (str, os.PathLike)) else "style" for s in styles) or "style"
+    return Path(folder) / f"{input_path.stem}_stylized_{names}.mp4"
+
+
+def _check_output(output: Path, input_path: Path, overwrite: bool) -> tuple[str, str, set | None, str]:
+    if output.suffix.lower() not in CONTAINERS:
+        raise UserError(f"{output}: unknown video format {output.suffix!r}; expected one of "
+                        f"{', '.join(CONTAINERS)}")
+    if output.resolve() == input_path.resolve():
+        raise UserError(f"{output}: would overwrite the input video; choose another --output")
+    if output.exists() and not overwrite:
+        raise UserError(f"{output}: exists already; pass --overwrite (API: overwrite=True) to replace it")
+    return CONTAINERS[output.suffix.lower()]
+
+
+def _temporary_path(output: Path) -> Path:
+    """A writable file beside `output` (so the final rename is atomic); UserError if there is none."""
+    temporary = output.with_name(f".{output.stem}.part{os.getpid()}{output.suffix}")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write the output ({_reason(exc)})") from None
+    return temporary
+
+
+def _load_masks(masks, size: tuple[int, int]) -> torch.Tensor | None:
+    """Masks (paths, PIL images or a tensor) → (1, K, H, W) at the frame's (W, H), loaded once."""
+    if masks is None or isinstance(masks, torch.Tensor):
+        return masks
+    from adain.io import load_mask, pil_to_tensor
+
+    loaded = []
+    for mask in masks:
+        if isinstance(mask, (str, os.PathLike)):
+            loaded.append(load_mask(mask, size))
+        else:
+            if mask.size != size:
+                raise UserError(f"mask: size {mask.size}; expected the video's frame size {size}")
+            loaded.append(pil_to_tensor(mask.convert("L")))
+    return torch.cat(loaded, dim=1)
+
+
+class _Writer:
+    """The output container: the video stream (H.264 by default) and the audio streams, copied
+    or re-encoded."""
+
+    def __init__(self, path: Path, spec, video_in, audio_in, width: int, height: int):
+        av = _av()
+        fmt, codec, audio_copy, audio_codec = spec
+        self.container = av.open(str(path), mode="w", format=fmt)
+        rate = video_in.average_rate or video_in.guessed_rate or Fraction(25)
+        self.video = self.container.add_stream(codec, rate=rate)
+        self.video.width, self.video.height = width, height
+        # 4:2:0 needs even sides; odd ones keep full chroma (H.264 High 4:4:4)
+        even = width % 2 == 0 and height % 2 == 0
+        self.video.pix_fmt = "yuv420p" if even or codec != "libx264" else "yuv444p"
+        if codec == "libx264":
+            self.video.options = {"crf": "18", "preset": "medium"}
+        self.video.codec_context.time_base = video_in.time_base
+        self.video.time_base = video_in.time_base
+        self.audio: dict[int, tuple[Any, Any]] = {}  # input index → (output stream, decoder or None)
+        for stream in audio_in:
+            name = stream.codec_context.name
+            if audio_copy is None or name in audio_copy:
+                self.audio[stream.index] = (self.container.add_stream_from_template(stream), None)
+            else:
+                out = self.container.add_stream(audio_codec, rate=stream.rate or 48000)
+                out.layout = stream.layout.name if stream.layout else "stereo"
+                self.audio[stream.index] = (out, stream)
+
+    def write_frame(self, rgb: np.ndarray, pts, time_base) -> None:
+        av = _av()
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        self.container.mux(self.video.encode(frame))
+
+    def write_audio(self, packet) -> None:
+        out, decode_from = self.audio[packet.stream.index]
+        if decode_from is None:
+            if packet.dts is None:  # the demuxer's flush packet
+                return
+            packet.stream = out
+            self.container.mux(packet)
+            return
+        for frame in packet.decode():
+            frame.pts = None  # the encoder numbers samples itself
+            self.container.mux(out.encode(frame))
+
+    def close(self) -> None:
+        self.container.mux(self.video.encode(None))
+        for out, decode_from in self.audio.values():
+            if decode_from is not None:
+                self.container.mux(out.encode(None))
+        self.container.close()
+
+
+def stylize_video(
+    stylizer,
+    input: str | os.PathLike,
+    style,
+    output: str | os.PathLike | None = None,
+    *,
+    style_weights: Sequence[float] | None = None,
+    masks=None,
+    preserve_color: str = "none",
+    content_size: int = 0,
+    style_size: int = 512,
+    style_scale=None,
+    max_size: int = 0,
+    ema: float = 0.0,
+    flow_blend: float = 0.0,
+    flow_size: int = 512,
+    batch: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_frame=None,
+    **options,
+) -> VideoResult:
+    """Stylise every frame of `input` into `output` (see the module docstring).
+
+    Args:
+        stylizer: a Stylizer (`adain.load()`, `adain.load_method(...)`).
+        input: a video file.
+        style / style_weights / masks / preserve_color / style_size / style_scale / max_size:
+            as `Stylizer.stylize`; masks are at the frame's size and hold for the whole clip.
+        output: .mp4 (H.264), .mov, .mkv, .webm (VP9) or .avi; default
+            outputs/<input>_stylized_<style>.mp4.
+        content_size: shorter side the frames are stylised at (0: their own size); the output
+            always has the input's size.
+        ema: momentum of the moving average of content statistics (0: off; 0.9 is smooth).
+        flow_blend: weight of the flow-warped previous output frame (0: off; 0.5 is strong).
+        flow_size: longer side at which optical flow is computed.
+        batch: frames per forward pass (0: 8 on CUDA, 1 on the CPU; 1 whenever ema, flow_blend,
+            masks or colour preservation make frames depend on each other or on per-frame state).
+        overwrite: replace an existing output file.
+        progress: frames/s and time left on stderr.
+        on_frame: called as on_frame(index, input_rgb, output_rgb) with (H, W, 3) uint8 arrays
+            (the experiment measures flicker with it).
+        **options: the method's own (AdaIN: alpha, tile, max_memory, photo, …).
+
+    Returns:
+        VideoResult.
+    """
+    av = _av()
+    input_path = Path(input)
+    styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+    output = Path(output) if output is not None else default_output(input_path, styles)
+    if not 0.0 <= flow_blend <= 1.0:
+        raise UserError(f"flow blend: {flow_blend}; expected a weight in [0, 1]")
+    if ema and stylizer.name != "adain":
+        raise UserError(f"ema: smooths AdaIN's content statistics; {stylizer.name} has none")
+    stats_hook = StatsEMA(ema) if ema else None
+    spec = _check_output(output, input_path, overwrite)
+    container, video_in = open_video(input_path)
+    temporary = None
+    try:
+        width, height = video_in.codec_context.width, video_in.codec_context.height
+        if not width or not height:
+            raise UserError(f"{input_path}: the video stream has no frame size (damaged file?)")
+        mask_tensor = _load_masks(masks, (width, height))
+        codes = [stylizer.encode_style(s, style_size, max_size, style_scale=style_scale) for s in styles]
+        temporary = _temporary_path(output)
+        audio_in = list(container.streams.audio)
+        writer = _Writer(temporary, spec, video_in, audio_in, width, height)
+        sequential = bool(ema or flow_blend or masks is not None or preserve_color != "none")
+        batch = 1 if sequential else (batch or (8 if str(getattr(stylizer, "device", "cpu")).startswith("cuda") else 1))
+        frame_options = dict(style_weights=style_weights, masks=mask_tensor, preserve_color=preserve_color,
+                             content_size=content_size, max_size=max_size, **options)
+        if stats_hook is not None:
+            frame_options["content_stats_hook"] = stats_hook
+        counter = Progress(video_in.frames, enabled=progress)
+        state = {"previous": None, "index": 0, "recoloured": False}
+        pending: list[tuple[np.ndarray, Any, Any]] = []
+        start = time.monotonic()
+        last_end = float("-inf")  # where the packets read so far end, seconds
+
+        def run(frames: list[tuple[np.ndarray, Any, Any]]) -> None:
+            nonlocal codes
+            if preserve_color != "none" and not state["recoloured"]:  # the style recoloured once, to frame 1
+                first = torch.from_numpy(frames[0][0]).permute(2, 0, 1).unsqueeze(0).float() / 255
+                codes = [replace(stylizer._recoloured(code, first, preserve_color), recoloured=True)
+                         for code in codes]
+                state["recoloured"] = True
+            outputs = _stylize_frames(stylizer, [rgb for rgb, _, _ in frames], codes, frame_options)
+            for (rgb, pts, time_base), out in zip(frames, outputs):
+                if flow_blend > 0:
+                    out = _blend_previous(out, rgb, state["previous"], flow_blend, flow_size)
+                    state["previous"] = (rgb, out)
+                writer.write_frame(out, pts, time_base)
+                if on_frame is not None:
+                    on_frame(state["index"], rgb, out)
+                state["index"] += 1
+                counter.update()
+
+        try:
+            for packet in container.demux(video_in, *audio_in):
+                if packet.pts is not None and packet.time_base is not None:
+                    last_end = max(last_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                if packet.stream.type == "audio":
+                    writer.write_audio(packet)
+                    continue
+                for frame in packet.decode():
+                    pending.append((frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base))
+                    if len(pending) >= batch:
+                        run(pending)
+                        pending = []
+            if pending:
+                run(pending)
+        except av.error.FFmpegError as exc:
+            raise UserError(f"{input_path}: could not decode frame {state['index'] + len(pending) + 1} "
+                            f"({_reason(exc)}); the file is truncated or damaged") from None
+        finally:
+            counter.close()
+        declared = video_in.frames
+        if state["index"] == 0:
+            raise UserError(f"{input_path}: no frame could be decoded; the file is truncated or damaged")
+        if declared and state["index"] < declared:
+            raise UserError(f"{input_path}: only {state['index']} of {declared} frames could be decoded; "
+                            "the file is truncated")
+        if container.duration and last_end > float("-inf"):  # Matroska & co. declare no frame count
+            begin = (container.start_time or 0) / 1e6
+            missing = begin + container.duration / 1e6 - last_end
+            if missing > 0.25 + 2 / float(video_in.average_rate or 25):
+                raise UserError(f"{input_path}: the streams end {missing:.2f} s before the declared duration; "
+                                "the file is truncated")
+        try:
+            writer.close()
+        except av.error.FFmpegError as exc:
+            raise UserError(f"{output}: could not finish the video ({_reason(exc)})") from None
+        seconds = time.monotonic() - start
+        os.replace(temporary, output)
+        temporary = None
+        rate = video_in.average_rate or video_in.guessed_rate or 0
+        return VideoResult(output, state["index"], float(rate), width, height, len(audio_in), seconds)
+    finally:
+        container.close()
+        if temporary is not None:
+            try:
+                temporary.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _stylize_frames(stylizer, frames: list[np.ndarray], codes, options: dict) -> list[np.ndarray]:
+    """(H, W, 3) uint8 frames → stylised frames of the same size, uint8.  One frame goes as a PIL
+    image (so a large one takes the tiled path on uint8 buffers), several as one tensor batch."""
+    height, width = frames[0].shape[:2]
+    if len(frames) == 1:
+        out = stylizer.stylize(Image.fromarray(frames[0]), codes, **options)
+        outs = [out if out.size == (width, height) else out.resize((width, height), Image.BICUBIC)]
+        return [np.asarray(o.convert("RGB")) for o in outs]
+    batch = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div_(255)
+    out = stylizer.stylize(batch, codes, **options)
+    if out.shape[-2:] != (height, width):
+        out = torch.nn.functional.interpolate(out, size=(height, width), mode="bicubic", antialias=True)
+    return list(out.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).numpy())
+
+
+def _blend_previous(out: np.ndarray, rgb: np.ndarray, previous, weight: float, flow_size: int) -> np.ndarray:
+    """Mix the previous output, warped by the input frames' flow, into `out` where reliable."""
+    if previous is None:
+        return out
+    from adain import flow as flowlib
+
+    previous_rgb, previous_out = previous
+    backward = flowlib.dis_flow(rgb, previous_rgb, flow_size)
+    forward = flowlib.dis_flow(previous_rgb, rgb, flow_size)
+    reliable = flowlib.consistent(backward, forward).astype(np.float32)[..., None] * weight
+    warped = flowlib.warp(previous_out, backward)
+    mixed = (1 - reliable) * out.astype(np.float32) + reliable * warped
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
