@@ -113,9 +113,8 @@ def build_app(backend: DemoBackend):
                 return "", None
             try:
                 text = backend.describe(path)
-            except UserError as exc:
-                gr.Warning(str(exc))
-                return f"⚠️ {exc}", None
+            except UserError as exc:  # shown under the upload (a toast would stack on every change)
+                return f"⚠️ **{exc}**", None
             return text, {"background": path, "layers": [], "composite": None}
 
         content.change(on_content, content, [content_info, mask], show_progress="hidden")

@@ -144,8 +144,8 @@ class DemoBackend:
         try:
             return open_image(path, self.settings.max_pixels)
         except UserError as exc:
-            message = str(exc).replace(str(path), path.name).replace("raise --max-pixels if this is intended",
-                                                                     "this server's --max-pixels")
+            message = str(exc).replace(str(path), path.name).replace("; raise --max-pixels if this is intended",
+                                                                     " (this server's --max-pixels)")
             raise UserError(f"{what} {message}") from None
 
     def describe(self, path: str | Path | None) -> str:

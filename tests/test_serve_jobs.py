@@ -80,7 +80,7 @@ def test_painted_mask_places_two_styles(backend, images):
 @pytest.mark.parametrize("kind, message", [
     ("text", "content photo.png: not an image file"),
     ("truncated", "content photo.jpg: truncated or corrupt image data"),
-    ("huge", "content photo.png: 600x400 is 240,000 pixels, over the limit of 200,000; this server's --max-pixels"),
+    ("huge", "content photo.png: 600x400 is 240,000 pixels, over the limit of 200,000 (this server's --max-pixels)"),
 ])
 def test_bad_uploads_are_one_line_messages_naming_the_file(backend, tmp_path, kind, message):
     folder = tmp_path / "gradio-upload-123"
