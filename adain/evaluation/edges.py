@@ -48,9 +48,12 @@ class HEDEdges(nn.Module):
         self.requires_grad_(False).eval()
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        height, width = rgb.shape[-2:]
-        feats = self.encoder(rgb.float(), taps=SIDE_TAPS)
-        sides = [F.interpolate(conv(feats[tap]), size=(height, width), mode="bilinear", align_corners=False)
+        return self.from_features(self.encoder(rgb.float(), taps=SIDE_TAPS), rgb.shape[-2:])
+
+    def from_features(self, feats: dict[str, torch.Tensor], size) -> torch.Tensor:
+        """The edge map from the encoder's SIDE_TAPS features of an image of `size` (H, W), for a
+        caller that encodes the image anyway (the scorer: design.md's taps come from the same pass)."""
+        sides = [F.interpolate(conv(feats[tap].float()), size=tuple(size), mode="bilinear", align_corners=False)
                  for conv, tap in zip(self.sides, SIDE_TAPS)]
         return torch.sigmoid(self.fuse(torch.cat(sides, dim=1)))
 

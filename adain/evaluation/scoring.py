@@ -14,7 +14,7 @@ import torch
 from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder
 from adain.evaluation import metrics as M
 from adain.evaluation.artefacts import frame_score, grid_score
-from adain.evaluation.edges import edge_f_score, load_hed
+from adain.evaluation.edges import SIDE_TAPS, edge_f_score, load_hed
 from adain.evaluation.features import CONTENT_STAGE, POOLED, STYLE_STAGES, load_efficientnet_lite0
 from adain.functional import mean_std
 
@@ -69,14 +69,6 @@ class PairScorer:
             self._memo[key] = feats
         return feats
 
-    def _edges(self, image: torch.Tensor, memo_key=None) -> torch.Tensor:
-        key = ("hed", memo_key)
-        if memo_key is not None and key in self._memo:
-            return self._memo[key]
-        edges = self.hed(image.to(self.device))  # (1, 1, H, W)
-        if memo_key is not None:
-            self._memo[key] = edges
-        return edges
 
     @torch.inference_mode()
     def score(self, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor,
@@ -88,8 +80,9 @@ class PairScorer:
         without EfficientNet."""
         output = output.float().clamp(0, 1)
         content = content.to(output.device)
-        out_v = self._vgg(output, STYLE_TAPS)  # relu4_1 is among the style taps
-        content_v = self._vgg(content, (CONTENT_TAP,), content_key)
+        # one vgg16-hed pass per image serves design.md's taps and HED's side outputs
+        out_v = self._vgg(output, (*STYLE_TAPS, *SIDE_TAPS))  # relu4_1 is among the style taps
+        content_v = self._vgg(content, (CONTENT_TAP, *SIDE_TAPS), content_key)
         style_v = self._vgg(style, STYLE_TAPS, style_key)
         row = {
             "rel_content": M.relative_content(out_v[CONTENT_TAP], content_v[CONTENT_TAP]),
@@ -101,7 +94,8 @@ class PairScorer:
             "color_w1": M.color_wasserstein(output, style.to(output.device)),
             "frame": frame_score(output, content),
             "grid": grid_score(output, content),
-            "edge_f": edge_f_score(self._edges(output), self._edges(content, content_key)),
+            "edge_f": edge_f_score(self.hed.from_features(out_v, output.shape[-2:]),
+                                   self.hed.from_features(content_v, content.shape[-2:])),
         }
         if self.effnet is not None:
             out_e = self._eff(output, (*STYLE_STAGES, CONTENT_STAGE, POOLED))
