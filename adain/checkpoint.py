@@ -6,6 +6,8 @@ and the code version, so a run resumes bit-exactly and any decoder can be traced
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import subprocess
@@ -58,13 +60,21 @@ def set_rng_state(state: dict) -> None:
 
 
 def atomic_torch_save(obj: dict, path: Path) -> None:
+    """torch.save through a temporary file and a rename: `path` is the old file or the new one,
+    never half of one (a kill or a full disk mid-write leaves the previous checkpoint).  A failed
+    write is an OSError (torch reports a full disk as a RuntimeError of its stream writer)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(obj, tmp)
         os.replace(tmp, path)
+    except RuntimeError as exc:
+        if "write" not in str(exc).lower():
+            raise
+        raise OSError(errno.EIO, f"{path}: {str(exc).splitlines()[0]}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(run_dir: Path, state: dict, step: int, keep: int, every: int, best: bool = False) -> Path:

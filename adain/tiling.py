@@ -63,7 +63,13 @@ UNTILED_EXTRA_BYTES_PER_PIXEL = 100
 # The content and the output stay in memory whole as uint8 (3 + 3 B/pixel); at the end the
 # output is copied into a PIL image (4 B/pixel: PIL stores RGB as RGBX).
 IMAGE_BYTES_PER_PIXEL = 10
-DEFAULT_MAX_MEMORY = 3 << 30  # without --tile/--max-memory, tile only what would not fit in 3 GiB
+# Without --max-memory, one image may add this much to what the process holds already (libraries,
+# weights: ~0.8 GB for torch + vgg16 on the CPU): 0.64 GB for 4K, 1.04 GB for 8K, so that 4K
+# peaks within 1.5 GB and 8K within 2 GB (experiments/bench/README.md).  On CUDA the budget is
+# the GPU's free memory instead.
+DEFAULT_HEADROOM_BYTES = 512 << 20
+DEFAULT_HEADROOM_PER_PIXEL = 16
+GPU_FREE_FRACTION = 0.9  # of the free GPU memory: leave some to the allocator and other work
 
 
 def encoder_halo_cells(arch: str) -> int:
@@ -403,46 +409,71 @@ def _tile_for(available: int, per_pixel: int, halo: int) -> int:
     return (side_with_halo - 2 * halo) // STRIDE * STRIDE
 
 
+def default_headroom(height: int, width: int) -> int:
+    """What one (H, W) image may add to the process's resident memory without --max-memory."""
+    return DEFAULT_HEADROOM_BYTES + DEFAULT_HEADROOM_PER_PIXEL * height * width
+
+
+def gpu_free_bytes(device: torch.device) -> int:
+    """Memory a stylisation may use on a CUDA device: free memory plus what torch's caching
+    allocator holds unused, times GPU_FREE_FRACTION."""
+    free, _ = torch.cuda.mem_get_info(device)
+    cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return int((free + cached) * GPU_FREE_FRACTION)
+
+
 def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = None,
-                max_memory: int | None = None, in_use: int | None = None) -> TilePlan | None:
+                max_memory: int | None = None, in_use: int | None = None,
+                gpu_free: int | None = None) -> TilePlan | None:
     """How to tile an (H, W) content, or None for the untiled path.
 
     Args:
         tile: 0 never tiles; N > 0 tiles with N px (a multiple of 8, at least MIN_TILE);
             None chooses from the budget.
-        max_memory: budget in bytes for the whole process (what peak RSS should stay under);
-            None: DEFAULT_MAX_MEMORY, and then tiling happens only when the untiled run would
-            not fit it.
+        max_memory: budget in bytes for the whole process (what peak RSS should stay under).
+            None: what this image needs on top of current use, at most `default_headroom`
+            (on the CPU), or the free GPU memory (`gpu_free_bytes`) for a model on CUDA.
         in_use: bytes the process holds already (default: its current RSS): libraries,
             weights, the style.
+        gpu_free: free device memory in bytes (default: asked of CUDA when the model is there).
 
     The untiled path runs when it fits the budget; otherwise the largest tile that fits, with
     pass 1's features kept when that still leaves tiles of MIN_CACHED_TILE px.
     """
     if tile == 0:
         return None
-    budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
-    in_use = process_rss() if in_use is None else in_use
     per_pixel = TILE_BYTES_PER_PIXEL.get(model.dtype, TILE_BYTES_PER_PIXEL[torch.float32])
     halo = total_halo(model)
     image_side = max(-(-height // STRIDE), -(-width // STRIDE)) * STRIDE  # one tile covers it all
-    available = budget - in_use - IMAGE_BYTES_PER_PIXEL * height * width
+    on_gpu = max_memory is None and (gpu_free is not None or model.device.type == "cuda")
+    if on_gpu:  # tiles, the feature map and the untiled run live on the GPU; the images on the host
+        room = gpu_free if gpu_free is not None else gpu_free_bytes(model.device)
+        available, in_use = room, 0
+    else:
+        in_use = process_rss() if in_use is None else in_use
+        room = (max_memory - in_use) if max_memory is not None else default_headroom(height, width)
+        available = room - IMAGE_BYTES_PER_PIXEL * height * width
     cached_available = available - feature_map_bytes(model, height, width)
     if tile is not None:
         check_tile(tile)
         fits_cache = cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * per_pixel
         return TilePlan(tile, keep_features=fits_cache)
     padded = (-(-height // STRIDE) * STRIDE) * (-(-width // STRIDE) * STRIDE)
-    if in_use + TILE_FIXED_BYTES + padded * (per_pixel + UNTILED_EXTRA_BYTES_PER_PIXEL) <= budget:
+    if TILE_FIXED_BYTES + padded * (per_pixel + UNTILED_EXTRA_BYTES_PER_PIXEL) <= room:
         return None
     # with pass 1's features kept, neither pass needs more than one halo (pass 2 does not encode)
-    cached_tile = _tile_for(cached_available, per_pixel, STRIDE * encoder_halo_cells(model.decoder.arch))
+    encoder_halo = STRIDE * encoder_halo_cells(model.decoder.arch)
+    cached_tile = _tile_for(cached_available, per_pixel, encoder_halo)
     if cached_tile >= min(MIN_CACHED_TILE, image_side):
         return TilePlan(min(cached_tile, image_side), keep_features=True)
     tile = _tile_for(available, per_pixel, halo)
     if tile < MIN_TILE:
-        needed = (in_use + IMAGE_BYTES_PER_PIXEL * height * width + TILE_FIXED_BYTES
+        needed = (IMAGE_BYTES_PER_PIXEL * height * width * (not on_gpu) + TILE_FIXED_BYTES
                   + (MIN_TILE + 2 * halo) ** 2 * per_pixel)
-        raise UserError(f"--max-memory {_format_bytes(budget)}: too small for a {width}x{height} image; "
-                        f"expected at least {_format_bytes(needed)} ({_format_bytes(in_use)} already in use)")
+        if max_memory is not None:
+            raise UserError(f"--max-memory {_format_bytes(max_memory)}: too small for a {width}x{height} image; "
+                            f"expected at least {_format_bytes(in_use + needed)} ({_format_bytes(in_use)} already in use)")
+        raise UserError(f"{'GPU' if on_gpu else 'memory'}: {_format_bytes(room)} available, too little for a "
+                        f"{width}x{height} image; expected at least {_format_bytes(needed)}; free some, or "
+                        f"stylise it smaller with --content-size")
     return TilePlan(min(tile, image_side), keep_features=False)

@@ -16,11 +16,15 @@ import torch
 
 class Tracker:
     def __init__(self, run_dir: Path, config: dict, mode: str = "offline", project: str = "adain",
-                 entity: str | None = None, name: str | None = None, tags=(), enabled: bool = True):
+                 entity: str | None = None, name: str | None = None, tags=(), enabled: bool = True,
+                 run_id: str | None = None):
+        """`run_id`: the W&B run to continue (kept in training checkpoints, so that every
+        resumed chunk of a run logs to the same W&B run); None starts a new one."""
         self.run_dir = Path(run_dir)
         self.enabled = enabled  # False on DDP ranks other than 0
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.run = None
+        self._run_id = run_id  # carried on even by a chunk that runs without W&B
         if not enabled or mode == "disabled":
             return
         if mode not in ("online", "offline"):
@@ -31,8 +35,16 @@ class Tracker:
             warnings.warn("wandb is not installed: logging to metrics.jsonl only")
             return
         os.environ.setdefault("WANDB_SILENT", "true")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(project=project, entity=entity, name=name, tags=list(tags), config=config,
-                              dir=str(self.run_dir), mode=mode, reinit="finish_previous")
+                              dir=str(self.run_dir), mode=mode, reinit="finish_previous",
+                              id=run_id, resume="allow" if run_id else None)
+        self._run_id = self.run.id
+
+    @property
+    def run_id(self) -> str | None:
+        """The W&B run's id (None without W&B), for the checkpoint."""
+        return self._run_id
 
     def log(self, metrics: dict, step: int) -> None:
         if not self.enabled:

@@ -24,8 +24,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from adain.checkpoint import (find_resume, git_commit, load_checkpoint, rng_state, save_checkpoint,
-                              set_rng_state, unwrap)
+from adain.checkpoint import (CHECKPOINT_DIR, find_resume, git_commit, load_checkpoint, rng_state,
+                              save_checkpoint, set_rng_state, unwrap)
 from adain.config import TrainConfig, to_dict
 from adain.data import ImagePool, PairBatches, center_square, list_images, to_unit_float
 from adain.encoders import build_encoder
@@ -91,11 +91,15 @@ class ValidationSet:
         return scores, torch.cat(outputs)
 
 
-def restore(state: dict, source: str, objective, optimizer, scheduler, announce: bool = True) -> tuple[int, float]:
+def restore(state: dict, source: str, objective, optimizer, scheduler, announce: bool = True,
+            lr: float | None = None) -> tuple[int, float]:
     """Load a checkpoint's network, optimiser, schedule and RNG; returns (step, best score).
 
     A slim checkpoint (adain.checkpoint.write_slim_checkpoint) has no optimiser state: Adam's
     moments start afresh, at the learning rate the schedule had reached (not the base rate).
+    `lr` (the resuming config's optim.lr), where it differs from the checkpoint's base rate,
+    replaces it: the schedule continues from the checkpoint's step at the new base rate, and
+    one line says so (it used to keep the checkpoint's rate without a word).
     """
     if objective.network_key not in state:
         raise UserError(f"{source}: not a {objective.name} checkpoint (no {objective.network_key!r})")
@@ -105,8 +109,14 @@ def restore(state: dict, source: str, objective, optimizer, scheduler, announce:
     elif announce:
         print(f"{source}: no optimiser state; Adam's moments start afresh", file=sys.stderr)
     scheduler.load_state_dict(state["scheduler"])
-    for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
-        group["lr"] = lr
+    if lr is not None and any(base != lr for base in scheduler.base_lrs):
+        if announce:
+            print(f"{source}: optim.lr={lr:g} replaces the checkpoint's base rate {scheduler.base_lrs[0]:g}; "
+                  f"the schedule continues from step {state['step']} at the new rate", file=sys.stderr)
+        scheduler.base_lrs = [lr for _ in scheduler.base_lrs]
+        scheduler._last_lr = [lr * fn(scheduler.last_epoch) for fn in scheduler.lr_lambdas]
+    for group, group_lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
+        group["lr"] = group_lr
     set_rng_state(state["rng"])
     return int(state["step"]), float(state.get("best_score", math.inf))
 
@@ -148,11 +158,14 @@ def run(cfg: TrainConfig) -> dict:
     optimizer = torch.optim.Adam(network.parameters(), lr=cfg.optim.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1.0 + cfg.optim.lr_decay * step))
 
-    start_step, best_score = 0, math.inf
+    start_step, best_score, wandb_run_id = 0, math.inf, None
     resume_path = find_resume(run_dir, cfg.resume)
     if resume_path is not None:
-        start_step, best_score = restore(load_checkpoint(resume_path), str(resume_path), objective, optimizer,
-                                         scheduler, announce=rank == 0)
+        resumed = load_checkpoint(resume_path)
+        start_step, best_score = restore(resumed, str(resume_path), objective, optimizer, scheduler,
+                                         announce=rank == 0, lr=cfg.optim.lr)
+        wandb_run_id = resumed.get("wandb_run_id")  # absent in checkpoints from before it was kept
+        del resumed
 
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # training shapes are fixed: pick the fastest kernels once
@@ -169,7 +182,7 @@ def run(cfg: TrainConfig) -> dict:
 
     config_dict = to_dict(cfg)
     tracker = Tracker(run_dir, config_dict, cfg.wandb.mode, cfg.wandb.project, cfg.wandb.entity,
-                      cfg.wandb.name, cfg.wandb.tags, enabled=rank == 0)
+                      cfg.wandb.name, cfg.wandb.tags, enabled=rank == 0, run_id=wandb_run_id)
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         from omegaconf import OmegaConf
@@ -183,7 +196,7 @@ def run(cfg: TrainConfig) -> dict:
         return {objective.network_key: unwrap(trained).state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "step": step, "rng": rng_state(),
                 "config": config_dict, "best_score": best_score, "commit": git_commit(),
-                **objective.checkpoint_extras()}
+                "wandb_run_id": tracker.run_id, **objective.checkpoint_extras()}
 
     def validate(step: int) -> dict:
         nonlocal best_score
@@ -210,54 +223,63 @@ def run(cfg: TrainConfig) -> dict:
     window_start, window_images = time.perf_counter(), 0
     deadline = time.monotonic() + 60 * cfg.time_limit_min if cfg.time_limit_min > 0 else math.inf
     step = start_step
-    for step_index, (content, style) in zip(range(start_step, cfg.steps), loader):
-        step = step_index + 1
-        # Every rank must stop at the same step (DDP), so rank 0's clock decides.
-        out_of_time = deadline < math.inf and _agree(time.monotonic() >= deadline, device, world)
-        last_step = step == cfg.steps or out_of_time
-        content = to_unit_float(content, device)
-        if style is not None:  # None for per-style methods
-            style = to_unit_float(style, device)
-        losses = objective.losses(trained, content, style, autocast)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(network.parameters(), cfg.optim.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        window_images += content.shape[0] * world
-        if rank != 0:
+    try:
+        for step_index, (content, style) in zip(range(start_step, cfg.steps), loader):
+            step = step_index + 1
+            # Every rank must stop at the same step (DDP), so rank 0's clock decides.
+            out_of_time = deadline < math.inf and _agree(time.monotonic() >= deadline, device, world)
+            last_step = step == cfg.steps or out_of_time
+            content = to_unit_float(content, device)
+            if style is not None:  # None for per-style methods
+                style = to_unit_float(style, device)
+            losses = objective.losses(trained, content, style, autocast)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            if cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(network.parameters(), cfg.optim.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            window_images += content.shape[0] * world
+            if rank != 0:
+                if out_of_time:
+                    break
+                continue
+            progress.update(1)
+            if step % cfg.log_every == 0 or last_step:  # .item() waits for the device: only at log steps
+                elapsed = time.perf_counter() - window_start
+                scalars = {f"train/{name}": value.item() for name, value in losses.items()}
+                if not math.isfinite(scalars["train/loss"]):
+                    raise UserError(f"training diverged by step {step} (loss {scalars['train/loss']}); lower optim.lr")
+                scalars.update({"train/lr": scheduler.get_last_lr()[0],
+                                "train/images_per_s": window_images / max(elapsed, 1e-9)})
+                tracker.log(scalars, step)
+                progress.set_postfix(content=f"{scalars['train/loss_content']:.3f}",
+                                     style=f"{scalars['train/loss_style']:.3f}")
+                window_start, window_images = time.perf_counter(), 0
+            if cfg.image_every and step % cfg.image_every == 0:
+                shown = min(4, content.shape[0])
+                with torch.no_grad(), autocast:
+                    rows = objective.sample_rows(content[:shown], None if style is None else style[:shown])
+                tracker.log_image("train/grid", image_grid(rows), step, objective.sample_caption)
+            improved = False
+            if validation is not None and cfg.val_every and (step % cfg.val_every == 0 or last_step):
+                last = validate(step)
+                improved = last["improved"]
+            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last_step or improved:
+                save_checkpoint(run_dir, checkpoint_state(step), step, cfg.keep_checkpoints, cfg.checkpoint_every,
+                                best=improved)
             if out_of_time:
+                print(f"time limit of {cfg.time_limit_min:g} min reached at step {step}; resume with --resume",
+                      file=sys.stderr)
                 break
-            continue
-        progress.update(1)
-        if step % cfg.log_every == 0 or last_step:  # .item() waits for the device: only at log steps
-            elapsed = time.perf_counter() - window_start
-            scalars = {f"train/{name}": value.item() for name, value in losses.items()}
-            if not math.isfinite(scalars["train/loss"]):
-                raise UserError(f"training diverged by step {step} (loss {scalars['train/loss']}); lower optim.lr")
-            scalars.update({"train/lr": scheduler.get_last_lr()[0],
-                            "train/images_per_s": window_images / max(elapsed, 1e-9)})
-            tracker.log(scalars, step)
-            progress.set_postfix(content=f"{scalars['train/loss_content']:.3f}",
-                                 style=f"{scalars['train/loss_style']:.3f}")
-            window_start, window_images = time.perf_counter(), 0
-        if cfg.image_every and step % cfg.image_every == 0:
-            shown = min(4, content.shape[0])
-            with torch.no_grad(), autocast:
-                rows = objective.sample_rows(content[:shown], None if style is None else style[:shown])
-            tracker.log_image("train/grid", image_grid(rows), step, objective.sample_caption)
-        improved = False
-        if validation is not None and cfg.val_every and (step % cfg.val_every == 0 or last_step):
-            last = validate(step)
-            improved = last["improved"]
-        if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last_step or improved:
-            save_checkpoint(run_dir, checkpoint_state(step), step, cfg.keep_checkpoints, cfg.checkpoint_every,
-                            best=improved)
-        if out_of_time:
-            print(f"time limit of {cfg.time_limit_min:g} min reached at step {step}; resume with --resume",
-                  file=sys.stderr)
-            break
+    except OSError as exc:  # a full disk, a read-only or vanished run directory
+        progress.close()
+        with contextlib.suppress(Exception):  # W&B may not be able to write either
+            tracker.finish()
+        good = run_dir / CHECKPOINT_DIR / "latest.pt"
+        kept = f"{good} (step {load_checkpoint(good)['step']}) is intact" if good.is_file() else "no checkpoint yet"
+        raise UserError(f"{run_dir}: cannot write ({exc.strerror or exc}) after step {step}; {kept}; "
+                        f"free space or fix the folder, then resume with --resume") from None
     progress.close()
     result = {"step": step, "run_dir": str(run_dir), "best_score": best_score,
               **{k: v for k, v in last.items() if k != "improved"}}

@@ -173,3 +173,47 @@ def test_zero_padded_decoder_survives_export_and_reload(tmp_path):
     del state["decoder_config"]
     atomic_torch_save(state, tmp_path / "old.pt")
     assert load_decoder(tmp_path / "old.pt")[0].padding == "zero"
+
+
+# --- the default tiling budget: this image's needs on top of current use ----------------------
+
+@pytest.fixture(scope="module")
+def model(hed_encoder):
+    from adain.model import AdaINModel
+
+    return AdaINModel(hed_encoder, make_decoder()).eval()
+
+
+def test_default_budget_is_on_top_of_what_the_process_holds(model):
+    """The default used to be 3 GiB for the whole process: a notebook or the eval process holding
+    3 GiB already was refused a 512² image, with an error naming --max-memory, never passed."""
+    from adain import tiling
+
+    assert tiling.choose_tile(model, 512, 512, in_use=5 << 30) is None
+    for size in ((2160, 3840), (4320, 7680)):
+        light, heavy = (tiling.choose_tile(model, *size, in_use=in_use) for in_use in (300 << 20, 6 << 30))
+        assert light == heavy and light is not None  # the same plan whatever is resident already
+    # what one image may add stays within its headroom: 4K under 0.7 GB, 8K under 1.1 GB
+    assert tiling.default_headroom(2160, 3840) < 0.7e9 and tiling.default_headroom(4320, 7680) < 1.1e9
+    with pytest.raises(UserError, match=r"--max-memory 3.00G: too small") as error:  # a flag given: named
+        tiling.choose_tile(model, 2160, 3840, max_memory=3 << 30, in_use=3 << 30)
+    assert "\n" not in str(error.value)
+
+
+def test_on_cuda_the_default_budget_is_the_free_gpu_memory(model):
+    from adain import tiling
+
+    assert tiling.choose_tile(model, 2160, 3840, gpu_free=40 << 30) is None  # fits untiled on the GPU
+    plan = tiling.choose_tile(model, 2160, 3840, gpu_free=2 << 30)
+    assert plan is not None and plan.keep_features
+    assert tiling.choose_tile(model, 2160, 3840, gpu_free=1 << 30).tile < plan.tile
+    with pytest.raises(UserError, match=r"^GPU: .* available, too little for a 3840x2160 image"):
+        tiling.choose_tile(model, 2160, 3840, gpu_free=100 << 20)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_free_bytes_reads_the_device(model):
+    from adain import tiling
+
+    free, total = torch.cuda.mem_get_info()
+    assert 0 < tiling.gpu_free_bytes(torch.device("cuda")) <= total

