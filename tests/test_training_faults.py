@@ -104,3 +104,58 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, fold
     assert not list((run_dir / "checkpoints").glob(".*tmp"))  # no half-written file left
     assert train.main(["--config", str(SMOKE), *overrides, "--resume"]) == 0  # and it resumes
     assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["step"] == 4
+
+
+def _logged_steps(run_dir: Path) -> list[int]:
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [row["step"] for row in map(json.loads, path.read_text().splitlines()) if "train/loss" in row]
+
+
+def test_sigkill_at_random_moments_then_resume_is_bit_exact(tmp_path, folders, hed_encoder):
+    """A real train.py killed with SIGKILL three times at seeded random moments (a step, a
+    checkpoint write, a validation: val_every=3, checkpoint_every=2) resumes each time from the
+    last complete checkpoint, loses at most one checkpoint interval, and ends with the weights of
+    an uninterrupted run, bit for bit."""
+    steps, every = 8, 2
+    extra = [f"steps={steps}", f"checkpoint_every={every}", "val_every=3", "image_every=3", "log_every=1"]
+    reference = _train(_config(tmp_path / "straight", folders, *extra))
+    assert reference["step"] == steps
+
+    run_dir = tmp_path / "killed"
+    overrides = [f"{k}={v}" for k, v in folders.items()] + [f"run_dir={run_dir}", "precision=fp32", *extra]
+    command = [sys.executable, str(ROOT / "train.py"), "--config", str(SMOKE), *overrides, "--resume"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(15)
+    kills = 0
+    for attempt in range(3):
+        before = len(_logged_steps(run_dir))
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 300
+        while len(_logged_steps(run_dir)) == before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait for this attempt's first step, then a random moment after it
+        time.sleep(rng.uniform(0.0, 3.0))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+        process.stderr.close()
+        latest = run_dir / "checkpoints" / "latest.pt"
+        logged = _logged_steps(run_dir)
+        if latest.is_file():  # complete, readable, and at most one interval behind the last step
+            assert load_checkpoint(latest)["step"] >= max(logged) - every
+        else:
+            assert max(logged, default=0) < every
+    assert kills >= 2  # the test killed real runs, not finished ones
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    assert a["step"] == b["step"] == steps
+    for key in a["decoder"]:
+        assert torch.equal(a["decoder"][key], b["decoder"][key]), key
+    for index, moments in a["optimizer"]["state"].items():
+        for name in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(moments[name], b["optimizer"]["state"][index][name])
