@@ -21,8 +21,8 @@ from adain.serve_jobs import DemoBackend, Job, ServeSettings, mask_from_layers
 N_STYLES = 3
 SIZES = [("128 px (preview)", 128), ("256 px", 256), ("512 px", 512), ("1024 px", 1024), ("2048 px", 2048),
          ("full resolution (tiled when large)", 0)]
-METHODS = [("AdaIN: any style, one pass", "adain"), ("Johnson: the shipped Van Gogh network", "johnson"),
-           ("Gatys: optimisation (slow)", "gatys")]
+METHODS = [("AdaIN (any style, one pass)", "adain"), ("Johnson (its Van Gogh network)", "johnson"),
+           ("Gatys (optimisation, slow)", "gatys")]
 # System fonts only: the page must not wait for a font server it cannot reach.
 FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
 MONO = ["ui-monospace", "monospace"]
@@ -62,62 +62,73 @@ def build_app(backend: DemoBackend):
         return gr.Error(str(exc), print_exception=False)
 
     with gr.Blocks(title="adain: style transfer", analytics_enabled=False) as app:
-        gr.Markdown("## adain: arbitrary style transfer\nUpload a photo, pick one or more styles, press **Stylise**. "
-                    "AdaIN (Huang & Belongie 2017) applies any style in one forward pass.")
+        gr.Markdown("## adain: arbitrary style transfer\nUpload a photo (or pick one), choose one or more styles, "
+                    "press **Stylise**. AdaIN (Huang & Belongie 2017) applies any style in one forward pass.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
-                content = _upload_image(gr, label="Content", height=320, elem_id="content")
+                content = _upload_image(gr, label="Content", height=300, elem_id="content")
                 content_info = gr.Markdown(elem_id="content-info")
                 gr.Examples([[str(p)] for p in contents], inputs=content, label="Built-in contents")
+                with gr.Accordion("Mask: place two styles (optional)", open=False,
+                                  elem_id="mask-accordion") as mask_panel:
+                    gr.Markdown("Paint over the content: style 1 goes where you paint, style 2 everywhere else.")
+                    mask = gr.ImageEditor(label="Mask", type="pil", image_mode="RGBA", sources=[], layers=False,
+                                          transforms=[], brush=gr.Brush(colors=[("#e02020", 0.6)], color_mode="fixed"),
+                                          height=360, elem_id="mask")
             with gr.Column(scale=1):
-                output = gr.Image(label="Output", type="filepath", format="png", interactive=False, height=320,
+                output = gr.Image(label="Output", type="filepath", format="png", interactive=False, height=300,
                                   elem_id="output")
-                download = gr.DownloadButton("Download (full resolution PNG)", visible=False, elem_id="download")
+                run = gr.Button("Stylise", variant="primary", elem_id="run")
                 status = gr.Markdown(elem_id="status")
+                download = gr.DownloadButton("Download (full resolution PNG)", visible=False, size="sm",
+                                             elem_id="download")
+
+        with gr.Row(equal_height=True):
+            gallery = gr.Gallery([(str(p), p.stem.replace("_", " ")) for p in builtin_styles], columns=4,
+                                 height=130, allow_preview=False, fit_columns=False, buttons=[], scale=3,
+                                 label="Built-in styles: click to add", elem_id="style-gallery")
+            many = gr.UploadButton("Upload styles (one or several)", file_count="multiple", file_types=["image"],
+                                   scale=1, elem_id="styles-upload")
+        slots, weights = [], []
         with gr.Row():
-            method = gr.Radio(METHODS, value="adain", label="Method", elem_id="method", scale=3)
-            run = gr.Button("Stylise", variant="primary", elem_id="run", scale=1)
+            for k in range(1, N_STYLES + 1):
+                with gr.Column(min_width=160):
+                    slots.append(_upload_image(gr, label=f"Style {k}", height=150, elem_id=f"style-{k}"))
+                    weights.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Weight {k}",
+                                             elem_id=f"weight-{k}"))
+        with gr.Row():
+            method = gr.Radio(METHODS, value="adain", label="Method", elem_id="method", scale=2)
+            size = gr.Dropdown(SIZES, value=512, label="Output size (shorter side)", elem_id="size", scale=1)
         with gr.Row():
             alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="α: content ↔ style", elem_id="alpha")
             scale = gr.Slider(0.25, 4, value=1.0, step=0.25, label="Stroke size (style scale)", elem_id="stroke",
                               visible=scale_ok)
             iterations = gr.Slider(1, 500, value=100, step=1, label="Gatys iterations (per scale)",
                                    visible=False, elem_id="iterations")
-        with gr.Row():
             color = gr.Radio(["none", "histogram", "luminance"], value="none", label="Keep the content's colours",
                              elem_id="color")
-            size = gr.Dropdown(SIZES, value=512, label="Output size (shorter side)", elem_id="size")
-
-        gr.Markdown("### Styles\nClick a built-in style to put it in the first free slot, or upload into a slot. "
-                    "Several styles are blended by their weights.")
-        gallery = gr.Gallery([(str(p), p.stem.replace("_", " ")) for p in builtin_styles], columns=6, height=140,
-                             allow_preview=False, fit_columns=False, buttons=[], label="Built-in styles (click to add)", elem_id="style-gallery")
-        slots, weights = [], []
-        with gr.Row():
-            for k in range(1, N_STYLES + 1):
-                with gr.Column(min_width=160):
-                    slots.append(_upload_image(gr, label=f"Style {k}", height=180, elem_id=f"style-{k}"))
-                    weights.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Weight {k}",
-                                             elem_id=f"weight-{k}"))
-        many = gr.File(file_count="multiple", file_types=["image"], label="…or upload several styles at once",
-                       elem_id="styles-upload", height=80)
-        with gr.Accordion("Mask: place two styles (optional)", open=False, elem_id="mask-accordion"):
-            gr.Markdown("Paint over the content: style 1 goes where you paint, style 2 everywhere else.")
-            mask = gr.ImageEditor(label="Mask", type="pil", image_mode="RGBA", sources=[], layers=False,
-                                  transforms=[], brush=gr.Brush(colors=["#e0202080"], color_mode="fixed"),
-                                  height=360, elem_id="mask")
 
         # --- events ---------------------------------------------------------------------------
-        def on_content(path):
+        # The mask editor gets the content as its background only while its panel is open: an
+        # editor filled while hidden has no size and cannot be painted on.
+        mask_open = gr.State(False)
+
+        def mask_background(path):
+            return {"background": path, "layers": [], "composite": None} if path else None
+
+        def on_content(path, panel_open):
             if not path:
                 return "", None
             try:
                 text = backend.describe(path)
             except UserError as exc:  # shown under the upload (a toast would stack on every change)
                 return f"⚠️ **{exc}**", None
-            return text, {"background": path, "layers": [], "composite": None}
+            return text, mask_background(path) if panel_open else None
 
-        content.change(on_content, content, [content_info, mask], show_progress="hidden")
+        content.change(on_content, [content, mask_open], [content_info, mask], show_progress="hidden")
+        mask_panel.expand(lambda path: (True, mask_background(path)), content, [mask_open, mask],
+                          show_progress="hidden")
+        mask_panel.collapse(lambda: False, None, mask_open, show_progress="hidden")
 
         def add_builtin(evt: gr.SelectData, *current):
             path = str(builtin_styles[evt.index])
@@ -161,7 +172,7 @@ def build_app(backend: DemoBackend):
             return (str(result.path), gr.update(value=str(result.path), visible=True), result.note)
 
         run.click(stylise, [content, method, alpha, scale, iterations, color, size, mask, *slots, *weights],
-                  [output, download, status], concurrency_limit=1)
+                  [output, download, status], concurrency_limit=1, show_progress_on=output)
     return app
 
 
