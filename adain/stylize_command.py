@@ -164,7 +164,9 @@ def run_stylize(args: Namespace) -> int:
     if getattr(args, "photo", False):  # structure-preserving photo mode (adain.guided_filter)
         common.update(photo=True, photo_radius=args.photo_radius, photo_eps=args.photo_eps)
     failures = 0
-    progress = tqdm(total=len(jobs), unit="image", disable=args.no_progress or len(jobs) <= 3, file=sys.stderr)
+    from adain.progress import progress_bar
+
+    progress = progress_bar(len(jobs), "adain stylize", unit="image", disable=args.no_progress or len(jobs) <= 3)
 
     def finished(job: Job, result=None, error: UserError | None = None) -> None:
         nonlocal failures

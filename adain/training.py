@@ -215,10 +215,10 @@ def run(cfg: TrainConfig) -> dict:
     loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(start_step, cfg.steps),
                                          num_workers=cfg.data.workers, pin_memory=device.type == "cuda",
                                          persistent_workers=cfg.data.workers > 0)
-    from tqdm import tqdm
+    from adain.progress import progress_bar
 
-    progress = tqdm(total=cfg.steps, initial=start_step, disable=rank != 0, unit="step", file=sys.stderr,
-                    dynamic_ncols=True)
+    progress = progress_bar(cfg.steps, "train.py", unit="step", initial=start_step, disable=rank != 0,
+                            dynamic_ncols=True)
     last = {"val/score": math.nan}
     window_start, window_images = time.perf_counter(), 0
     deadline = time.monotonic() + 60 * cfg.time_limit_min if cfg.time_limit_min > 0 else math.inf

@@ -217,3 +217,42 @@ def test_gpu_free_bytes_reads_the_device(model):
 
     free, total = torch.cuda.mem_get_info()
     assert 0 < tiling.gpu_free_bytes(torch.device("cuda")) <= total
+
+
+# --- progress into a log: plain lines every N seconds, no carriage returns ---------------------
+
+def test_line_progress_writes_one_line_per_interval(monkeypatch):
+    import io
+
+    from adain import progress as P
+
+    clock = iter(range(0, 1000, 5))  # each call 5 s later
+    monkeypatch.setattr(P.time, "monotonic", lambda: next(clock))
+    stream = io.StringIO()
+    bar = P.progress_bar(12, "train.py", unit="step", stream=stream, every=30)
+    assert isinstance(bar, P.LineProgress)
+    for step in range(12):
+        bar.update(1)
+        bar.set_postfix(loss=f"{1 / (step + 1):.3f}")
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert len(lines) == 3  # at 30 s and 60 s of 60 s, then the final line
+    assert lines[-1] == "train.py: 12/12 steps (100 %), 1:05 elapsed, 5.42 s/step, 0:00 left, loss=0.083"
+
+
+def test_stylize_and_gatys_log_plain_lines_when_stderr_is_not_a_terminal(tmp_path, decoder_file, capfd,
+                                                                         monkeypatch):
+    monkeypatch.setenv("ADAIN_PROGRESS_EVERY", "0")  # a line at every update
+    contents = [write_image(tmp_path / f"c{i}.png", 32, 32, seed=i) for i in range(4)]
+    style = write_image(tmp_path / "s.png", 32, 32, seed=9)
+    assert main(["stylize", "--decoder", str(decoder_file), "--content", *map(str, contents), "--style", str(style),
+                 "--device", "cpu", "--precision", "fp32", "--output", str(tmp_path / "out")]) == 0
+    err = capfd.readouterr().err
+    assert "\r" not in err
+    assert "adain stylize: 4/4 images (100 %)" in err.splitlines()[-1]
+    assert main(["stylize", "--method", "gatys", "--iterations", "2", "--scales", "1", "--content", str(contents[0]),
+                 "--style", str(style), "--content-size", "32", "--style-size", "32", "--device", "cpu",
+                 "--output", str(tmp_path / "g.png")]) == 0
+    err = capfd.readouterr().err
+    assert "\r" not in err and "gatys 32×32: 2/2 its (100 %)" in err

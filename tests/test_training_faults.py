@@ -96,7 +96,9 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, fold
     run_dir = tmp_path / "run"
     overrides = [f"{k}={v}" for k, v in folders.items()] + [f"run_dir={run_dir}", "precision=fp32", "steps=4"]
     assert train.main(["--config", str(SMOKE), *overrides]) == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    output = capsys.readouterr().err
+    assert "\r" not in output  # stderr is not a terminal: plain progress lines, no bar updates
+    err = [line for line in output.splitlines() if "error" in line]
     assert len(err) == 1 and err[0].startswith(f"train.py: error: {run_dir}: cannot write")
     assert f"{run_dir}/checkpoints/latest.pt (step 2) is intact" in err[0]
     monkeypatch.setattr(adain.checkpoint.torch, "save", real_save)

@@ -111,7 +111,7 @@ class Evaluation:
 
     def error(self, message: str) -> None:
         self.errors.append(message)
-        print(f"eval: error: {message}", file=self.error_stream or sys.stderr, flush=True)
+        print(f"eval.py: error: {message}", file=self.error_stream or sys.stderr, flush=True)
 
     # --- the loop ---------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from contextlib import nullcontext
 from typing import Sequence
 
@@ -214,11 +213,11 @@ class GatysStylizer(Stylizer):
 
 
 def _progress_bar(opts: GatysOptions, sizes: list[tuple[int, int]], batch: int):
-    from tqdm import tqdm
+    from adain.progress import progress_bar
 
     label = " → ".join(f"{w}×{h}" for h, w in sizes)
-    return tqdm(total=opts.iterations * len(sizes), desc=f"gatys {label}" + (f" ×{batch}" if batch > 1 else ""),
-                unit="it", file=sys.stderr, disable=not opts.progress, leave=False)
+    return progress_bar(opts.iterations * len(sizes), f"gatys {label}" + (f" ×{batch}" if batch > 1 else ""),
+                        unit="it", disable=not opts.progress, leave=False)
 
 
 CLI_OPTIONS = ("iterations", "optimizer", "content_weight", "style_weight", "tv_weight", "init", "scales", "seed")
