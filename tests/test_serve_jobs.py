@@ -137,3 +137,11 @@ def test_only_the_newest_results_are_kept(backend, images):
     for _ in range(5):
         backend.run(Job(str(images["content"]), [(str(images["style_a"]), 1.0)], content_size=16))
     assert len(list(backend.results_dir.glob("*.png"))) == 3
+
+
+def test_serve_with_a_missing_decoder_is_one_line(tmp_path, capsys):
+    from adain.cli import main
+
+    assert main(["serve", "--decoder", str(tmp_path / "nope.safetensors"), "--port", "1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("adain: error:") and "nope.safetensors" in lines[0]
