@@ -37,6 +37,9 @@ class ModelConfig:
     # of the first layers from adain.weights.save_encoder_prefix is enough for AdaIN training).
     encoder_weights: Optional[str] = None
     decoder_padding: str = "reflect"
+    # Fixed factor on the decoder's relu4_1 input (adain.decoder.Decoder): 1/256 for vgg16-imagenet,
+    # whose features are ~30× larger than vgg16-hed's; a warm start keeps its decoder's own factor.
+    decoder_input_scale: float = 1.0
 
 
 @dataclass

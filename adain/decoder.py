@@ -39,12 +39,21 @@ def decoder_layers(arch: str) -> list[tuple[str, int, int]]:
 class Decoder(nn.Module):
     """relu4_1 features (N, 512, h, w) → RGB image (N, 3, 8h, 8w), unclamped."""
 
-    def __init__(self, arch: str = "vgg16", padding: str = "reflect"):
+    def __init__(self, arch: str = "vgg16", padding: str = "reflect", input_scale: float = 1.0):
+        """`input_scale` multiplies the relu4_1 features on the way in (a fixed constant, not
+        learned).  Kaiming initialisation assumes inputs of unit scale, and encoders differ by
+        30×: relu4_1 of photos has an RMS of ~7–26 with vgg16-hed but ~240–750 with
+        vgg16-imagenet, where a fresh decoder's activations start ~300× too large and training
+        from scratch stalls at a flat grey image.  1/256 brings the ImageNet encoder's features to
+        the scale the initialisation expects; 1 (the default) is every decoder trained before."""
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"decoder arch must be one of {list(ARCHITECTURES)}, got {arch!r}")
+        if not input_scale > 0:
+            raise ValueError(f"decoder input_scale must be positive, got {input_scale!r}")
         self.arch = arch
         self.padding = padding
+        self.input_scale = float(input_scale)
         self.convs = nn.ModuleDict(
             {name: Conv3x3(c_in, c_out, padding) for name, c_in, c_out in decoder_layers(arch)}
         )
@@ -57,7 +66,7 @@ class Decoder(nn.Module):
             output_layer.bias.fill_(0.5)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        x = feat
+        x = feat * self.input_scale if self.input_scale != 1.0 else feat
         names = list(self.convs)
         for name in names:
             x = self.convs[name](x)
@@ -69,5 +78,8 @@ class Decoder(nn.Module):
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
         return x
 
-    def config(self) -> dict[str, str]:
-        return {"arch": self.arch, "padding": self.padding}
+    def config(self) -> dict:
+        config = {"arch": self.arch, "padding": self.padding}
+        if self.input_scale != 1.0:  # absent from the descriptions of decoders trained before it existed
+            config["input_scale"] = self.input_scale
+        return config

@@ -99,7 +99,8 @@ class AdaINObjective:
             raise UserError("optim: content_weight, style_weight and identity_weight are all 0; nothing to train")
         self.cfg = cfg
         decoder = load_decoder(cfg.init_decoder)[0] if cfg.init_decoder else Decoder(encoder.spec.arch,
-                                                                                     cfg.model.decoder_padding)
+                                                                                     cfg.model.decoder_padding,
+                                                                                     cfg.model.decoder_input_scale)
         self.model = AdaINModel(encoder, decoder)
         self.encoder = encoder
         self.network = decoder

@@ -145,3 +145,33 @@ def test_fresh_decoder_starts_in_the_image_range():
     out = Decoder("vgg16")(torch.rand(1, 512, 4, 4) * 10)
     assert 0.3 < out.mean().item() < 0.7
     assert ((out >= 0) & (out <= 1)).float().mean().item() > 0.9
+
+
+def test_input_scale_is_a_fixed_factor_that_travels_with_the_weights(tmp_path):
+    """A decoder for vgg16-imagenet scales its relu4_1 input by a constant; the factor is part of
+    the architecture: saved in shipped weights and checkpoints, honoured on load."""
+    from adain.checkpoint import atomic_torch_save
+
+    torch.manual_seed(0)
+    scaled = Decoder("vgg16", "reflect", input_scale=1 / 256)
+    plain = Decoder("vgg16", "reflect")
+    plain.load_state_dict(scaled.state_dict())
+    feat = 300 * torch.rand(1, 512, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(scaled(feat), plain(feat / 256))
+    assert scaled.config() == {"arch": "vgg16", "padding": "reflect", "input_scale": 1 / 256}
+    assert plain.config() == {"arch": "vgg16", "padding": "reflect"}  # descriptions of older decoders unchanged
+
+    save_decoder(scaled, tmp_path / "d.safetensors", {"encoder": "vgg16-imagenet"})
+    shipped, metadata = load_decoder(tmp_path / "d.safetensors")
+    checkpoint = tmp_path / "c.pt"
+    atomic_torch_save({"decoder": scaled.state_dict(), "decoder_config": scaled.config(), "step": 1,
+                       "config": {"model": {"encoder": "vgg16-imagenet"}}}, checkpoint)
+    trained, _ = load_decoder(checkpoint)
+    with torch.no_grad():
+        for loaded in (shipped, trained):
+            assert loaded.input_scale == 1 / 256
+            torch.testing.assert_close(loaded(feat), scaled(feat), atol=2e-3, rtol=1e-3)  # fp16 on disk
+    assert metadata["decoder"]["input_scale"] == 1 / 256
+    with pytest.raises(ValueError, match="input_scale must be positive"):
+        Decoder("vgg16", input_scale=0)

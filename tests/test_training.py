@@ -157,6 +157,50 @@ def test_relative_clamped_fine_tuning_and_a_bad_scale_is_refused(tmp_path, image
         _train(_config(tmp_path / "bad", image_folders, "optim.loss_scale=absolute"))
 
 
+def test_reconstruction_stage_learns_to_give_the_content_back(tmp_path, image_folders, monkeypatch):
+    """Stage 1 of the ImageNet-encoder schedule in miniature: with content and style weights 0 only
+    the identity term trains (relative relu1_1…relu4_1 features + pixel L1 of decode(encode(c)));
+    it falls, and no style image is ever encoded."""
+    from adain import objectives
+
+    encoded_batches = []
+    real_adain = objectives.AF.adain
+    monkeypatch.setattr(objectives.AF, "adain", lambda *a, **k: encoded_batches.append(1) or real_adain(*a, **k))
+    cfg = _config(tmp_path / "run", image_folders, "steps=8", "optim.lr=1e-3", "log_every=1", "val_every=0",
+                  "image_every=0", "optim.loss_scale=relative", "optim.content_weight=0", "optim.style_weight=0",
+                  "optim.identity_weight=1")
+    _train(cfg)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    feature = [r["train/loss_identity_feature"] for r in rows if "train/loss_identity_feature" in r]
+    pixel = [r["train/loss_identity_pixel"] for r in rows if "train/loss_identity_pixel" in r]
+    assert len(feature) == len(pixel) == 8
+    assert np.mean(feature[-2:]) < 0.5 * np.mean(feature[:2])
+    assert all(r["train/loss_style"] == 0 for r in rows if "train/loss_style" in r)
+    assert not encoded_batches  # the style branch never ran
+    with pytest.raises(UserError, match="all 0; nothing to train"):
+        _train(_config(tmp_path / "none", image_folders, "optim.content_weight=0", "optim.style_weight=0"))
+
+
+def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
+    from adain.config import load_config as load
+    from adain.objectives import train_step
+    from adain.encoders import build_encoder
+    from adain.model import AdaINModel
+    import contextlib
+
+    cfg = load(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml", ["init_decoder=null"])
+    assert (cfg.optim.identity_weight, cfg.optim.loss_scale) == (0.5, "relative")
+    torch.manual_seed(0)
+    model = AdaINModel(build_encoder("vgg16-hed"), Decoder("vgg16"))
+    content, style = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    with_identity = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
+    cfg.optim.identity_weight = 0.0
+    without = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
+    identity = with_identity["loss_identity_feature"] + with_identity["loss_identity_pixel"]
+    torch.testing.assert_close(with_identity["loss"], without["loss"] + 0.5 * identity)
+    assert "loss_identity_feature" not in without
+
+
 def test_resume_is_bit_exact(tmp_path, image_folders):
     straight = _config(tmp_path / "straight", image_folders, "steps=4")
     _train(straight)
