@@ -89,47 +89,6 @@ class StatsEMA:
         return self.state
 
 
-class Progress:
-    """Frames done, frames/s and time left: a tqdm bar on a terminal, else one plain line every
-    `every` seconds (logs and CI stay readable)."""
-
-    def __init__(self, total: int, enabled: bool = True, every: float = 10.0, stream=None):
-        self.stream = stream or sys.stderr
-        self.total, self.enabled, self.every = total, enabled, every
-        self.done, self.start, self.last = 0, time.monotonic(), time.monotonic()
-        self.bar = None
-        if enabled and hasattr(self.stream, "isatty") and self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total or None, unit="frame", file=self.stream, dynamic_ncols=True)
-
-    def update(self, count: int = 1) -> None:
-        self.done += count
-        if self.bar is not None:
-            self.bar.update(count)
-            return
-        now = time.monotonic()
-        if self.enabled and (now - self.last >= self.every or self.done == self.total):
-            self.last = now
-            print(self.line(now), file=self.stream, flush=True)
-
-    def line(self, now: float | None = None) -> str:
-        elapsed = (now or time.monotonic()) - self.start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        text = f"adain video: frame {self.done}"
-        if self.total:
-            text += f"/{self.total} ({100 * self.done // self.total} %)"
-        text += f", {rate:.2f} frames/s"
-        if self.total and rate > 0:
-            left = int((self.total - self.done) / rate)
-            text += f", {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left"
-        return text
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _av():
     try:
         import av
@@ -332,7 +291,9 @@ def stylize_video(
                              content_size=content_size, max_size=max_size, **options)
         if stats_hook is not None:
             frame_options["content_stats_hook"] = stats_hook
-        counter = Progress(video_in.frames, enabled=progress)
+        from adain.progress import progress_bar  # a tqdm bar on a terminal, plain lines elsewhere
+
+        counter = progress_bar(video_in.frames or None, "adain video", unit="frame", disable=not progress)
         state = {"previous": None, "index": 0, "recoloured": False}
         pending: list[tuple[np.ndarray, Any, Any]] = []
         start = time.monotonic()

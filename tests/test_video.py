@@ -20,7 +20,7 @@ pytest.importorskip("cv2")
 from adain import flow as flowlib  # noqa: E402
 from adain.errors import UserError  # noqa: E402
 from adain.evaluation.flicker import flicker  # noqa: E402
-from adain.video import Progress, StatsEMA  # noqa: E402
+from adain.video import StatsEMA  # noqa: E402
 
 from conftest import write_image  # noqa: E402
 
@@ -225,14 +225,18 @@ def test_memory_does_not_grow_with_the_clip(stylizer_fp32, style_file, tmp_path)
     assert peaks[16] < peaks[4] + 4 * frame_bytes, peaks  # 12 more frames kept would add ≥ 12 frames
 
 
-def test_progress_lines_when_not_a_terminal():
-    stream = io.StringIO()
-    progress = Progress(4, every=0.0, stream=stream)
-    for _ in range(4):
-        progress.update()
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 4 and lines[-1].startswith("adain video: frame 4/4 (100 %)")
-    assert "frames/s" in lines[0] and "left" in lines[0]
+def test_progress_lines_when_not_a_terminal(stylizer_fp32, style_file, tmp_path, monkeypatch):
+    """stderr that is not a terminal gets plain lines with frames/s and time left (adain.progress)."""
+    monkeypatch.setenv("ADAIN_PROGRESS_EVERY", "0")
+    clip = write_clip(tmp_path / "four.mp4", synthetic_frames(4), audio=False)
+    err = io.StringIO()
+    with redirect_stderr(err):
+        stylizer_fp32.stylize_video(clip, style_file, tmp_path / "o.mp4", style_size=64)
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("adain video: 1/4 frames (25 %)") and "left" in lines[0], lines
+    assert lines[-1].startswith("adain video: 4/4 frames (100 %)"), lines
+    assert all("frames/s" in line or "s/frame" in line for line in lines)
+    assert "\r" not in err.getvalue()
 
 
 # --- the command line and bad inputs -----------------------------------------------------------
