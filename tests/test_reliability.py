@@ -256,3 +256,27 @@ def test_stylize_and_gatys_log_plain_lines_when_stderr_is_not_a_terminal(tmp_pat
                  "--output", str(tmp_path / "g.png")]) == 0
     err = capfd.readouterr().err
     assert "\r" not in err and "gatys 32×32: 2/2 its (100 %)" in err
+
+
+# --- one error style across the tools ---------------------------------------------------------
+
+def test_error_lines_name_the_tool_the_same_way(tmp_path, capsys):
+    import importlib.util
+    import io
+
+    from adain.evaluation import load_eval_config
+    from adain.evaluation.harness import Evaluation
+    from conftest import REPO_ROOT
+
+    stream = io.StringIO()
+    Evaluation(load_eval_config(None, [f"run_dir={tmp_path / 'eval'}"]), error_stream=stream).error("c.png: missing")
+    assert stream.getvalue() == "eval.py: error: c.png: missing\n"  # was "eval: error:"
+    for tool, args in (("train.py", ["steps=oops"]), ("eval.py", ["size=oops"])):
+        spec = importlib.util.spec_from_file_location(tool.replace(".", "_"), REPO_ROOT / tool)
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        assert script.main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"{tool}: error: ") and err.count("\n") == 1
+    assert main(["stylize", "--content", str(tmp_path / "missing.png"), "--alpha", "2"]) == 2
+    assert capsys.readouterr().err == "adain: error: --alpha 2.0: expected a value in [0, 1]\n"
