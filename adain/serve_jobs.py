@@ -36,7 +36,7 @@ class ServeSettings:
         max_pixels: the size cap: uploads with more pixels are refused with a message (8K,
             7680×4320, is 33.2 MP; larger content images go through the tiled path).
         max_memory: memory budget of one AdaIN stylisation in bytes; larger images are tiled
-            to fit (None: adain.tiling's default, 3 GiB).
+            to fit (None: adain.tiling's default, what this image may add on top of current use).
         gatys_max_size: Gatys optimises for minutes; its longer side is capped at this.
         keep_results: how many result files to keep on disk (oldest deleted first).
     """

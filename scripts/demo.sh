@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-exec .venv/bin/python -m adain stylize "$@"
+# --overwrite: a second run refreshes outputs/ (stylize otherwise keeps existing files)
+exec .venv/bin/python -m adain stylize --overwrite "$@"
