@@ -167,7 +167,8 @@ def _add_bench(commands) -> None:
                    help="skip the fp32 reference where it would need more than this (default 6G)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per setting (median reported)")
     p.add_argument("--decoder", metavar="PATH", help="decoder weights (speed does not depend on them)")
-    p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-hed")
+    p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-imagenet",
+                   help="default: the shipped decoder's (vgg16-imagenet; reflection padding)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--train", action="store_true",
                    help="time training steps (images/s) instead of a stylisation; use with --size 256 --batch 8")

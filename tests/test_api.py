@@ -191,10 +191,12 @@ def test_load_without_a_decoder_says_pass_decoder(monkeypatch, tmp_path):
 
 @pytest.mark.skipif(not SHIPPED_DECODER.is_file(), reason="no decoder ships with this checkout")
 def test_shipped_decoder_describes_itself_and_transfers_style():
-    """The default decoder loads without arguments, says how it was made, and stylises: its output
-    lies between the content and the style by the two scale-free numbers."""
+    """The default decoder loads without arguments, says how it was made, and stylises: judged by
+    vgg16-hed, a network it was *not* trained on (issue 13), its output lies between the content and
+    the style by the two scale-free numbers."""
     import json
 
+    from adain.encoders import build_encoder
     from adain.examples import example_contents, example_styles
     from adain.evaluation.metrics import measure_relative_content, measure_relative_style
     from adain.weights import read_safetensors, tensors_sha256
@@ -202,15 +204,16 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
     state, header = read_safetensors(SHIPPED_DECODER)
     assert tensors_sha256(state) == header["sha256"]
     description = json.loads(header["adain"])
-    assert description["encoder"] == "vgg16-hed" and description["decoder"]["arch"] == "vgg16"
+    assert description["encoder"] == "vgg16-imagenet" and description["decoder"]["arch"] == "vgg16"
+    assert description["decoder"]["input_scale"] == 1 / 256
     assert description["steps"] > 0 and "training_config" in description and description["commit"]
     model = adain.load(precision="fp32")
-    encoder = model.model.encoder
+    judge = build_encoder("vgg16-hed")
     # Every example pair lies between the two trivial answers: far closer to the style's statistics
     # than the content itself, and closer to the content's features than the style image pasted in
-    # its place.  256 px: at 128 px relu4_1 is only 16×16 and one pair's ratios swing between
-    # decoder cuts.  The shipped decoder (scale-free losses, λ = 6) stylises strongly: its content
-    # ratios are 0.48–0.73 on these pairs, its style ratios 0.10–0.24.
+    # its place.  256 px: at 128 px relu4_1 is only 16×16 and the ratios swing.  Measured for this
+    # decoder (GPU run s10i05): style ratios 0.14–0.36, content ratios 0.30–0.54; the previous
+    # vgg16-hed decoder, judged by its own network, 0.10–0.24 and 0.48–0.73.
     content_ratios = []
     for content_file in example_contents():
         for style_file in example_styles():
@@ -218,11 +221,27 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
             out = model.stylize(content, style, content_size=0, style_size=0)
             style_as_output = torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear")
             pair = f"{content_file.name} x {style_file.name}"
-            assert measure_relative_style(encoder, out, style).item() < 0.4 * measure_relative_style(encoder, content, style).item(), pair
-            content_ratios.append(measure_relative_content(encoder, out, content).item()
-                                  / measure_relative_content(encoder, style_as_output, content).item())
-            assert content_ratios[-1] < 0.85, pair
-    assert sum(content_ratios) / len(content_ratios) < 0.7
+            assert measure_relative_style(judge, out, style).item() < 0.45 * measure_relative_style(judge, content, style).item(), pair
+            content_ratios.append(measure_relative_content(judge, out, content).item()
+                                  / measure_relative_content(judge, style_as_output, content).item())
+            assert content_ratios[-1] < 0.7, pair
+    assert sum(content_ratios) / len(content_ratios) < 0.6
+
+
+@pytest.mark.skipif(not SHIPPED_DECODER.is_file(), reason="no decoder ships with this checkout")
+def test_shipped_decoder_gives_the_photo_back_at_alpha_zero():
+    """decode(encode(x)) keeps the photo's colours and shapes (issue 14): PSNR 21.9 / 19.0 dB on the
+    two example photos at 256 px, against 15.7 / 11.7 dB for the previous vgg16-hed decoder, whose
+    encoder had lost the colours."""
+    from adain.examples import example_contents, example_styles
+
+    model = adain.load(precision="fp32")
+    style = model.to_tensor(example_styles()[0], 256)
+    for content_file in example_contents():
+        content = model.to_tensor(content_file, 256)
+        out = model.stylize(content, style, alpha=0.0, content_size=0, style_size=0)
+        psnr = -10 * torch.log10(torch.mean((out.clamp(0, 1) - content) ** 2)).item()
+        assert psnr > 17.0, (content_file.name, psnr)
 
 
 def test_transparent_pil_input_is_flattened_onto_white():

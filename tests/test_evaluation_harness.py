@@ -247,3 +247,22 @@ def test_optional_method_that_cannot_load_is_a_note(tmp_path, image_sets, tint_m
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     johnson = next(s for s in summary["variants"] if s["method"] == "johnson")
     assert johnson["pairs"] == 0 and johnson["note"].startswith("skipped (optional)")
+
+
+def test_the_thread_setting_applies_to_the_run_only(tmp_path, image_sets, tint_method):
+    """`threads` is set for the evaluation and given back afterwards: a caller in the same process
+    (a notebook, the SIGKILL test's reference run) keeps its own setting."""
+    import torch
+
+    from adain.evaluation import run
+
+    content, style = image_sets
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    seen = []
+    cfg = load_eval_config(None, [f"content={content}", f"style={style}", "size=32", f"threads={wanted}",
+                                  f"run_dir={tmp_path / 'run'}", "metrics.effnet=false", "wandb.mode=disabled",
+                                  "metrics.reconstruction=false", "methods=[{name: tint}]"])
+    assert run(cfg, log=lambda *_: seen.append(torch.get_num_threads())) == 0
+    assert seen and set(seen) == {wanted}  # during the run
+    assert torch.get_num_threads() == before

@@ -4,9 +4,11 @@ here on the CPU at toy sizes, so the first command on a lent GPU works as writte
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,25 @@ def test_downsized_copy_keeps_every_image_at_most_the_size(tmp_path):
     sizes = [Image.open(f).size for f in files]
     assert all(min(s) <= 96 for s in sizes) and (144, 96) in sizes  # 900×600 → 144×96, aspect kept
     assert f"data.style={tmp_path / 'out' / 'style/train'}" in proc.stdout
+
+
+def test_cropped_copy_keeps_the_scale_and_the_central_square(tmp_path):
+    """--crop: what pack_carry.py uses since the pack outgrew the 64 MiB carry; the scale is that of
+    --resize (a 900×600 image at 96 → 144×96), then the central 80² square is kept."""
+    pack = _pack(tmp_path / "pack")
+    ramp = np.tile(np.linspace(0, 255, 900, dtype=np.float32), (600, 1))  # brightness = x position
+    Image.fromarray(np.stack([ramp] * 3, axis=-1).astype(np.uint8)).save(pack / "content/train/img00.png")
+    proc = subprocess.run([sys.executable, str(ROOT / "data" / "prepare_local.py"), "--pack", str(pack),
+                           "--resize", "96", "--crop", "80", "--format", "webp", "--quality", "85",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    sizes = {f.stem: Image.open(f).size for f in (tmp_path / "out").rglob("*.webp")}
+    assert len(sizes) == 8 and sizes["img00"] == (80, 80)
+    assert sizes["img01"] == (80, 80)  # 120×100 stays at scale 1, then the 80² square
+    cropped = np.asarray(Image.open(tmp_path / "out/content/train/img00.webp").convert("L"), dtype=np.float32)
+    # 900×600 → 144×96, then columns 32…111: the ramp's values there, not a corner's (0…79)
+    expected = np.linspace(0, 255, 144)[32:112]
+    assert np.abs(cropped.mean(axis=0) - expected).max() < 6
 
 
 def test_pack_carry_reports_a_missing_pack_in_one_line(tmp_path):
@@ -104,3 +125,45 @@ def test_one_slice_runs_and_brings_back_slim_checkpoints(tmp_path, adain_cache):
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     assert "continuing from" in second.stdout
     assert load_checkpoint(tmp_path / "out2" / "latest-slim.pt")["step"] == 3
+
+
+def test_sweep_runs_slices_side_by_side_and_packs_each_for_the_return(tmp_path, adain_cache):
+    """sweep.sh: two loss balances as two chunk.sh runs at once; each comes back as NAME.tar and
+    NAME-best.pt (the device returns at most 8 files), with its own overrides applied."""
+    pack = _pack(tmp_path / "pack")
+    carry = tmp_path / "carry"
+    save_encoder_prefix("vgg16-imagenet", "relu4_1", carry / "vgg16-imagenet-relu4_1.safetensors")
+    common = ",".join([f"data.{key}={pack / folder}" for key, folder in
+                       (("content", "content/train"), ("style", "style/train"),
+                        ("val_content", "content/val"), ("val_style", "style/val"))] +
+                      [f"model.encoder_weights={carry / 'vgg16-imagenet-relu4_1.safetensors'}", "device=cpu",
+                       "precision=fp32", "compile=false", "data.load_size=96", "data.crop_size=64",
+                       "optim.batch_size=2", "val_pairs=2", "val_size=64", "val_every=2", "wandb.mode=disabled",
+                       "steps=2", "log_every=1"])
+    env = {**os.environ, "PYTHON": sys.executable, "CARRY": str(carry), "OUT": str(tmp_path / "out"), "FRESH": "1",
+           "RUNS": str(tmp_path / "runs")}
+    proc = subprocess.run(["bash", str(KIT / "sweep.sh"), "5", f"low:{common},optim.style_weight=1",
+                           f"high:{common},optim.style_weight=20"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["high-best.pt", "high.tar", "low-best.pt", "low.tar"]
+    losses = {}
+    for name in ("low", "high"):
+        with tarfile.open(out / f"{name}.tar") as tar:
+            assert {"./latest-slim.pt", "./metrics.jsonl", "./train.log"} <= set(tar.getnames())
+            tar.extractall(tmp_path / name, filter="data")
+        assert load_checkpoint(tmp_path / name / "latest-slim.pt")["step"] == 2
+        rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        losses[name] = next(r for r in rows if r.get("step") == 1 and "train/loss" in r)
+    # step 1: same seed, same batch, same initial weights; only the style weight differs, so the
+    # total loss says it was applied
+    ratio = (losses["high"]["train/loss"] - losses["low"]["train/loss"]) / losses["low"]["train/loss_style"]
+    assert abs(ratio - 19) < 0.5
+
+
+def test_sweep_refuses_a_bad_run_name(tmp_path):
+    proc = subprocess.run(["bash", str(KIT / "sweep.sh"), "1", "a b:steps=1"], cwd=tmp_path,
+                          env={**os.environ, "OUT": str(tmp_path / "out")}, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "sweep: error: run name 'a b': expected letters, digits, _ or -"

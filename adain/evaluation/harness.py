@@ -308,15 +308,24 @@ def standard_fid(evaluation: Evaluation, result: VariantResult) -> float:
 
 
 def run(cfg, log=print) -> int:
-    """Run the whole evaluation; returns the exit status (0, or 2 if any item failed)."""
+    """Run the whole evaluation; returns the exit status (0, or 2 if any item failed).
+    `cfg.threads` applies for the run only."""
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, log)
+    finally:  # a caller in the same process (a notebook, a test) gets its own setting back
+        torch.set_num_threads(threads_before)
+
+
+def _run(cfg, log) -> int:
     from adain.config import to_dict
     from adain.evaluation import report
     from adain.evaluation.provenance import trained_encoder
     from adain.evaluation.reconstruction import add_reconstruction
     from adain.evaluation.standard import availability
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     evaluation = Evaluation(cfg, log=log)
     evaluation.run_dir.mkdir(parents=True, exist_ok=True)
     variants = expand(cfg)

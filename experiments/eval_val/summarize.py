@@ -4,8 +4,9 @@
 
 Writes, next to this script: `same_pairs.json` (means of every variant over the pairs that *all*
 variants ran: the Johnson network's style × the 8 contents), `summary.json` (the run's own
-means, copied), `tradeoff.png` (copied) and `grid.jpg` (content | style | AdaIN α=0.5 | AdaIN
-α=1 | Gatys | Johnson | Magenta on four of those pairs, 128 px tiles).
+means, copied), `tradeoff.png` (copied) and `grid.jpg` (AdaIN α=1 | previous AdaIN decoder |
+Gatys | Johnson | Magenta on four of those pairs, 192 px tiles: outputs only, because the pack's
+own images stay out of the repository; the run's contact_sheet.jpg shows them beside the outputs).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from pathlib import Path
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-COLUMNS = ["rel_content", "rel_style", "ssim", "style_gram", "color_w1", "effnet_content",
-           "effnet_style_mean_std", "effnet_style_gram", "stylize_ms"]
-GRID_VARIANTS = ["adain[alpha=0.5]", "adain[alpha=1]", "gatys", "johnson", "magenta"]
-TILE = 128
+COLUMNS = ["rel_content", "rel_style", "ssim", "style_gram", "color_w1", "frame", "grid", "edge_f",
+           "style_top1", "style_rank", "effnet_content", "effnet_style_mean_std", "effnet_style_gram", "stylize_ms"]
+GRID_VARIANTS = ["adain[alpha=1]", "adain-hed", "gatys", "johnson", "magenta"]
+TILE = 192
 
 
 def main(run_dir: Path) -> None:
@@ -43,11 +44,9 @@ def main(run_dir: Path) -> None:
 
     by_key = {(r["variant"], r["content"], r["style"]): r for r in rows}
     shown = sorted(shared)[:4]
-    grid = Image.new("RGB", (TILE * (2 + len(GRID_VARIANTS)), TILE * len(shown)), "white")
+    grid = Image.new("RGB", (TILE * len(GRID_VARIANTS), TILE * len(shown)), "white")
     for y, (content, style) in enumerate(shown):
-        first = by_key[(GRID_VARIANTS[0], content, style)]
-        images = [Image.open(first["content_path"]), Image.open(first["style_path"])]
-        images += [Image.open(run_dir / by_key[(v, content, style)]["output"]) for v in GRID_VARIANTS]
+        images = [Image.open(run_dir / by_key[(v, content, style)]["output"]) for v in GRID_VARIANTS]
         for x, image in enumerate(images):
             image = image.convert("RGB")
             side = min(image.size)  # centre square, as the protocol crops the content

@@ -56,7 +56,10 @@ def main() -> int:
     parser.add_argument("--pack", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / ".carry")
     parser.add_argument("--size", type=int, default=384, help="shorter side of the carried images")
-    parser.add_argument("--quality", type=int, default=85)
+    parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--crop", type=int, default=288,
+                        help="carry only the central square of this side (0: whole images; the pack of "
+                             "2,023 images at 384 px is 77 MB, too much to travel)")
     parser.add_argument("--format", choices=("webp", "jpg"), default="webp")
     parser.add_argument("--encoder", default="vgg16-imagenet",
                         help="the encoder whose first layers travel (configs/train/gpu.yaml names the file)")
@@ -65,7 +68,7 @@ def main() -> int:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         copy = subprocess.run([sys.executable, str(ROOT / "data" / "prepare_local.py"), "--pack", str(args.pack),
-                               "--resize", str(args.size), "--format", args.format, "--quality", str(args.quality),
+                               "--resize", str(args.size), "--format", args.format, "--quality", str(args.quality), "--crop", str(args.crop),
                                "--out", str(args.out / "data")], capture_output=True, text=True)
         if copy.returncode != 0:
             raise UserError(f"data/prepare_local.py: {copy.stderr.strip().splitlines()[-1]}")

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Several training slices side by side on one lent GPU, one per loss balance, so that the balance
+# can be chosen afterwards by measures outside the training objective (issue 14):
+#
+#   FRESH=1 bash experiments/gpu_decoder/sweep.sh MINUTES NAME:key=value,key=value [NAME:…]
+#
+# e.g.  FRESH=1 bash experiments/gpu_decoder/sweep.sh 7.5 s5i1:optim.style_weight=5 \
+#           s10i025:optim.style_weight=10,optim.identity_weight=0.25
+#
+# Why side by side: at batch 16 of 256² crops one run leaves an H100/H200 partly idle (kernel
+# launches, the Python step), so two runs cost far less than twice one.  Each NAME runs chunk.sh with
+# RUN_DIR=runs/gpu-NAME and the DataLoader workers shared out among the runs.  The device returns at
+# most 8 files, so each run comes back as $OUT/NAME.tar (latest-slim.pt, metrics.jsonl, val_grid.png,
+# train.log) plus $OUT/NAME-best.pt.  Extra environment (FRESH, PYTHON, CARRY) passes through; RUNS
+# moves the run folders (default runs/).
+set -uo pipefail
+minutes=${1:?usage: sweep.sh MINUTES NAME:key=value,... [NAME:...]}
+shift
+[ $# -ge 1 ] || { echo "sweep: error: no run given; expected NAME:key=value,..." >&2; exit 2; }
+out=${OUT:-/tmp/adain-sweep-out}
+cores=$(nproc)
+workers=$(( (cores - $#) / $# ))
+[ "$workers" -ge 1 ] || workers=0
+kit=$(dirname "$0")
+for spec in "$@"; do  # every name checked before any run starts
+    name=${spec%%:*}
+    case "$name" in ''|*[!A-Za-z0-9_-]*) echo "sweep: error: run name '$name': expected letters, digits, _ or -" >&2; exit 2;; esac
+done
+pids=()
+names=()
+for spec in "$@"; do
+    name=${spec%%:*}
+    settings=${spec#*:}
+    [ "$settings" = "$spec" ] && settings=""
+    IFS=, read -r -a overrides <<< "$settings"
+    mkdir -p "$out/$name"
+    RUN_DIR=${RUNS:-runs}/gpu-$name OUT=$out/$name bash "$kit/chunk.sh" "$minutes" "data.workers=$workers" \
+        ${overrides[@]+"${overrides[@]}"} > "$out/$name/sweep.log" 2>&1 &
+    pids+=($!)
+    names+=("$name")
+done
+status=0
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { echo "sweep: run ${names[$i]} failed (exit $?); its log follows" >&2; status=1; }
+    name=${names[$i]}
+    tail -n 25 "$out/$name/sweep.log"
+    [ -f "$out/$name/best-slim.pt" ] && mv "$out/$name/best-slim.pt" "$out/$name-best.pt"
+    tar -C "$out/$name" -cf "$out/$name.tar" . && rm -r "${out:?}/$name"
+done
+exit $status
