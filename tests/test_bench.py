@@ -20,7 +20,7 @@ def check_row(row: dict, size: int) -> None:
     assert row["size"] == size
     assert row["reference_s"] > 0 and row["fast_s"] > 0 and row["fast_style_reused_s"] > 0
     assert row["speedup"] == pytest.approx(row["reference_s"] / row["fast_s"], rel=1e-12)
-    assert row["encoder"] == "vgg16-hed"
+    assert row["encoder"] == "vgg16-imagenet"  # the shipped decoder's encoder
 
 
 def test_bench_writes_one_row_per_size(tmp_path, capsys):
@@ -40,7 +40,7 @@ def test_bench_with_a_decoder_file_and_two_sizes(tmp_path, decoder_file):
         assert (row["dtype"], row["device"]) == ("torch.float32", "cpu")
 
 
-# Multiply-accumulates per pixel of vgg16-hed up to relu4_1 (the RGB preprocessing 1×1 conv, then
+# Multiply-accumulates per pixel of a VGG-16 (vgg16-imagenet, vgg16-hed) up to relu4_1 (the RGB preprocessing 1×1 conv, then
 # conv1_x at full size, conv2_x at 1/4 of the pixels, conv3_x at 1/16, conv4_1 at 1/64); the
 # mirrored decoder has the same convolutions without the preprocessing.
 ENCODER_MACS_PER_PIXEL = 9 + (3 * 64 + 64 * 64) * 9 + (64 * 128 + 128 * 128) * 9 // 4 \
