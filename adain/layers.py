@@ -12,18 +12,26 @@ PADDING_MODES = ("zero", "reflect")
 def reflect_pad1(x: torch.Tensor) -> torch.Tensor:
     """Reflection-pad (N, C, H, W) by one pixel on every side → (N, C, H+2, W+2).
 
-    Same values as `F.pad(x, (1, 1, 1, 1), mode="reflect")`, built from two concatenations
-    of one-pixel slices.  On CPU with channels_last bf16 tensors the generic reflection kernel
-    is several times slower than the 3×3 convolution that follows it (environment.md); the
-    slice-and-concatenate form keeps the memory format and runs at copy speed.  On CUDA the
-    generic kernel is fine and is used.
+    Same values as `F.pad(x, (1, 1, 1, 1), mode="reflect")`, written into one preallocated
+    tensor of x's memory format: the interior in one copy, then the four one-pixel strips (the
+    rows last, so that they carry the corners).  On CPU with channels_last tensors the generic
+    reflection kernel is several times slower than the 3×3 convolution that follows it
+    (environment.md), and two concatenations cost twice this one copy (85 vs 43 ms for a
+    64×512² fp32 map on the 2-core AVX2 CPU, median of 9).  On CUDA
+    the generic kernel is fine and is used.
     """
     if x.is_cuda or x.shape[-1] < 2 or x.shape[-2] < 2:
         return F.pad(x, (1, 1, 1, 1), mode="reflect")
-    memory_format = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else None
-    x = torch.cat([x[..., :, 1:2], x, x[..., :, -2:-1]], dim=3)
-    x = torch.cat([x[..., 1:2, :], x, x[..., -2:-1, :]], dim=2)
-    return x.contiguous(memory_format=memory_format) if memory_format else x
+    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    n, c, h, w = x.shape
+    out = torch.empty((n, c, h + 2, w + 2), dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    out[:, :, 1:-1, 1:-1] = x
+    out[:, :, 1:-1, 0] = x[:, :, :, 1]
+    out[:, :, 1:-1, -1] = x[:, :, :, -2]
+    out[:, :, 0, :] = out[:, :, 2, :]
+    out[:, :, -1, :] = out[:, :, -3, :]
+    return out
 
 
 class Conv3x3(nn.Module):

@@ -175,3 +175,22 @@ def test_input_scale_is_a_fixed_factor_that_travels_with_the_weights(tmp_path):
     assert metadata["decoder"]["input_scale"] == 1 / 256
     with pytest.raises(ValueError, match="input_scale must be positive"):
         Decoder("vgg16", input_scale=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("shape", [(2, 5, 7, 9), (1, 3, 2, 2), (1, 64, 33, 17)])
+def test_reflect_pad1_equals_torch_reflection_and_keeps_the_memory_format(shape, channels_last, dtype):
+    """The CPU fast path of reflection padding (one preallocated copy) gives exactly what
+    F.pad(mode="reflect") gives, corners included, in the input's memory format."""
+    import torch.nn.functional as F
+
+    from adain.layers import reflect_pad1
+
+    x = torch.randn(shape).to(dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    padded = reflect_pad1(x)
+    assert torch.equal(padded, F.pad(x.float(), (1, 1, 1, 1), mode="reflect").to(dtype))
+    assert padded.dtype == dtype
+    assert padded.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
