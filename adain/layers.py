@@ -17,12 +17,12 @@ def reflect_pad1(x: torch.Tensor) -> torch.Tensor:
     rows last, so that they carry the corners).  On CPU with channels_last tensors the generic
     reflection kernel is several times slower than the 3×3 convolution that follows it
     (environment.md), and two concatenations cost twice this one copy (85 vs 43 ms for a
-    64×512² fp32 map on the 2-core AVX2 CPU, median of 9).  On CUDA
-    the generic kernel is fine and is used.
+    64×512² fp32 map on the 2-core AVX2 CPU, median of 9).  On CUDA the generic kernel is fine
+    and is used.
     """
     if x.is_cuda or x.shape[-1] < 2 or x.shape[-2] < 2:
         return F.pad(x, (1, 1, 1, 1), mode="reflect")
-    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    channels_last = x.is_contiguous(memory_format=torch.channels_last)
     n, c, h, w = x.shape
     out = torch.empty((n, c, h + 2, w + 2), dtype=x.dtype, device=x.device,
                       memory_format=torch.channels_last if channels_last else torch.contiguous_format)

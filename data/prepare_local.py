@@ -4,7 +4,7 @@
     python data/prepare_local.py --resize 512 --out /tmp/pack512
         # a copy with the shorter side at most 512 px (JPEG q90; keep it out of git).  For a GPU
         # machine, whose carry is limited to 64 MiB, experiments/gpu_decoder/pack_carry.py makes a
-        # 384-px copy with --format webp --quality 85: 33 MB (JPEG q90 at 384 px: 49 MB)
+        # 384-px copy cut to the central 288² (--crop 288) as WebP q80: 32.9 MB for 2,023 images
 """
 
 import argparse
@@ -37,11 +37,10 @@ def downsize(pack: Path, files: list[str], out: Path, size: int, quality: int, s
                 if scale < 1:
                     image = image.resize((round(image.width * scale), round(image.height * scale)),
                                          Image.Resampling.LANCZOS)
-                if crop and min(image.size) > crop:
-                    left, top = (image.width - crop) // 2, (image.height - crop) // 2
-                    image = image.crop((left, top, left + crop, top + crop))
-                elif crop:
-                    image = image.crop((0, 0, min(image.width, crop), min(image.height, crop)))
+                if crop:  # centred; a side shorter than crop stays whole
+                    width, height = min(image.width, crop), min(image.height, crop)
+                    left, top = (image.width - width) // 2, (image.height - height) // 2
+                    image = image.crop((left, top, left + width, top + height))
                 image.save(target, quality=quality, **({"method": 6} if suffix == ".webp" else {}))
         total += target.stat().st_size
         if i % 100 == 0:

@@ -39,6 +39,7 @@ fi
 workers=()
 shm_mb=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')
 if [ -n "$shm_mb" ] && [ "$shm_mb" -lt 1024 ]; then  # DataLoader workers hand batches over in /dev/shm
+    # (placed after the caller's overrides below, so that sweep.sh's data.workers cannot undo it)
     echo "chunk: /dev/shm has ${shm_mb} MB free; loading batches in the training process"
     workers=(data.workers=0)
 fi
@@ -46,7 +47,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --f
 status=0
 limit_s=$(awk -v m="$minutes" 'BEGIN {printf "%d", m * 60 + 60}')
 timeout "$limit_s" "$python" train.py --config configs/train/gpu.yaml --resume auto "run_dir=$run_dir" \
-    "time_limit_min=$minutes" ${workers[@]+"${workers[@]}"} "$@" 2>&1 | tee "$out/train.log" || status=$?
+    "time_limit_min=$minutes" "$@" ${workers[@]+"${workers[@]}"} 2>&1 | tee "$out/train.log" || status=$?
 "$python" - "$run_dir" "$out" <<'PY'
 import sys
 from pathlib import Path

