@@ -40,6 +40,10 @@ class ModelConfig:
     # Fixed factor on the decoder's relu4_1 input (adain.decoder.Decoder): 1/256 for vgg16-imagenet,
     # whose features are ~30× larger than vgg16-hed's; a warm start keeps its decoder's own factor.
     decoder_input_scale: float = 1.0
+    # ×2 upsampling of the decoder (adain.decoder.UPSAMPLE_MODES).  None: "nearest" for a new
+    # decoder, the warm start's own mode with init_decoder; set, it also overrides a warm start's
+    # (the mode has no weights: a nearest decoder can be fine-tuned as a bilinear one).
+    decoder_upsample: Optional[str] = None
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The AdaIN decoder: the mirror image of the encoder up to relu4_1.
 
 Each encoder conv `conv{b}_{i}` (c_in → c_out) gets a decoder conv `dec{b}_{i}` (c_out → c_in),
-in reverse order, with nearest-neighbour ×2 upsampling where the encoder pooled.  For VGG-19
-that is exactly the decoder of Huang & Belongie (2017) and of the widely used PyTorch port:
+in reverse order, with ×2 upsampling where the encoder pooled.  For VGG-19 with nearest-neighbour
+upsampling that is exactly the decoder of Huang & Belongie (2017) and of the widely used PyTorch
+port:
 
     dec4_1 512→256, up, dec3_4 256→256, dec3_3, dec3_2, dec3_1 256→128, up,
     dec2_2 128→128, dec2_1 128→64, up, dec1_2 64→64, dec1_1 64→3 (no ReLU on the last)
@@ -18,6 +19,12 @@ from adain.encoders import ARCHITECTURES, BLOCK_CHANNELS, layer_names
 from adain.layers import Conv3x3
 
 DECODER_TOP_TAP = "relu4_1"
+# "nearest": every decoder trained before issue 14's artefact work, and the AdaIN release.
+# "bilinear": resize-convolution with a smooth resize (Odena, Dumoulin & Olah, "Deconvolution and
+# checkerboard artifacts", Distill 2016): nearest ×2 copies each value into a 2×2 block, which the
+# 3×3 convs that follow turn into patterns of period 2, 4 and 8 px (the grid score,
+# adain.evaluation.artefacts); a bilinear resize has no such blocks.  Same weights, same size.
+UPSAMPLE_MODES = ("nearest", "bilinear")
 
 
 def decoder_layers(arch: str) -> list[tuple[str, int, int]]:
@@ -39,21 +46,27 @@ def decoder_layers(arch: str) -> list[tuple[str, int, int]]:
 class Decoder(nn.Module):
     """relu4_1 features (N, 512, h, w) → RGB image (N, 3, 8h, 8w), unclamped."""
 
-    def __init__(self, arch: str = "vgg16", padding: str = "reflect", input_scale: float = 1.0):
+    def __init__(self, arch: str = "vgg16", padding: str = "reflect", input_scale: float = 1.0,
+                 upsample: str = "nearest"):
         """`input_scale` multiplies the relu4_1 features on the way in (a fixed constant, not
         learned).  Kaiming initialisation assumes inputs of unit scale, and encoders differ by
         30×: relu4_1 of photos has an RMS of ~7–26 with vgg16-hed but ~240–750 with
         vgg16-imagenet, where a fresh decoder's activations start ~300× too large and training
         from scratch stalls at a flat grey image.  1/256 brings the ImageNet encoder's features to
-        the scale the initialisation expects; 1 (the default) is every decoder trained before."""
+        the scale the initialisation expects; 1 (the default) is every decoder trained before.
+        `upsample`: one of UPSAMPLE_MODES; it has no weights, so a decoder trained with one mode
+        can be fine-tuned with the other."""
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"decoder arch must be one of {list(ARCHITECTURES)}, got {arch!r}")
         if not input_scale > 0:
             raise ValueError(f"decoder input_scale must be positive, got {input_scale!r}")
+        if upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"decoder upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")
         self.arch = arch
         self.padding = padding
         self.input_scale = float(input_scale)
+        self.upsample = upsample
         self.convs = nn.ModuleDict(
             {name: Conv3x3(c_in, c_out, padding) for name, c_in, c_out in decoder_layers(arch)}
         )
@@ -75,11 +88,22 @@ class Decoder(nn.Module):
             x = F.relu(x)
             block, index = int(name[3]), int(name[5])
             if index == 1 and block > 1:  # the encoder pooled before conv{block}_1
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                x = upsample2x(x, self.upsample)
         return x
 
     def config(self) -> dict:
         config = {"arch": self.arch, "padding": self.padding}
         if self.input_scale != 1.0:  # absent from the descriptions of decoders trained before it existed
             config["input_scale"] = self.input_scale
+        if self.upsample != "nearest":  # likewise absent from the older decoders' descriptions
+            config["upsample"] = self.upsample
         return config
+
+
+def upsample2x(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """(N, C, h, w) → (N, C, 2h, 2w).  Bilinear uses half-pixel centres (align_corners=False):
+    output pixel p samples input position (p + ½) / 2 − ½, so it mixes inputs ⌊(p − 1) / 2⌋ and
+    ⌊(p + 1) / 2⌋ and the edges are clamped (adain.tiling's halo counts this)."""
+    if mode == "nearest":
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)

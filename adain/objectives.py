@@ -25,7 +25,7 @@ import torch
 from adain import functional as AF
 from adain.config import TrainConfig
 from adain.data import list_images
-from adain.decoder import Decoder
+from adain.decoder import UPSAMPLE_MODES, Decoder
 from adain.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
@@ -98,9 +98,16 @@ class AdaINObjective:
         if max(cfg.optim.content_weight, cfg.optim.style_weight, cfg.optim.identity_weight) <= 0:
             raise UserError("optim: content_weight, style_weight and identity_weight are all 0; nothing to train")
         self.cfg = cfg
-        decoder = load_decoder(cfg.init_decoder)[0] if cfg.init_decoder else Decoder(encoder.spec.arch,
-                                                                                     cfg.model.decoder_padding,
-                                                                                     cfg.model.decoder_input_scale)
+        upsample = cfg.model.decoder_upsample
+        if upsample is not None and upsample not in UPSAMPLE_MODES:
+            raise UserError(f"model.decoder_upsample {upsample!r}: expected one of {', '.join(UPSAMPLE_MODES)}")
+        if cfg.init_decoder:
+            decoder = load_decoder(cfg.init_decoder)[0]
+            if upsample is not None:
+                decoder.upsample = upsample
+        else:
+            decoder = Decoder(encoder.spec.arch, cfg.model.decoder_padding, cfg.model.decoder_input_scale,
+                              upsample or "nearest")
         self.model = AdaINModel(encoder, decoder)
         self.encoder = encoder
         self.network = decoder

@@ -13,9 +13,9 @@ the receptive field, so we give every tile a halo and keep only its centre:
       is pixels 8i − r … 8i + 7 + r with r = Σ over convs of the stride before it (vgg16: 2·1 +
       2·2 + 3·4 + 1·8 = 26 px, a 60-px field; vgg19: 30 px).  Rounded up to the 8-px grid:
       4 cells = 32 px (`encoder_halo_cells`).
-  decoder (3×3 reflect-padded convs, nearest ×2 upsampling): an output pixel of cell i depends on
-      cells i − 4 … i + 4 (vgg16; vgg19, with one more conv at 1/4 scale, also 4); see
-      `decoder_halo_cells`.
+  decoder (3×3 reflect-padded convs, ×2 upsampling): an output pixel of cell i depends on
+      cells i − 4 … i + 4 with nearest upsampling (vgg16; vgg19, with one more conv at 1/4
+      scale, also 4), i − 5 … i + 5 with bilinear; see `decoder_halo_cells`.
 
 Tiles start and end on multiples of 8 px in the padded image, so every max-pool sees the same
 2×2 windows as in the untiled run.  Where a tile touches the image edge the halo is cut off and
@@ -85,17 +85,21 @@ def encoder_halo_cells(arch: str) -> int:
     return math.ceil(radius / STRIDE)
 
 
-def decoder_halo_cells(arch: str) -> int:
+def decoder_halo_cells(arch: str, upsample: str = "nearest") -> int:
     """Decoder halo in input cells: how far (in relu4_1 cells) an output pixel of a cell reaches.
 
     Walk the decoder backwards from the 8 output pixels of cell 0: each conv widens the range by
-    one at its scale, each ×2 nearest upsampling maps positions p → p // 2.
+    one at its scale; each ×2 upsampling maps positions p → p // 2 (nearest) or to the inputs
+    ⌊(p − 1) / 2⌋ … ⌊(p + 1) / 2⌋ that bilinear mixes (adain.decoder.upsample2x).
     """
     low, high = 0, STRIDE - 1  # output pixels of cell 0, at full resolution
     for name, _, _ in reversed(decoder_layers(arch)):
         block, index = int(name[3]), int(name[5])
         if index == 1 and block > 1:  # Decoder.forward upsamples ×2 right after this conv
-            low, high = low // 2, high // 2
+            if upsample == "nearest":
+                low, high = low // 2, high // 2
+            else:
+                low, high = (low - 1) // 2, (high + 1) // 2
         low, high = low - 1, high + 1
     return max(-low, high)
 
@@ -103,7 +107,7 @@ def decoder_halo_cells(arch: str) -> int:
 def total_halo(model: AdaINModel) -> int:
     """Pixels of context a pass-2 tile needs on each side (encoder + decoder halo)."""
     arch = model.decoder.arch
-    return STRIDE * (encoder_halo_cells(arch) + decoder_halo_cells(arch))
+    return STRIDE * (encoder_halo_cells(arch) + decoder_halo_cells(arch, model.decoder.upsample))
 
 
 class TiledImage:
@@ -343,7 +347,7 @@ def stylize_tiled(
         features: the whole relu4_1 map kept by pass 1, (1, C, h, w); None: re-encode each tile.
     """
     arch = model.decoder.arch
-    decoder_halo = decoder_halo_cells(arch)
+    decoder_halo = decoder_halo_cells(arch, model.decoder.upsample)
     input_halo = encoder_halo_cells(arch) + decoder_halo
     out = OutputBuffer(image.height, image.width, as_tensor)
     for centre in tile_grid(image.cells, tile):

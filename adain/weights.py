@@ -321,8 +321,8 @@ def save_decoder(decoder, path: str | os.PathLike, metadata: dict) -> None:
 
 
 def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None, padding: str,
-                        input_scale: float = 1.0):
-    from adain.decoder import Decoder, decoder_layers
+                        input_scale: float = 1.0, upsample: str = "nearest"):
+    from adain.decoder import UPSAMPLE_MODES, Decoder, decoder_layers
 
     if any(key.startswith("convs.") for key in state):  # this project's names, in forward order
         arch = arch or ("vgg19" if "convs.dec3_4.weight" in state else "vgg16")
@@ -343,7 +343,9 @@ def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str |
         raise UserError(f"{source}: decoder padding {padding!r}; expected one of {', '.join(PADDING_MODES)}")
     if not (isinstance(input_scale, (int, float)) and input_scale > 0):
         raise UserError(f"{source}: decoder input_scale {input_scale!r}; expected a positive number")
-    decoder = Decoder(arch, padding, input_scale)
+    if upsample not in UPSAMPLE_MODES:
+        raise UserError(f"{source}: decoder upsample {upsample!r}; expected one of {', '.join(UPSAMPLE_MODES)}")
+    decoder = Decoder(arch, padding, input_scale, upsample)
     for (name, c_in, c_out), (weight, bias) in zip(decoder_layers(arch), convs):
         if tuple(weight.shape) != (c_out, c_in, 3, 3) or tuple(bias.shape) != (c_out,):
             raise UserError(
@@ -378,7 +380,8 @@ def load_decoder(path: str | os.PathLike):
             model_config = state.get("config", {}).get("model", {})
             # the architecture as trained (checkpoint_extras), else the run's padding setting
             spec = state.get("decoder_config") or {"padding": model_config.get("decoder_padding", "reflect"),
-                                                   "input_scale": model_config.get("decoder_input_scale", 1.0)}
+                                                   "input_scale": model_config.get("decoder_input_scale", 1.0),
+                                                   "upsample": model_config.get("decoder_upsample") or "nearest"}
             metadata = {"encoder": model_config.get("encoder"), "step": state.get("step"), "decoder": dict(spec)}
             metadata = {k: v for k, v in metadata.items() if v is not None}
             state = state["decoder"]
@@ -386,6 +389,6 @@ def load_decoder(path: str | os.PathLike):
         raise UserError(f"{path}: no decoder tensors found")
     spec = metadata.get("decoder", {})
     decoder = _decoder_from_state(state, str(path), spec.get("arch"), spec.get("padding", "reflect"),
-                                  spec.get("input_scale", 1.0))
+                                  spec.get("input_scale", 1.0), spec.get("upsample", "nearest"))
     metadata.setdefault("encoder", "vgg19-normalised" if decoder.arch == "vgg19" else "vgg16-hed")
     return decoder, metadata

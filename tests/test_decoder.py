@@ -194,3 +194,38 @@ def test_reflect_pad1_equals_torch_reflection_and_keeps_the_memory_format(shape,
     assert torch.equal(padded, F.pad(x.float(), (1, 1, 1, 1), mode="reflect").to(dtype))
     assert padded.dtype == dtype
     assert padded.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def test_bilinear_upsampling_travels_with_the_weights(tmp_path):
+    """The ×2 resize is part of the architecture (no weights): a bilinear decoder differs from a
+    nearest one with the same weights, says so in its description and checkpoint, and loads as
+    bilinear; decoders without the key stay nearest; an unknown mode is a one-line error."""
+    from adain.checkpoint import atomic_torch_save
+
+    torch.manual_seed(0)
+    bilinear = Decoder("vgg16", "reflect", input_scale=1 / 256, upsample="bilinear")
+    nearest = Decoder("vgg16", "reflect", input_scale=1 / 256)
+    nearest.load_state_dict(bilinear.state_dict())
+    feat = 300 * torch.rand(1, 512, 6, 6)
+    with torch.no_grad():
+        out_bilinear, out_nearest = bilinear(feat), nearest(feat)
+    assert out_bilinear.shape == out_nearest.shape == (1, 3, 48, 48)
+    assert (out_bilinear - out_nearest).abs().max() > 1e-3
+    assert bilinear.config() == {"arch": "vgg16", "padding": "reflect", "input_scale": 1 / 256, "upsample": "bilinear"}
+    assert "upsample" not in nearest.config()
+
+    save_decoder(bilinear, tmp_path / "d.safetensors", {"encoder": "vgg16-imagenet"})
+    atomic_torch_save({"decoder": bilinear.state_dict(), "decoder_config": bilinear.config(), "step": 1,
+                       "config": {"model": {"encoder": "vgg16-imagenet"}}}, tmp_path / "c.pt")
+    for path in (tmp_path / "d.safetensors", tmp_path / "c.pt"):
+        loaded, metadata = load_decoder(path)
+        assert loaded.upsample == "bilinear" and metadata["decoder"]["upsample"] == "bilinear"
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(feat), out_bilinear)
+    save_decoder(nearest, tmp_path / "n.safetensors", {"encoder": "vgg16-imagenet"})
+    assert load_decoder(tmp_path / "n.safetensors")[0].upsample == "nearest"
+
+    atomic_torch_save({"decoder": bilinear.state_dict(), "step": 1, "decoder_config": {**bilinear.config(), "upsample": "cubic"},
+                       "config": {"model": {"encoder": "vgg16-imagenet"}}}, tmp_path / "bad.pt")
+    with pytest.raises(UserError, match=r"bad.pt: decoder upsample 'cubic'; expected one of nearest, bilinear"):
+        load_decoder(tmp_path / "bad.pt")

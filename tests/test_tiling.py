@@ -50,6 +50,7 @@ def test_halo_sizes_follow_the_architectures():
     assert tiling.encoder_halo_cells("vgg16") == 4  # 26 px field radius → 4 cells of 8 px
     assert tiling.encoder_halo_cells("vgg19") == 4  # 30 px
     assert tiling.decoder_halo_cells("vgg16") == tiling.decoder_halo_cells("vgg19") == 4
+    assert tiling.decoder_halo_cells("vgg16", "bilinear") == tiling.decoder_halo_cells("vgg19", "bilinear") == 5
 
 
 def test_encoder_receptive_field_is_26_pixels(model):
@@ -64,15 +65,22 @@ def test_encoder_receptive_field_is_26_pixels(model):
     assert rows == list(range(4, 12))
 
 
-def test_decoder_reach_is_4_cells(model):
-    """Changing one relu4_1 cell changes output pixels within 4 cells (32 px) of it, no further."""
-    feat = torch.rand(1, 512, 16, 16, generator=torch.Generator().manual_seed(0))
-    changed = feat.clone()
-    changed[..., 8, 8] += 5
-    with torch.inference_mode():
-        diff = (model.decode(changed) - model.decode(feat)).abs().amax(dim=(0, 1))  # (128, 128)
+@pytest.mark.parametrize("upsample, reach", [("nearest", 4), ("bilinear", 5)])
+def test_decoder_reach_is_its_halo(model, upsample, reach):
+    """Changing one relu4_1 cell changes output pixels within `decoder_halo_cells` of it (4 cells
+    = 32 px with nearest upsampling, 5 with bilinear), no further."""
+    model.decoder.upsample = upsample
+    try:
+        feat = torch.rand(1, 512, 16, 16, generator=torch.Generator().manual_seed(0))
+        changed = feat.clone()
+        changed[..., 8, 8] += 5
+        with torch.inference_mode():
+            diff = (model.decode(changed) - model.decode(feat)).abs().amax(dim=(0, 1))  # (128, 128)
+    finally:
+        model.decoder.upsample = "nearest"
     rows = torch.nonzero(diff.amax(dim=1) > 0).flatten()
-    assert rows.min().item() // 8 == 8 - 4 and rows.max().item() // 8 == 8 + 4
+    assert rows.min().item() // 8 == 8 - reach and rows.max().item() // 8 == 8 + reach
+    assert reach == tiling.decoder_halo_cells("vgg16", upsample)
 
 
 # --- equal to the untiled run -------------------------------------------------------------
@@ -101,6 +109,21 @@ def test_tiled_equals_untiled(model, content, options):
     tiled = stylizer.stylize(content, styles, tile=TILE, **common)
     assert tiled.shape == untiled.shape == content.shape
     assert untiled.std() > 0.02  # a real image, not a constant the comparison would trivially pass
+    torch.testing.assert_close(tiled, untiled, atol=2e-5, rtol=0)
+
+
+def test_tiled_equals_untiled_with_a_bilinear_decoder(model, content):
+    """Bilinear upsampling reaches one cell further (its halo is 5 cells): still no difference."""
+    from adain.methods.adain import AdaINStylizer
+
+    model.decoder.upsample = "bilinear"
+    try:
+        stylizer = AdaINStylizer(model)
+        untiled = stylizer.stylize(content, style_image(2), content_size=0, style_size=0, tile=0)
+        tiled = stylizer.stylize(content, style_image(2), content_size=0, style_size=0, tile=TILE)
+    finally:
+        model.decoder.upsample = "nearest"
+    assert untiled.std() > 0.02
     torch.testing.assert_close(tiled, untiled, atol=2e-5, rtol=0)
 
 
@@ -169,7 +192,7 @@ def test_no_seam_at_tile_borders(model, monkeypatch):
     assert border_to_interior_ratio(tiled, TILE) < 1.25
     # the same measure sees the seams of naive tiling (no halos): it can fail
     monkeypatch.setattr(tiling, "encoder_halo_cells", lambda arch: 0)
-    monkeypatch.setattr(tiling, "decoder_halo_cells", lambda arch: 0)
+    monkeypatch.setattr(tiling, "decoder_halo_cells", lambda arch, upsample="nearest": 0)
     naive = stylizer.stylize(content, style_image(2), content_size=0, style_size=0, tile=TILE)
     assert border_to_interior_ratio(naive, TILE) > 1.5
 

@@ -339,3 +339,23 @@ def test_ddp_two_processes_gloo(tmp_path, image_folders):
     state = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "latest.pt")
     assert state["step"] == 2
     assert all(not k.startswith("module.") for k in state["decoder"])  # unwrapped before saving
+
+
+def test_decoder_upsample_is_set_on_a_new_or_warm_started_decoder(tmp_path):
+    """model.decoder_upsample: a fresh decoder gets it; a warm start keeps its file's mode unless
+    it is set (configs/train/cpu_bilinear.yaml fine-tunes the shipped nearest decoder as bilinear)."""
+    from adain.config import load_config as load
+    from adain.encoders import build_encoder
+    from adain.objectives import AdaINObjective
+    from adain.weights import save_decoder
+
+    encoder = build_encoder("vgg16-hed")
+    save_decoder(Decoder("vgg16"), tmp_path / "nearest.safetensors", {"encoder": "vgg16-hed"})
+    warm = f"init_decoder={tmp_path / 'nearest.safetensors'}"
+    assert AdaINObjective(load(None, [warm]), encoder).network.upsample == "nearest"
+    assert AdaINObjective(load(None, [warm, "model.decoder_upsample=bilinear"]), encoder).network.upsample == "bilinear"
+    assert AdaINObjective(load(None, ["model.decoder_upsample=bilinear"]), encoder).network.upsample == "bilinear"
+    cfg = load(ROOT / "configs" / "train" / "cpu_bilinear.yaml", [])
+    assert (cfg.model.decoder_upsample, cfg.init_decoder) == ("bilinear", "adain/weights/decoder-vgg16-imagenet.safetensors")
+    with pytest.raises(UserError, match="model.decoder_upsample 'cubic': expected one of nearest, bilinear"):
+        AdaINObjective(load(None, ["model.decoder_upsample=cubic"]), encoder)
