@@ -188,7 +188,8 @@ def time_path(model: AdaINModel, path: str, width: int, height: int, repeat: int
             def run(stats=None):
                 style_stats = stats if stats is not None else model.style_stats(style)
                 content_stats, features = tiling.content_statistics(model, image, plan.tile,
-                                                                    keep_features=plan.keep_features)
+                                                                    keep_features=plan.keep_features,
+                                                                    feature_dtype=plan.feature_dtype)
                 tiling.stylize_tiled(model, image, [style_stats], content_stats, plan.tile, features=features)
 
         result = {"seconds": _median_seconds(run, repeat, device), "tile": plan and plan.tile}

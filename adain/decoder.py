@@ -85,7 +85,7 @@ class Decoder(nn.Module):
             x = self.convs[name](x)
             if name == names[-1]:
                 break  # the output layer has no ReLU
-            x = F.relu(x)
+            x = x.relu_()  # in place on the conv's fresh output: one full-size map less at the peak
             block, index = int(name[3]), int(name[5])
             if index == 1 and block > 1:  # the encoder pooled before conv{block}_1
                 x = upsample2x(x, self.upsample)

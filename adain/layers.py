@@ -59,9 +59,29 @@ class Conv3x3(nn.Module):
         return self.weight.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.padding == "reflect":
+        if self.padding == "zero":
+            return F.conv2d(x, self.weight, self.bias, padding=1)
+        if x.is_cuda or torch.is_grad_enabled() or min(x.shape[-2:]) < 3:
             return F.conv2d(reflect_pad1(x), self.weight, self.bias)
-        return F.conv2d(x, self.weight, self.bias, padding=1)
+        return reflect_conv_without_copy(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, padding={self.padding}"
+
+
+def reflect_conv_without_copy(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """3×3 convolution of (N, C, H, W) with one pixel of reflection padding, H, W ≥ 3, without
+    the padded copy of x: convolve with zero padding (oneDNN pads inside the kernel), then redo
+    the four one-pixel border strips from 3-pixel slices of x reflection-padded.  Only the
+    border outputs see the padding, so the rest is already right.
+
+    Inference on the CPU only (Conv3x3.forward): the padded copy is a third of the working memory
+    of a full-resolution 64-channel layer (input, copy, output: 768 → 512 B per pixel in fp32,
+    what bounds a tile of a 4K/8K image, adain.tiling); training keeps the plain form.
+    """
+    out = F.conv2d(x, weight, bias, padding=1)  # (N, C_out, H, W), wrong on the border only
+    out[:, :, :1, :] = F.conv2d(reflect_pad1(x[:, :, :3, :]), weight, bias)[:, :, :1, :]
+    out[:, :, -1:, :] = F.conv2d(reflect_pad1(x[:, :, -3:, :]), weight, bias)[:, :, -1:, :]
+    out[:, :, :, :1] = F.conv2d(reflect_pad1(x[:, :, :, :3]), weight, bias)[:, :, :, :1]
+    out[:, :, :, -1:] = F.conv2d(reflect_pad1(x[:, :, :, -3:]), weight, bias)[:, :, :, -1:]
+    return out

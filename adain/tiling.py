@@ -52,23 +52,29 @@ from adain.model import STRIDE, AdaINModel, pad_to_multiple
 
 MIN_TILE = 64  # px; below this a tile's halos (64 px a side) would be > 8× its own area
 MIN_CACHED_TILE = 256  # px; keep pass 1's features only if tiles can still be this large
+LARGE_CACHED_TILE = 1024  # px; tiles this large spend ≤ 13 % on 32-px halos: keep the map exact
 
 # Peak RSS growth of one tile = TILE_FIXED_BYTES + per pixel of the tile *with its halos* (the
 # encoder's relu1 and the decoder's last activations, 64 channels, reflection-pad copies), fitted
 # to measured runs on CPU: bf16 + channels_last 512² … 1152² tiles, fp32 256² … 512².
 TILE_FIXED_BYTES = 150 << 20  # oneDNN scratch pads, float32 AdaIN copies, allocator slack
-TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 1100}
+TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 650}
 # The untiled path also holds the whole content and output as float32 (12 + 12 B/pixel).
 UNTILED_EXTRA_BYTES_PER_PIXEL = 100
-# The content and the output stay in memory whole as uint8 (3 + 3 B/pixel); at the end the
-# output is copied into a PIL image (4 B/pixel: PIL stores RGB as RGBX).
+# The content and the output stay in memory whole as uint8 (3 + 3 B/pixel), beside the caller's
+# decoded content (a PIL image: 4 B/pixel, RGB stored as RGBX).  A content read from a file here
+# (`adain stylize`) is decoded, copied to uint8 and its PIL image freed before the first tile:
+# 6 B/pixel while tiles run.  At the end the output is copied into a PIL image (4 B/pixel), when
+# the tiles and the kept features are gone already.
 IMAGE_BYTES_PER_PIXEL = 10
+OWN_IMAGE_BYTES_PER_PIXEL = 6
 # Without --max-memory, one image may add this much to what the process holds already (libraries,
-# weights: ~0.8 GB for torch + vgg16 on the CPU): 0.64 GB for 4K, 1.04 GB for 8K, so that 4K
-# peaks within 1.5 GB and 8K within 2 GB (experiments/bench/README.md).  On CUDA the budget is
-# the GPU's free memory instead.
+# weights: 0.65–0.8 GB for torch + vgg16 on the CPU): 0.70 GB for 4K, 1.20 GB for 8K, so that 4K
+# peaks within 1.5 GB and 8K within 2 GB (experiments/bench/README.md), with 8K's relu4_1 map kept
+# (in float16: 0.53 GB) and tiles large enough that halos cost ~20 %.  On CUDA the budget is the
+# GPU's free memory instead.
 DEFAULT_HEADROOM_BYTES = 512 << 20
-DEFAULT_HEADROOM_PER_PIXEL = 16
+DEFAULT_HEADROOM_PER_PIXEL = 20
 GPU_FREE_FRACTION = 0.9  # of the free GPU memory: leave some to the allocator and other work
 
 
@@ -251,7 +257,7 @@ def check_tile(tile: int) -> None:
 
 def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: torch.Tensor | None = None,
                        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                       keep_features: bool = False,
+                       keep_features: bool = False, feature_dtype: torch.dtype | None = None,
                        eps: float = AF.EPS) -> tuple[list[AF.FeatureStats], torch.Tensor | None]:
     """Pass 1: relu4_1 mean/std of the whole image, accumulated tile by tile in float64.
 
@@ -259,6 +265,8 @@ def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: t
         masks: (1, K, h, w) region weights at relu4_1's size (`mask_cells`), or None.
         transform: applied to each (1, 3, h, w) crop before encoding (luminance-only transfer).
         keep_features: also return the whole relu4_1 map, so that pass 2 need not re-encode.
+        feature_dtype: how to keep it: the model's dtype (None), or float16 for a float32 model,
+            half the bytes (`keep_half`; pass 2 reads it back with `kept_features`).
 
     Returns:
         One FeatureStats per mask region (one without masks), each (1, C, 1, 1) float32, equal
@@ -278,8 +286,8 @@ def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: t
                      centre.left - crop.left:centre.right - crop.left]
         if keep_features:
             if features is None:
-                features = feat.new_empty(1, feat.shape[1], *image.cells)
-            features[..., centre.top:centre.bottom, centre.left:centre.right] = valid
+                features = feat.new_empty(1, feat.shape[1], *image.cells, dtype=feature_dtype or feat.dtype)
+            features[..., centre.top:centre.bottom, centre.left:centre.right] = keep_half(valid, features.dtype)
         valid = valid.double()[0]  # (C, h, w)
         if masks is None:
             weights = torch.ones(1, *valid.shape[1:], dtype=torch.float64)
@@ -299,6 +307,26 @@ def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: t
     stats = [AF.FeatureStats(mean[k].view(1, -1, 1, 1).float(), (var[k] + eps).sqrt().view(1, -1, 1, 1).float())
              for k in range(regions)]
     return stats, features
+
+
+# A float32 relu4_1 map kept as float16 is stored × 2⁻⁸: vgg16-imagenet's features reach ~12,000 on
+# photos and artworks, too close to float16's 65,504; scaled, the same 11-bit precision (a relative
+# rounding error of at most 2⁻¹¹ per value) with room to spare.  A power of two: scaling is exact.
+HALF_FEATURE_SCALE = 2.0 ** -8
+
+
+def keep_half(feat: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Features as stored in a kept map of `dtype` (scaled when float32 is kept as float16)."""
+    if dtype == torch.float16 and feat.dtype == torch.float32:
+        return (feat * HALF_FEATURE_SCALE).to(torch.float16)
+    return feat
+
+
+def kept_features(stored: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The inverse of keep_half: a slice of the kept map back in the model's `dtype`."""
+    if stored.dtype == torch.float16 and dtype == torch.float32:
+        return stored.to(torch.float32) / HALF_FEATURE_SCALE
+    return stored
 
 
 class OutputBuffer:
@@ -354,7 +382,7 @@ def stylize_tiled(
         # only cells within the decoder halo are decoded; those further out are not exact anyway
         decoded = centre.grown(decoder_halo, image.cells)
         if features is not None:
-            feat = features[..., decoded.top:decoded.bottom, decoded.left:decoded.right]
+            feat = kept_features(features[..., decoded.top:decoded.bottom, decoded.left:decoded.right], model.dtype)
         else:
             crop = centre.grown(input_halo, image.cells)
             rgb = image.crop(*crop.pixels())
@@ -399,12 +427,19 @@ class TilePlan:
 
     tile: int
     keep_features: bool
+    feature_dtype: torch.dtype | None = None  # of the kept map: None = the model's (see keep_half)
 
 
-def feature_map_bytes(model: AdaINModel, height: int, width: int) -> int:
-    """Bytes of the whole relu4_1 map (1, 512, H/8, W/8) in the model's dtype."""
+def feature_map_bytes(model: AdaINModel, height: int, width: int, dtype: torch.dtype | None = None) -> int:
+    """Bytes of the whole relu4_1 map (1, 512, H/8, W/8) in `dtype` (default: the model's)."""
     cells = -(-height // STRIDE) * -(-width // STRIDE)
-    return cells * 512 * torch.finfo(model.dtype).bits // 8
+    return cells * 512 * torch.finfo(dtype or model.dtype).bits // 8
+
+
+def kept_map_dtypes(model: AdaINModel) -> list[torch.dtype | None]:
+    """How pass 1's map may be kept, preferred first: as computed (exact), or float16 for a
+    float32 model (half the bytes: larger tiles, less halo work; `keep_half`)."""
+    return [None, torch.float16] if model.dtype == torch.float32 else [None]
 
 
 def _tile_for(available: int, per_pixel: int, halo: int) -> int:
@@ -428,7 +463,7 @@ def gpu_free_bytes(device: torch.device) -> int:
 
 def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = None,
                 max_memory: int | None = None, in_use: int | None = None,
-                gpu_free: int | None = None) -> TilePlan | None:
+                gpu_free: int | None = None, image_bytes_per_pixel: int = IMAGE_BYTES_PER_PIXEL) -> TilePlan | None:
     """How to tile an (H, W) content, or None for the untiled path.
 
     Args:
@@ -440,6 +475,9 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
         in_use: bytes the process holds already (default: its current RSS): libraries,
             weights, the style.
         gpu_free: free device memory in bytes (default: asked of CUDA when the model is there).
+        image_bytes_per_pixel: host memory per pixel of the whole images while tiles run:
+            IMAGE_BYTES_PER_PIXEL, or OWN_IMAGE_BYTES_PER_PIXEL when the content was read from
+            a file by the stylizer (no caller's copy).
 
     The untiled path runs when it fits the budget; otherwise the largest tile that fits, with
     pass 1's features kept when that still leaves tiles of MIN_CACHED_TILE px.
@@ -456,23 +494,35 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     else:
         in_use = process_rss() if in_use is None else in_use
         room = (max_memory - in_use) if max_memory is not None else default_headroom(height, width)
-        available = room - IMAGE_BYTES_PER_PIXEL * height * width
-    cached_available = available - feature_map_bytes(model, height, width)
+        available = room - image_bytes_per_pixel * height * width
     if tile is not None:
         check_tile(tile)
-        fits_cache = cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * per_pixel
-        return TilePlan(tile, keep_features=fits_cache)
+        for dtype in kept_map_dtypes(model):
+            cached_available = available - feature_map_bytes(model, height, width, dtype)
+            if cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * per_pixel:
+                return TilePlan(tile, keep_features=True, feature_dtype=dtype)
+        return TilePlan(tile, keep_features=False)
     padded = (-(-height // STRIDE) * STRIDE) * (-(-width // STRIDE) * STRIDE)
     if TILE_FIXED_BYTES + padded * (per_pixel + UNTILED_EXTRA_BYTES_PER_PIXEL) <= room:
         return None
-    # with pass 1's features kept, neither pass needs more than one halo (pass 2 does not encode)
-    encoder_halo = STRIDE * encoder_halo_cells(model.decoder.arch)
-    cached_tile = _tile_for(cached_available, per_pixel, encoder_halo)
-    if cached_tile >= min(MIN_CACHED_TILE, image_side):
-        return TilePlan(min(cached_tile, image_side), keep_features=True)
+    # With pass 1's features kept, neither pass needs more than one halo (pass 2 does not encode).
+    # The exact map while its tiles stay large (halo work ≤ 13 %), else the half-size one if that
+    # gives larger tiles: at 4K/8K the halos, not the precision, decide the wall time.
+    arch = model.decoder.arch
+    kept_halo = STRIDE * max(encoder_halo_cells(arch), decoder_halo_cells(arch, model.decoder.upsample))
+    best = None
+    for dtype in kept_map_dtypes(model):
+        cached_tile = min(_tile_for(available - feature_map_bytes(model, height, width, dtype), per_pixel, kept_halo),
+                          image_side)
+        if cached_tile >= min(LARGE_CACHED_TILE, image_side):
+            return TilePlan(cached_tile, keep_features=True, feature_dtype=dtype)
+        if cached_tile >= min(MIN_CACHED_TILE, image_side) and (best is None or cached_tile > best.tile):
+            best = TilePlan(cached_tile, keep_features=True, feature_dtype=dtype)
+    if best is not None:
+        return best
     tile = _tile_for(available, per_pixel, halo)
     if tile < MIN_TILE:
-        needed = (IMAGE_BYTES_PER_PIXEL * height * width * (not on_gpu) + TILE_FIXED_BYTES
+        needed = (image_bytes_per_pixel * height * width * (not on_gpu) + TILE_FIXED_BYTES
                   + (MIN_TILE + 2 * halo) ** 2 * per_pixel)
         if max_memory is not None:
             raise UserError(f"--max-memory {_format_bytes(max_memory)}: too small for a {width}x{height} image; "

@@ -196,6 +196,27 @@ def test_reflect_pad1_equals_torch_reflection_and_keeps_the_memory_format(shape,
     assert padded.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("shape", [(1, 64, 40, 56), (2, 3, 3, 5), (1, 8, 9, 3)])
+def test_inference_conv_without_the_padded_copy_equals_the_reflection_padded_conv(shape, channels_last):
+    """Conv3x3's CPU inference path (zero-padded conv, border strips redone with reflection)
+    gives the reflection-padded convolution, borders and corners included."""
+    import torch.nn.functional as F
+
+    from adain.layers import Conv3x3
+
+    torch.manual_seed(0)
+    conv = Conv3x3(shape[1], 16, "reflect")
+    x = torch.randn(shape)
+    if channels_last:
+        x, conv = x.contiguous(memory_format=torch.channels_last), conv.to(memory_format=torch.channels_last)
+    expected = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), conv.weight, conv.bias)
+    with torch.inference_mode():
+        got = conv(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert (got[..., 0, :] - F.conv2d(x, conv.weight, conv.bias, padding=1)[..., 0, :]).abs().max() > 1e-3  # the strips mattered
+
+
 def test_bilinear_upsampling_travels_with_the_weights(tmp_path):
     """The ×2 resize is part of the architecture (no weights): a bilinear decoder differs from a
     nearest one with the same weights, says so in its description and checkpoint, and loads as

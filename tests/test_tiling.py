@@ -278,9 +278,34 @@ def test_small_images_stay_untiled_by_default_and_large_ones_tile(model):
     assert plan.tile % 8 == 0 and plan.tile >= tiling.MIN_CACHED_TILE and plan.keep_features
     bigger = tiling.choose_tile(model, 2160, 3840, max_memory=8 << 30, in_use=500 << 20)
     assert bigger.tile > plan.tile  # a larger budget gives larger tiles
-    # a budget too tight for the 8K feature map (1 GiB in fp32) still runs, re-encoding in pass 2
-    tight = tiling.choose_tile(model, 4320, 7680, max_memory=1800 << 20, in_use=500 << 20)
+    # a budget too tight for the 8K feature map in fp32 (1 GiB) keeps it in fp16 (0.5 GiB) ...
+    half = tiling.choose_tile(model, 4320, 7680, max_memory=1800 << 20, in_use=500 << 20)
+    assert half.keep_features and half.feature_dtype == torch.float16 and half.tile >= tiling.MIN_CACHED_TILE
+    # ... and one too tight for that still runs, re-encoding in pass 2
+    tight = tiling.choose_tile(model, 4320, 7680, max_memory=1400 << 20, in_use=500 << 20)
     assert not tight.keep_features and tight.tile >= tiling.MIN_TILE
+    # an exact (fp32) map while its tiles stay large
+    roomy = tiling.choose_tile(model, 4320, 7680, max_memory=6 << 30, in_use=500 << 20)
+    assert roomy.keep_features and roomy.feature_dtype is None and roomy.tile >= tiling.LARGE_CACHED_TILE
+
+
+def test_a_map_kept_in_half_precision_gives_the_image_within_its_rounding(model, content):
+    """fp16 keeps 11 bits: each feature within 2⁻¹¹ of itself (scaled by 2⁻⁸ first, so values far
+    beyond float16's 65,504 survive), and the stylised tile within a small fraction of a level."""
+    big = torch.tensor([[1e5, 12000.0, 3.0, 1e-3]])
+    back = tiling.kept_features(tiling.keep_half(big, torch.float16), torch.float32)
+    assert torch.isfinite(back).all() and ((back - big).abs() <= big.abs() * 2 ** -11 + 1e-5).all()
+    image = tiling.TiledImage(content)
+    style = model.style_stats(style_image(2))
+    with torch.inference_mode():
+        stats, exact = tiling.content_statistics(model, image, TILE, keep_features=True)
+        stats_half, half = tiling.content_statistics(model, image, TILE, keep_features=True,
+                                                     feature_dtype=torch.float16)
+        assert half.dtype == torch.float16 and exact.dtype == torch.float32
+        out_exact = tiling.stylize_tiled(model, image, [style], stats, TILE, as_tensor=True, features=exact)
+        out_half = tiling.stylize_tiled(model, image, [style], stats_half, TILE, as_tensor=True, features=half)
+    difference = (out_half.data - out_exact.data).abs()
+    assert difference.max() < 0.5 / 255 and difference.max() > 0  # not the same map: rounded, and only a little
 
 
 # --- the command line, end to end ---------------------------------------------------------

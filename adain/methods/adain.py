@@ -98,8 +98,10 @@ class AdaINStylizer(Stylizer):
     def stylize(self, content, style, *, tile: int | None = None, max_memory: int | None = None, **kwargs):
         if tile == 0 or (isinstance(content, torch.Tensor) and content.dim() == 4 and content.shape[0] > 1):
             return super().stylize(content, style, **kwargs)  # batches run untiled
+        image_bytes = tiling.IMAGE_BYTES_PER_PIXEL
         if isinstance(content, (str, os.PathLike)):  # decoded once, kept as uint8
             content = open_image(content, kwargs.get("max_pixels", DEFAULT_MAX_PIXELS))
+            image_bytes = tiling.OWN_IMAGE_BYTES_PER_PIXEL  # no caller holds the decoded image
         content_size, max_size = kwargs.get("content_size", 512), kwargs.get("max_size", 0)
         if isinstance(content, Image.Image):
             content = content if content.mode == "RGB" else to_rgb(content)  # convert() would copy
@@ -107,7 +109,7 @@ class AdaINStylizer(Stylizer):
         else:
             pixels = self.to_tensor(content, content_size, max_size)
             height, width = pixels.shape[-2:]
-        plan = tiling.choose_tile(self.model, height, width, tile, max_memory)
+        plan = tiling.choose_tile(self.model, height, width, tile, max_memory, image_bytes_per_pixel=image_bytes)
         if plan is None:  # the untiled path resizes the content itself: nothing is resized twice
             return super().stylize(content, style, **kwargs)
         if isinstance(content, Image.Image):
@@ -158,7 +160,8 @@ class AdaINStylizer(Stylizer):
             finish = AF.combine_luminance
         style_stats = [code.features for code in codes]
         content_stats, features = tiling.content_statistics(self.model, image, plan.tile, region_masks, transform,
-                                                            keep_features=plan.keep_features)
+                                                            keep_features=plan.keep_features,
+                                                            feature_dtype=plan.feature_dtype)
         if content_stats_hook is not None:
             content_stats = content_stats_hook(content_stats)
         out = tiling.stylize_tiled(self.model, image, style_stats, content_stats, plan.tile, style_weights,
