@@ -61,7 +61,7 @@ class Conv3x3(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.padding == "zero":
             return F.conv2d(x, self.weight, self.bias, padding=1)
-        if x.is_cuda or torch.is_grad_enabled() or min(x.shape[-2:]) < 3:
+        if x.device.type != "cpu" or torch.is_grad_enabled() or min(x.shape[-2:]) < NO_COPY_MIN_SIDE:
             return F.conv2d(reflect_pad1(x), self.weight, self.bias)
         return reflect_conv_without_copy(x, self.weight, self.bias)
 
@@ -69,19 +69,27 @@ class Conv3x3(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, padding={self.padding}"
 
 
+# Conv3x3 skips the padded copy (CPU inference) on maps at least this large on both sides: there
+# the copy is what bounds memory, and the four border strips add ≤ 4/128 of the layer's work.
+NO_COPY_MIN_SIDE = 128
+
+
 def reflect_conv_without_copy(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """3×3 convolution of (N, C, H, W) with one pixel of reflection padding, H, W ≥ 3, without
+    """3×3 convolution of (N, C, H, W) with one pixel of reflection padding, H, W ≥ 2, without
     the padded copy of x: convolve with zero padding (oneDNN pads inside the kernel), then redo
-    the four one-pixel border strips from 3-pixel slices of x reflection-padded.  Only the
-    border outputs see the padding, so the rest is already right.
+    the four one-pixel border lines, each from the three input lines it reads (reflected: row −1
+    is row 1).  Only the border outputs see the padding, so the rest is already right.
 
     Inference on the CPU only (Conv3x3.forward): the padded copy is a third of the working memory
     of a full-resolution 64-channel layer (input, copy, output: 768 → 512 B per pixel in fp32,
     what bounds a tile of a 4K/8K image, adain.tiling); training keeps the plain form.
     """
     out = F.conv2d(x, weight, bias, padding=1)  # (N, C_out, H, W), wrong on the border only
-    out[:, :, :1, :] = F.conv2d(reflect_pad1(x[:, :, :3, :]), weight, bias)[:, :, :1, :]
-    out[:, :, -1:, :] = F.conv2d(reflect_pad1(x[:, :, -3:, :]), weight, bias)[:, :, -1:, :]
-    out[:, :, :, :1] = F.conv2d(reflect_pad1(x[:, :, :, :3]), weight, bias)[:, :, :, :1]
-    out[:, :, :, -1:] = F.conv2d(reflect_pad1(x[:, :, :, -3:]), weight, bias)[:, :, :, -1:]
+    rows = {0: (1, 0, 1), -1: (-2, -1, -2)}  # the input rows output row 0 / H−1 reads
+    for row, reads in rows.items():
+        strip = reflect_pad1(torch.stack([x[:, :, r] for r in reads], dim=2))[:, :, 1:-1]  # (N, C, 3, W+2)
+        out[:, :, row] = F.conv2d(strip, weight, bias)[:, :, 0]
+    for col, reads in rows.items():
+        strip = reflect_pad1(torch.stack([x[..., c] for c in reads], dim=3))[..., 1:-1]  # (N, C, H+2, 3)
+        out[..., col] = F.conv2d(strip, weight, bias)[..., 0]
     return out

@@ -55,8 +55,10 @@ MIN_CACHED_TILE = 256  # px; keep pass 1's features only if tiles can still be t
 LARGE_CACHED_TILE = 1024  # px; tiles this large spend ≤ 13 % on 32-px halos: keep the map exact
 
 # Peak RSS growth of one tile = TILE_FIXED_BYTES + per pixel of the tile *with its halos* (the
-# encoder's relu1 and the decoder's last activations, 64 channels, reflection-pad copies), fitted
-# to measured runs on CPU: bf16 + channels_last 512² … 1152² tiles, fp32 256² … 512².
+# encoder's relu1 and the decoder's last activations, 64 channels), fitted to measured runs on
+# CPU: bf16 + channels_last 512² … 1152² tiles; fp32 since in-place ReLUs and convolutions
+# without a padded copy (adain.layers.reflect_conv_without_copy): 510 B (encode) and 580 B
+# (decode) per pixel of a 768² tile, 650 with a margin; 4K/8K end to end in experiments/bench.
 TILE_FIXED_BYTES = 150 << 20  # oneDNN scratch pads, float32 AdaIN copies, allocator slack
 TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 650}
 # The untiled path also holds the whole content and output as float32 (12 + 12 B/pixel).

@@ -193,8 +193,9 @@ def test_default_budget_is_on_top_of_what_the_process_holds(model):
     for size in ((2160, 3840), (4320, 7680)):
         light, heavy = (tiling.choose_tile(model, *size, in_use=in_use) for in_use in (300 << 20, 6 << 30))
         assert light == heavy and light is not None  # the same plan whatever is resident already
-    # what one image may add stays within its headroom: 4K under 0.7 GB, 8K under 1.1 GB
-    assert tiling.default_headroom(2160, 3840) < 0.7e9 and tiling.default_headroom(4320, 7680) < 1.1e9
+    # what one image may add: 4K under 0.75 GB, 8K under 1.25 GB, so that beside torch and the
+    # networks (~0.65 GB) 4K peaks within 1.5 GB and 8K within 2 GB (experiments/bench)
+    assert tiling.default_headroom(2160, 3840) < 0.75e9 and tiling.default_headroom(4320, 7680) < 1.25e9
     with pytest.raises(UserError, match=r"--max-memory 3.00G: too small") as error:  # a flag given: named
         tiling.choose_tile(model, 2160, 3840, max_memory=3 << 30, in_use=3 << 30)
     assert "\n" not in str(error.value)

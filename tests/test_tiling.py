@@ -276,7 +276,7 @@ def test_small_images_stay_untiled_by_default_and_large_ones_tile(model):
     assert tiling.choose_tile(model, 512, 512, in_use=500 << 20) is None
     plan = tiling.choose_tile(model, 2160, 3840, in_use=500 << 20)
     assert plan.tile % 8 == 0 and plan.tile >= tiling.MIN_CACHED_TILE and plan.keep_features
-    bigger = tiling.choose_tile(model, 2160, 3840, max_memory=8 << 30, in_use=500 << 20)
+    bigger = tiling.choose_tile(model, 2160, 3840, max_memory=4 << 30, in_use=500 << 20)
     assert bigger.tile > plan.tile  # a larger budget gives larger tiles
     # a budget too tight for the 8K feature map in fp32 (1 GiB) keeps it in fp16 (0.5 GiB) ...
     half = tiling.choose_tile(model, 4320, 7680, max_memory=1800 << 20, in_use=500 << 20)
