@@ -79,6 +79,11 @@ class OptimConfig:
     # reconstruction decoder (no style batches are encoded), the easiest start for a decoder.
     identity_weight: float = 0.0
     identity_pixel_weight: float = 1.0
+    # Colour term: the decoded image's per-channel RGB mean and std must match the style image's,
+    #   colour_weight · Σ_c (μ_c(g(t)) − μ_c(s))² + (σ_c(g(t)) − σ_c(s))²   in [0, 1] units,
+    # the pixels as a "layer 0" of the AdaIN style loss.  relu1_1's 64 statistics did not pin the
+    # palette: decoders trained without it came out paler than the style (issue 14).
+    colour_weight: float = 0.0
 
 
 @dataclass

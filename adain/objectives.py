@@ -29,7 +29,7 @@ from adain.decoder import UPSAMPLE_MODES, Decoder
 from adain.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
-from adain.losses import (content_loss, feature_loss, gram_style_loss, relative_content_loss,
+from adain.losses import (colour_stats_loss, content_loss, feature_loss, gram_style_loss, relative_content_loss,
                           relative_feature_loss, relative_style_stats_loss, style_stats_loss,
                           total_variation_loss)
 from adain.model import AdaINModel
@@ -42,6 +42,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
 
         t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
         loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²  [+ w_id · identity]
+                                                                 [+ w_col · ‖μ,σ(g(t)) − μ,σ(s)‖²]
 
     each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
     to [0, 1] before it is scored when cfg.optim.clamp_output.  The identity term (OptimConfig)
@@ -71,6 +72,10 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
             total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
             losses.update(loss_content=loss_c.detach(), loss_style=loss_s.detach())
+            if optim.colour_weight > 0:
+                loss_colour = colour_stats_loss(output, style)
+                total = total + optim.colour_weight * loss_colour
+                losses.update(loss_colour=loss_colour.detach())
         if optim.identity_weight > 0:
             reconstruction = decoder(content_feat.to(memory_format=model.memory_format))  # (B, 3, S, S)
             loss_feat = relative_feature_loss(encoder(reconstruction, taps=STYLE_TAPS), content_feats)

@@ -49,3 +49,17 @@ def test_relative_losses_ignore_activation_scale_raw_ones_do_not():
     # A perfect match scores zero either way.
     assert relative_style_stats_loss(ref, ref_stats).item() == 0.0
     assert relative_content_loss(ref, ref[CONTENT_TAP]).item() == 0.0
+
+
+def test_colour_stats_loss_prices_the_palette_not_the_layout():
+    from adain.losses import colour_stats_loss
+
+    style = _images(4, size=64)
+    # The same pixels in another order: same palette, no cost (only the eps of mean_std remains).
+    shuffled = style.flatten(2)[:, :, torch.randperm(64 * 64)].reshape(style.shape)
+    assert colour_stats_loss(shuffled, style).item() < 1e-10
+    # 0.1 darker in every channel: 3 channels × 0.1² of mean, std unchanged.
+    torch.testing.assert_close(colour_stats_loss(style - 0.1, style), torch.tensor(0.03), rtol=1e-4, atol=0)
+    # Sizes may differ; a flat grey image against the style costs at least its variance.
+    grey = torch.full((2, 3, 32, 32), 0.5)
+    assert colour_stats_loss(grey, style).item() > style.std(dim=(2, 3)).square().sum(1).mean().item() * 0.99

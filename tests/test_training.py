@@ -199,6 +199,10 @@ def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
     identity = with_identity["loss_identity_feature"] + with_identity["loss_identity_pixel"]
     torch.testing.assert_close(with_identity["loss"], without["loss"] + 0.5 * identity)
     assert "loss_identity_feature" not in without
+    cfg.optim.colour_weight = 100.0
+    with_colour = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
+    assert with_colour["loss_colour"] > 0
+    torch.testing.assert_close(with_colour["loss"], without["loss"] + 100.0 * with_colour["loss_colour"])
 
 
 def test_resume_is_bit_exact(tmp_path, image_folders):
