@@ -169,6 +169,26 @@ def build_models(args: Namespace, device: torch.device, dtype: torch.dtype) -> t
     return reference, prepare_for_inference(AdaINModel(encoder, decoder), device, dtype)
 
 
+def time_against(args: Namespace, device: torch.device, dtype: torch.dtype, fast: AdaINModel,
+                 width: int, height: int) -> tuple[float, float]:
+    """(fast path s, --against s): both decoders' median latency on the fast path, measured in two
+    rounds in alternating order (A B, B A) so that a machine getting busier or cooler mid-run
+    favours neither; each figure is the mean of its two medians."""
+    other = _against_model(args, device, dtype)
+    times: dict[str, list[float]] = {"decoder": [], "against": []}
+    for order in (("decoder", "against"), ("against", "decoder")):
+        for name in order:
+            model = fast if name == "decoder" else other
+            times[name].append(time_path(model, "fast", width, height, args.repeat, device)["seconds"])
+    return statistics.fmean(times["decoder"]), statistics.fmean(times["against"])
+
+
+def _against_model(args: Namespace, device: torch.device, dtype: torch.dtype) -> AdaINModel:
+    decoder, metadata = load_decoder(args.against)
+    encoder_name = metadata.get("encoder") or args.encoder
+    return prepare_for_inference(AdaINModel(build_encoder(encoder_name), decoder), device, dtype)
+
+
 def time_path(model: AdaINModel, path: str, width: int, height: int, repeat: int, device: torch.device) -> dict:
     """Median seconds of one stylisation on `path` ("reference": untiled; "fast": tiled when
     tiling.choose_tile says so, from uint8 content as `adain stylize` keeps it)."""
@@ -307,8 +327,15 @@ def run_bench(args: Namespace) -> int:
             row.update({"reference_peak_rss_bytes": ref["peak_rss"] if ref else None,
                         "fast_peak_rss_bytes": got["peak_rss"],
                         "memory_ratio": ref["peak_rss"] / got["peak_rss"] if ref else None})
+        if getattr(args, "against", None):
+            row["fast_s_same_round"], row["against_fast_s"] = time_against(args, device, dtype, fast, width, height)
+            row["against"] = args.against
+            row["against_ratio"] = row["fast_s_same_round"] / row["against_fast_s"]
         results.append(row)
         print(_table_line(row, memory))
+        if "against_ratio" in row:
+            print(f"{'':>9} fast path, alternating rounds: {row['fast_s_same_round']:.3f} s with --decoder, "
+                  f"{row['against_fast_s']:.3f} s with --against {args.against}: {row['against_ratio']:.3f}×")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)

@@ -167,6 +167,9 @@ def _add_bench(commands) -> None:
                    help="skip the fp32 reference where it would need more than this (default 6G)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per setting (median reported)")
     p.add_argument("--decoder", metavar="PATH", help="decoder weights (the speed depends on its architecture — encoder, upsampling — not on the values)")
+    p.add_argument("--against", metavar="PATH",
+                   help="a second decoder (e.g. the previous default) timed on the fast path in the same run, "
+                        "interleaved with --decoder; the table adds its time and the ratio")
     p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-imagenet",
                    help="default: the shipped decoder's (vgg16-imagenet; reflection padding)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

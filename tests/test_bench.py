@@ -87,3 +87,19 @@ def test_bench_size_names():
     assert [image_dims(size) for size in args.size] == [(512, 512), (3840, 2160), (7680, 4320), (640, 480)]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "--size", "4q"])
+
+
+def test_bench_times_a_second_decoder_in_the_same_run(tmp_path, capsys):
+    from adain.decoder import Decoder
+    from adain.weights import save_decoder
+
+    nearest, bilinear = tmp_path / "nearest.safetensors", tmp_path / "bilinear.safetensors"
+    save_decoder(Decoder("vgg16", upsample="nearest"), nearest, {"encoder": "vgg16-imagenet"})
+    save_decoder(Decoder("vgg16", upsample="bilinear"), bilinear, {"encoder": "vgg16-imagenet"})
+    rows = run_bench(tmp_path, "--size", "32", "--device", "cpu", "--decoder", str(bilinear), "--against", str(nearest))
+    row = rows[0]
+    check_row(row, 32)
+    assert row["against"] == str(nearest) and row["fast_s_same_round"] > 0 and row["against_fast_s"] > 0
+    assert row["against_ratio"] == pytest.approx(row["fast_s_same_round"] / row["against_fast_s"], rel=1e-12)
+    assert f"{row['against_ratio']:.3f}×" in capsys.readouterr().out
+    assert "against" not in run_bench(tmp_path, "--size", "32", "--device", "cpu")[0]
