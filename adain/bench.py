@@ -169,17 +169,16 @@ def build_models(args: Namespace, device: torch.device, dtype: torch.dtype) -> t
     return reference, prepare_for_inference(AdaINModel(encoder, decoder), device, dtype)
 
 
-def time_against(args: Namespace, device: torch.device, dtype: torch.dtype, fast: AdaINModel,
-                 width: int, height: int) -> tuple[float, float]:
+def time_against(fast: AdaINModel, other: AdaINModel, width: int, height: int, repeat: int,
+                 device: torch.device) -> tuple[float, float]:
     """(fast path s, --against s): both decoders' median latency on the fast path, measured in two
     rounds in alternating order (A B, B A) so that a machine getting busier or cooler mid-run
     favours neither; each figure is the mean of its two medians."""
-    other = _against_model(args, device, dtype)
     times: dict[str, list[float]] = {"decoder": [], "against": []}
     for order in (("decoder", "against"), ("against", "decoder")):
         for name in order:
             model = fast if name == "decoder" else other
-            times[name].append(time_path(model, "fast", width, height, args.repeat, device)["seconds"])
+            times[name].append(time_path(model, "fast", width, height, repeat, device)["seconds"])
     return statistics.fmean(times["decoder"]), statistics.fmean(times["against"])
 
 
@@ -285,6 +284,8 @@ def run_bench(args: Namespace) -> int:
     memory = getattr(args, "memory", False)
     reference_limit = getattr(args, "reference_max_memory", 6 << 30)
     reference, fast = build_models(args, device, dtype)
+    # loaded before anything is timed: a wrong path fails at once, and every size reuses it
+    against = _against_model(args, device, dtype) if getattr(args, "against", None) else None
     threads = torch.get_num_threads()
     peak = machine_peak_gflops(threads) if device.type == "cpu" else {"bf16": None, "fp32": None, "assumption": "GPU"}
     fast_peak = peak["bf16"] if dtype == torch.bfloat16 else peak["fp32"]
@@ -327,8 +328,9 @@ def run_bench(args: Namespace) -> int:
             row.update({"reference_peak_rss_bytes": ref["peak_rss"] if ref else None,
                         "fast_peak_rss_bytes": got["peak_rss"],
                         "memory_ratio": ref["peak_rss"] / got["peak_rss"] if ref else None})
-        if getattr(args, "against", None):
-            row["fast_s_same_round"], row["against_fast_s"] = time_against(args, device, dtype, fast, width, height)
+        if against is not None:
+            row["fast_s_same_round"], row["against_fast_s"] = time_against(fast, against, width, height,
+                                                                           args.repeat, device)
             row["against"] = args.against
             row["against_ratio"] = row["fast_s_same_round"] / row["against_fast_s"]
         results.append(row)

@@ -33,8 +33,9 @@ def main(argv: list[str]) -> None:
     folders = [args.run_dir / "outputs" / name for name in args.methods]
     for folder in folders:
         if not folder.is_dir():
-            sys.exit(f"{folder}: no such method folder; expected one of "
-                     f"{', '.join(p.name for p in (args.run_dir / 'outputs').iterdir())}")
+            print(f"{folder}: no such method folder; expected one of "
+                  f"{', '.join(p.name for p in (args.run_dir / 'outputs').iterdir())}", file=sys.stderr)
+            sys.exit(2)
     names = sorted(p.name for p in folders[0].glob("*.png"))
     names = names[: args.pairs] if args.pairs else names
     rows = [torch.cat([pil_to_tensor(open_image(folder / name)) for folder in folders]) for name in names]
