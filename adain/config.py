@@ -44,6 +44,9 @@ class ModelConfig:
     # decoder, the warm start's own mode with init_decoder; set, it also overrides a warm start's
     # (the mode has no weights: a nearest decoder can be fine-tuned as a bilinear one).
     decoder_upsample: Optional[str] = None
+    # Give the decoder the style's RGB mean/std (adain.decoder.Decoder.add_palette_head).  A warm
+    # start without a palette head gets one that starts at zero, so it begins as it was.
+    decoder_palette: bool = False
 
 
 @dataclass

@@ -25,6 +25,13 @@ DECODER_TOP_TAP = "relu4_1"
 # 3×3 convs that follow turn into patterns of period 2, 4 and 8 px (the grid score,
 # adain.evaluation.artefacts); a bilinear resize has no such blocks.  Same weights, same size.
 UPSAMPLE_MODES = ("nearest", "bilinear")
+# The palette input (issue 14): the AdaIN target t carries nothing of the style but its relu4_1
+# channel statistics, and those predict the style image's RGB mean only to ~0.05 RMS (a
+# cross-validated linear probe, experiments/palette/): about the error of every decoder's outputs,
+# against Magenta's 0.041.  A palette decoder is also given the style's RGB mean and std
+# (6 numbers, or a map of them under masks) and modulates its last hidden layer with them.
+PALETTE_INPUTS = 6
+PALETTE_HIDDEN = 64
 
 
 def decoder_layers(arch: str) -> list[tuple[str, int, int]]:
@@ -47,7 +54,7 @@ class Decoder(nn.Module):
     """relu4_1 features (N, 512, h, w) → RGB image (N, 3, 8h, 8w), unclamped."""
 
     def __init__(self, arch: str = "vgg16", padding: str = "reflect", input_scale: float = 1.0,
-                 upsample: str = "nearest"):
+                 upsample: str = "nearest", palette: bool = False):
         """`input_scale` multiplies the relu4_1 features on the way in (a fixed constant, not
         learned).  Kaiming initialisation assumes inputs of unit scale, and encoders differ by
         30×: relu4_1 of photos has an RMS of ~7–26 with vgg16-hed but ~240–750 with
@@ -55,7 +62,8 @@ class Decoder(nn.Module):
         from scratch stalls at a flat grey image.  1/256 brings the ImageNet encoder's features to
         the scale the initialisation expects; 1 (the default) is every decoder trained before.
         `upsample`: one of UPSAMPLE_MODES; it has no weights, so a decoder trained with one mode
-        can be fine-tuned with the other."""
+        can be fine-tuned with the other.
+        `palette`: add the palette head (`add_palette_head`); forward then needs a palette."""
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"decoder arch must be one of {list(ARCHITECTURES)}, got {arch!r}")
@@ -77,11 +85,33 @@ class Decoder(nn.Module):
         with torch.no_grad():
             output_layer.weight.mul_(0.02)
             output_layer.bias.fill_(0.5)
+        self.palette_head: nn.Sequential | None = None
+        if palette:
+            self.add_palette_head()
 
-    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+    def add_palette_head(self) -> None:
+        """FiLM (Perez et al. 2018) of the last hidden layer h (N, 64, H, W) by the palette p:
+        h ← h·(1 + γ(p)) + β(p), with γ, β from a two-layer 1×1-conv net of p (N, 6, h', w').
+        Its last layer starts at zero, so a trained decoder given a head is unchanged until the
+        head learns: fine-tuning starts from the decoder's own outputs."""
+        hidden = decoder_layers(self.arch)[-1][1]  # the output conv's input channels (64)
+        head = nn.Sequential(nn.Conv2d(PALETTE_INPUTS, PALETTE_HIDDEN, 1), nn.ReLU(),
+                             nn.Conv2d(PALETTE_HIDDEN, 2 * hidden, 1))
+        nn.init.zeros_(head[2].weight)
+        nn.init.zeros_(head[2].bias)
+        first = next(self.parameters())
+        self.palette_head = head.to(first.device, first.dtype)
+
+    def forward(self, feat: torch.Tensor, palette: torch.Tensor | None = None) -> torch.Tensor:
+        """`palette`: (N|1, 6, 1, 1) or a map (N, 6, h, w) at the features' resolution
+        (adain.functional.palette_map); needed by a decoder with a palette head, ignored otherwise."""
+        if self.palette_head is not None and palette is None:
+            raise ValueError("this decoder has a palette input: pass palette= (adain.functional.palette_map)")
         x = feat * self.input_scale if self.input_scale != 1.0 else feat
         names = list(self.convs)
         for name in names:
+            if name == names[-1] and self.palette_head is not None:
+                x = self._modulate(x, palette)
             x = self.convs[name](x)
             if name == names[-1]:
                 break  # the output layer has no ReLU
@@ -91,12 +121,23 @@ class Decoder(nn.Module):
                 x = upsample2x(x, self.upsample)
         return x
 
+    def _modulate(self, hidden: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+        """(N, 64, H, W) → the same, FiLM-ed by the palette.  A map's γ, β are resized bilinearly
+        to (H, W): each output pixel mixes the cells within one of its own, inside the tiling halo."""
+        film = self.palette_head(palette.to(hidden.dtype))  # (N|1, 128, h', w')
+        if film.shape[-2:] != (1, 1):
+            film = F.interpolate(film, size=hidden.shape[-2:], mode="bilinear", align_corners=False)
+        gamma, beta = film.chunk(2, dim=1)
+        return hidden * (1 + gamma) + beta
+
     def config(self) -> dict:
         config = {"arch": self.arch, "padding": self.padding}
         if self.input_scale != 1.0:  # absent from the descriptions of decoders trained before it existed
             config["input_scale"] = self.input_scale
         if self.upsample != "nearest":  # likewise absent from the older decoders' descriptions
             config["upsample"] = self.upsample
+        if self.palette_head is not None:
+            config["palette"] = True
         return config
 
 

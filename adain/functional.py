@@ -27,13 +27,19 @@ EPS = 1e-5
 
 @dataclass(frozen=True)
 class FeatureStats:
-    """Per-channel mean and standard deviation of a feature map, each (N, C, 1, 1), float32."""
+    """Per-channel mean and standard deviation of a feature map, each (N, C, 1, 1), float32.
+
+    A style's statistics (AdaINModel.style_stats) also carry its `palette`: the style image's own
+    RGB mean and std, each (N, 3, 1, 1) in [0, 1] units, for decoders with a palette input
+    (adain.decoder, issue 14); None everywhere else."""
 
     mean: torch.Tensor
     std: torch.Tensor
+    palette: "FeatureStats | None" = None
 
     def to(self, device: torch.device | str) -> "FeatureStats":
-        return FeatureStats(self.mean.to(device), self.std.to(device))
+        palette = self.palette.to(device) if self.palette is not None else None
+        return FeatureStats(self.mean.to(device), self.std.to(device), palette)
 
 
 def mean_std(feat: torch.Tensor, weight: torch.Tensor | None = None, eps: float = EPS) -> FeatureStats:
@@ -108,7 +114,9 @@ def blend_stats(stats: Sequence[FeatureStats], weights: Sequence[float]) -> Feat
     """
     mean = sum(w * s.mean for w, s in zip(weights, stats))
     std = sum(w * s.std for w, s in zip(weights, stats))
-    return FeatureStats(mean, std)
+    palettes = [s.palette for s in stats]
+    palette = blend_stats(palettes, weights) if all(p is not None for p in palettes) else None
+    return FeatureStats(mean, std, palette)
 
 
 def masked_adain(
@@ -147,6 +155,44 @@ def masked_adain(
         out = out + region * transferred
     coverage = masks.sum(dim=1, keepdim=True)  # (N, 1, H, W)
     return (out + (1 - coverage).clamp_min(0) * content) / coverage.clamp_min(1)
+
+
+def palette_vector(stats: FeatureStats) -> torch.Tensor:
+    """An image's RGB statistics → the decoder's palette input (N, 6, 1, 1): means, then stds."""
+    return torch.cat([stats.mean, stats.std], dim=1).float()
+
+
+def palette_map(styles: Sequence[FeatureStats], content_palette: FeatureStats, size: tuple[int, int],
+                weights: Sequence[float] | None = None, masks: torch.Tensor | None = None,
+                alpha: float = 1.0) -> torch.Tensor:
+    """The palette a palette decoder is given, built the way `transfer` builds its AdaIN target.
+
+    Args:
+        styles: K style statistics whose `palette` is set (AdaINModel.style_stats).
+        content_palette: the content's RGB statistics (N|1, 3, 1, 1) each — the palette of the
+            parts the style does not reach (α < 1, outside the masks).
+        size: (h, w) of the relu4_1 features, the resolution of a masked map.
+        weights / masks / alpha: as AdaINModel.transfer; masks (N, K, H, W) at any resolution,
+            area-averaged to `size` like `masked_adain`'s.
+
+    Returns:
+        (N, 6, 1, 1) without masks: the styles' palettes blended by `weights`; (N, 6, h, w) with
+        masks: Σ_k m_k·p_k + (1 − m)·p_c where the masks sum to m ≤ 1, Σ_k m_k·p_k / m where they
+        overlap; either mixed with the content's as α·p + (1 − α)·p_c.
+    """
+    if any(s.palette is None for s in styles):
+        raise UserError("palette decoder: a style's statistics carry no palette; compute them with "
+                        "AdaINModel.style_stats")
+    content = palette_vector(content_palette)
+    if masks is None:
+        weights = normalise_weights(weights, len(styles))
+        palette = palette_vector(blend_stats([s.palette for s in styles], weights))
+    else:
+        masks = F.interpolate(masks.float(), size=size, mode="area")  # (N, K, h, w)
+        palette = sum(masks[:, k:k + 1] * palette_vector(s.palette) for k, s in enumerate(styles))
+        coverage = masks.sum(dim=1, keepdim=True)
+        palette = (palette + (1 - coverage).clamp_min(0) * content) / coverage.clamp_min(1)
+    return alpha * palette + (1.0 - alpha) * content
 
 
 def mix_content(transferred: torch.Tensor, content_feat: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -67,8 +67,25 @@ class AdaINModel(nn.Module):
         return self.encoder(self._input(rgb), taps=(DECODER_TOP_TAP,))[DECODER_TOP_TAP]
 
     def style_stats(self, style_rgb: torch.Tensor) -> AF.FeatureStats:
-        """(N, 3, H, W) style image(s) → relu4_1 mean/std, each (N, 512, 1, 1) float32."""
-        return AF.mean_std(self.encode(style_rgb))
+        """(N, 3, H, W) style image(s) → relu4_1 mean/std, each (N, 512, 1, 1) float32, with the
+        image's RGB mean/std as `palette` (each (N, 3, 1, 1)) for palette decoders."""
+        stats = AF.mean_std(self.encode(style_rgb))
+        palette = AF.mean_std(style_rgb.to(stats.mean.device, torch.float32))
+        return AF.FeatureStats(stats.mean, stats.std, palette)
+
+    @property
+    def takes_palette(self) -> bool:
+        """Whether the decoder has a palette input (adain.decoder.Decoder.add_palette_head)."""
+        return getattr(self.decoder, "palette_head", None) is not None
+
+    def palette(self, styles: Sequence[AF.FeatureStats], content_palette: AF.FeatureStats | None,
+                size: tuple[int, int], weights: Sequence[float] | None = None, masks: torch.Tensor | None = None,
+                alpha: float = 1.0) -> torch.Tensor | None:
+        """The decoder's palette input for features of `size` (adain.functional.palette_map), or
+        None for a decoder without one.  `content_palette`: the content's RGB mean/std."""
+        if not self.takes_palette:
+            return None
+        return AF.palette_map(styles, content_palette, size, weights, masks, alpha)
 
     def transfer(
         self,
@@ -96,9 +113,13 @@ class AdaINModel(nn.Module):
                               content_stats=content_stats[0] if content_stats is not None else None)
         return AF.mix_content(target, content_feat, alpha)
 
-    def decode(self, feat: torch.Tensor) -> torch.Tensor:
-        """(N, 512, h, w) features → (N, 3, 8h, 8w) RGB, unclamped, float32."""
-        return self.decoder(feat.to(self.dtype).contiguous(memory_format=self.memory_format)).float()
+    def decode(self, feat: torch.Tensor, palette: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 512, h, w) features → (N, 3, 8h, 8w) RGB, unclamped, float32.  `palette`: see
+        `palette` (needed by palette decoders only)."""
+        feat = feat.to(self.dtype).contiguous(memory_format=self.memory_format)
+        if palette is None:
+            return self.decoder(feat).float()
+        return self.decoder(feat, palette=palette.to(feat.device)).float()
 
     def forward(
         self,
@@ -122,8 +143,12 @@ class AdaINModel(nn.Module):
         content_stats = None
         if content_stats_hook is not None:
             content_stats = content_stats_hook(self.content_stats(content_feat, masks))
-        out = self.decode(self.transfer(content_feat, styles, weights, masks, alpha, content_stats))
-        return out[..., :height, :width]
+        target = self.transfer(content_feat, styles, weights, masks, alpha, content_stats)
+        palette = None
+        if self.takes_palette:  # the content's own colours: of the image, not its reflected padding
+            content_palette = AF.mean_std(content_rgb.to(target.device, torch.float32))
+            palette = self.palette(styles, content_palette, content_feat.shape[-2:], weights, masks, alpha)
+        return self.decode(target, palette)[..., :height, :width]
 
     @staticmethod
     def content_stats(content_feat: torch.Tensor, masks: torch.Tensor | None = None) -> list[AF.FeatureStats]:

@@ -64,7 +64,10 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 style_feats = encoder(style, taps=STYLE_TAPS)
                 style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
                 target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
-            output = decoder(target.to(memory_format=model.memory_format))
+            palette = {}  # the decoder's palette input, for palette decoders: the style's RGB mean/std
+            if model.takes_palette:
+                palette = {"palette": AF.palette_vector(AF.mean_std(style.float()))}  # (B, 6, 1, 1)
+            output = decoder(target.to(memory_format=model.memory_format), **palette)
             if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
                 output = output.clamp(0, 1)
             output_feats = encoder(output, taps=STYLE_TAPS)
@@ -77,7 +80,8 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 total = total + optim.colour_weight * loss_colour
                 losses.update(loss_colour=loss_colour.detach())
         if optim.identity_weight > 0:
-            reconstruction = decoder(content_feat.to(memory_format=model.memory_format))  # (B, 3, S, S)
+            palette = {"palette": AF.palette_vector(AF.mean_std(content.float()))} if model.takes_palette else {}
+            reconstruction = decoder(content_feat.to(memory_format=model.memory_format), **palette)  # (B, 3, S, S)
             loss_feat = relative_feature_loss(encoder(reconstruction, taps=STYLE_TAPS), content_feats)
             loss_pixel = (reconstruction.float() - content.float()).abs().mean()
             total = total + optim.identity_weight * (loss_feat + optim.identity_pixel_weight * loss_pixel)
@@ -110,9 +114,11 @@ class AdaINObjective:
             decoder = load_decoder(cfg.init_decoder)[0]
             if upsample is not None:
                 decoder.upsample = upsample
+            if cfg.model.decoder_palette and decoder.palette_head is None:
+                decoder.add_palette_head()
         else:
             decoder = Decoder(encoder.spec.arch, cfg.model.decoder_padding, cfg.model.decoder_input_scale,
-                              upsample or "nearest")
+                              upsample or "nearest", palette=cfg.model.decoder_palette)
         self.model = AdaINModel(encoder, decoder)
         self.encoder = encoder
         self.network = decoder
@@ -132,8 +138,10 @@ class AdaINObjective:
         return self.model(content, [self.model.style_stats(style)])
 
     def sample_rows(self, content: torch.Tensor, style: torch.Tensor) -> list[torch.Tensor]:
-        target = AF.adain(self.model.encode(content), self.model.style_stats(style))
-        return [content, style, self.model.decode(target)]
+        style_stats = self.model.style_stats(style)
+        target = AF.adain(self.model.encode(content), style_stats)
+        palette = AF.palette_vector(style_stats.palette) if self.model.takes_palette else None
+        return [content, style, self.model.decode(target, palette)]
 
     def checkpoint_extras(self) -> dict:
         return {"encoder": self.cfg.model.encoder, "decoder_config": self.network.config()}

@@ -187,6 +187,18 @@ def luminance_statistics(color_mean: torch.Tensor, color_cov: torch.Tensor) -> A
     return AF.FeatureStats(mean.float(), (var + 1e-8).sqrt().float())
 
 
+def content_palette(image: TiledImage, grey: bool = False) -> AF.FeatureStats:
+    """The content's RGB mean/std, each (1, 3, 1, 1), as `AF.mean_std` gives them on the whole image
+    (a palette decoder's content palette, AdaINModel.forward); `grey`: of its luminance in all three
+    channels, the network's input under luminance-only transfer."""
+    color_mean, color_cov = color_statistics(image)  # (1, 3, 1), (1, 3, 3) float64
+    mean, var = color_mean.view(3), torch.diagonal(color_cov[0])
+    if grey:  # Y = y·rgb: μ_Y = y·μ, σ²_Y = yᵀΣy
+        y = AF.rgb_to_yiq(torch.eye(3).view(1, 3, 3, 1))[0, 0, :, 0].double()
+        mean, var = (y @ mean).expand(3), (y @ color_cov[0] @ y).expand(3)
+    return AF.FeatureStats(mean.view(1, 3, 1, 1).float(), (var + AF.EPS).sqrt().view(1, 3, 1, 1).float())
+
+
 def mask_cells(masks: torch.Tensor) -> torch.Tensor:
     """Masks (1, K, H, W) at the content's size → (1, K, H/8, W/8) at relu4_1's, as the untiled
     run sees them: reflection-padded to multiples of 8, then averaged over each 8×8 cell."""
@@ -380,6 +392,8 @@ def stylize_tiled(
     decoder_halo = decoder_halo_cells(arch, model.decoder.upsample)
     input_halo = encoder_halo_cells(arch) + decoder_halo
     out = OutputBuffer(image.height, image.width, as_tensor)
+    # a palette decoder's content palette: of the whole image, as the untiled run takes it
+    whole_palette = content_palette(image, grey=transform is not None) if model.takes_palette else None
     for centre in tile_grid(image.cells, tile):
         # only cells within the decoder halo are decoded; those further out are not exact anyway
         decoded = centre.grown(decoder_halo, image.cells)
@@ -394,7 +408,8 @@ def stylize_tiled(
         tile_masks = None if masks is None else masks[..., decoded.top:decoded.bottom, decoded.left:decoded.right]
         target = model.transfer(feat, styles, weights, tile_masks, alpha, content_stats=content_stats)
         del feat
-        rgb_out = model.decode(target)  # (1, 3, 8·decoded h, 8·decoded w) float32
+        palette = model.palette(styles, whole_palette, target.shape[-2:], weights, tile_masks, alpha)
+        rgb_out = model.decode(target, palette)  # (1, 3, 8·decoded h, 8·decoded w) float32
         top, bottom, left, right = centre.pixels()
         rgb_out = rgb_out[..., top - decoded.top * STRIDE:bottom - decoded.top * STRIDE,
                           left - decoded.left * STRIDE:right - decoded.left * STRIDE]

@@ -324,6 +324,9 @@ def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str |
                         input_scale: float = 1.0, upsample: str = "nearest"):
     from adain.decoder import UPSAMPLE_MODES, Decoder, decoder_layers
 
+    head = {key[len("palette_head."):]: value for key, value in state.items() if key.startswith("palette_head.")}
+    state = {key: value for key, value in state.items() if not key.startswith("palette_head.")}
+
     if any(key.startswith("convs.") for key in state):  # this project's names, in forward order
         arch = arch or ("vgg19" if "convs.dec3_4.weight" in state else "vgg16")
         names = [name for name, _, _ in decoder_layers(arch)]
@@ -355,6 +358,12 @@ def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str |
         decoder.convs[name].bias.data.copy_(bias.float())
     if len(convs) != len(decoder_layers(arch)):
         raise UserError(f"{source}: found {len(convs)} convolutions; expected {len(decoder_layers(arch))} for {arch}")
+    if head:  # a palette decoder (adain.decoder.Decoder.add_palette_head)
+        decoder.add_palette_head()
+        expected = {key: tuple(value.shape) for key, value in decoder.palette_head.state_dict().items()}
+        if {key: tuple(value.shape) for key, value in head.items()} != expected:
+            raise UserError(f"{source}: palette head tensors {sorted(head)} do not match {expected}")
+        decoder.palette_head.load_state_dict({key: value.float() for key, value in head.items()})
     return decoder
 
 

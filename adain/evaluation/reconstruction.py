@@ -34,11 +34,15 @@ RECON_INFO = {
 
 @torch.inference_mode()
 def reconstruct(model, content: torch.Tensor) -> torch.Tensor:
-    """decode(encode(x)) of an AdaINModel, (N, 3, H, W) in [0, 1] → same shape, clamped."""
+    """decode(encode(x)) of an AdaINModel, (N, 3, H, W) in [0, 1] → same shape, clamped.  A palette
+    decoder is given the content's own palette (what α = 0 gives it, adain.functional.palette_map)."""
+    from adain import functional as AF
     from adain.model import pad_to_multiple
 
     padded, (height, width) = pad_to_multiple(content.to(model.device))
-    return model.decode(model.encode(padded))[..., :height, :width].float().clamp(0, 1).cpu()
+    takes_palette = getattr(model, "takes_palette", False)
+    palette = AF.palette_vector(AF.mean_std(content.to(model.device).float())) if takes_palette else None
+    return model.decode(model.encode(padded), palette)[..., :height, :width].float().clamp(0, 1).cpu()
 
 
 def reconstruction_scores(reconstruction: torch.Tensor, content: torch.Tensor) -> dict[str, float]:
