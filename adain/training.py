@@ -142,7 +142,16 @@ def run(cfg: TrainConfig) -> dict:
     torch.manual_seed(cfg.seed)
 
     # --- model: the method's objective owns the trained network ------------------------------
-    objective = build_objective(cfg, build_encoder(cfg.model.encoder, weights_path=cfg.model.encoder_weights)).to(device)
+    resume_path = find_resume(run_dir, cfg.resume)
+    objective_cfg = cfg
+    if resume_path is not None and cfg.method == "adain" and cfg.init_decoder:
+        # The warm start only shapes the network (upsampling, input scale, palette head) before the
+        # checkpoint's weights replace its own: take both from the checkpoint, so that a run
+        # resumes on a machine without the warm start's file (a slim checkpoint carried in git).
+        # The run's recorded config keeps the warm start it really had.
+        objective_cfg = cfg.copy()
+        objective_cfg.init_decoder = str(resume_path)
+    objective = build_objective(objective_cfg, build_encoder(cfg.model.encoder, weights_path=cfg.model.encoder_weights)).to(device)
     network = objective.network
     network.train()
 
@@ -159,7 +168,6 @@ def run(cfg: TrainConfig) -> dict:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1.0 + cfg.optim.lr_decay * step))
 
     start_step, best_score, wandb_run_id = 0, math.inf, None
-    resume_path = find_resume(run_dir, cfg.resume)
     if resume_path is not None:
         resumed = load_checkpoint(resume_path)
         start_step, best_score = restore(resumed, str(resume_path), objective, optimizer, scheduler,

@@ -220,6 +220,30 @@ def test_resume_is_bit_exact(tmp_path, image_folders):
     assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
 
 
+def test_a_warm_started_palette_run_resumes_without_its_warm_start_file(tmp_path, image_folders):
+    """A run resumed on a fresh machine has its checkpoint but not the decoder it started from: the
+    network is shaped by the checkpoint (here: bilinear, palette head added at the start), and the
+    resumed run equals the straight one bit for bit."""
+    from adain.weights import save_decoder
+
+    warm_file = tmp_path / "warm.safetensors"
+    torch.manual_seed(0)
+    save_decoder(Decoder("vgg16"), warm_file, {"encoder": "vgg16-hed"})
+    warm = [f"init_decoder={warm_file}", "model.decoder_palette=true", "model.decoder_upsample=bilinear"]
+    _train(_config(tmp_path / "straight", image_folders, "steps=4", *warm))
+    _train(_config(tmp_path / "halves", image_folders, "steps=2", *warm))
+    warm_file.unlink()
+    _train(_config(tmp_path / "halves", image_folders, "steps=4", "resume=auto", *warm))
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "halves" / "checkpoints" / "latest.pt")
+    assert b["step"] == 4 and b["decoder_config"] == {**a["decoder_config"], "palette": True, "upsample": "bilinear"}
+    assert any(key.startswith("palette_head.") for key in b["decoder"])
+    for key in a["decoder"]:
+        assert torch.equal(a["decoder"][key], b["decoder"][key]), key
+    recorded = (tmp_path / "halves" / "config.yaml").read_text()
+    assert str(warm_file) in recorded  # the run's config still names the warm start it had
+
+
 def test_time_limit_stops_with_a_checkpoint_and_resumes(tmp_path, image_folders, capsys):
     run_dir = tmp_path / "run"
     result = _train(_config(run_dir, image_folders, "steps=50", "time_limit_min=1e-9", "checkpoint_every=0"))
