@@ -87,6 +87,10 @@ class OptimConfig:
     # the pixels as a "layer 0" of the AdaIN style loss.  relu1_1's 64 statistics did not pin the
     # palette: decoders trained without it came out paler than the style (issue 14).
     colour_weight: float = 0.0
+    # Learning-rate factor for a palette decoder's head (model.decoder_palette): a fresh layer
+    # beside trained ones.  At the decoder's 1e-4 its zero-initialised output layer moved ~1e-3 in
+    # 200 steps and changed no colour (experiments/palette/README.md).
+    palette_lr_scale: float = 1.0
 
 
 @dataclass

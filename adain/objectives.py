@@ -127,6 +127,16 @@ class AdaINObjective:
         self.model.to(device, memory_format=torch.channels_last)
         return self
 
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """Adam's parameter groups: the palette head (if any) at lr · optim.palette_lr_scale."""
+        head = self.network.palette_head
+        if head is None or self.cfg.optim.palette_lr_scale == 1.0:
+            return [{"params": list(self.network.parameters()), "lr": lr}]
+        head_ids = {id(p) for p in head.parameters()}
+        rest = [p for p in self.network.parameters() if id(p) not in head_ids]
+        return [{"params": rest, "lr": lr},
+                {"params": list(head.parameters()), "lr": lr * self.cfg.optim.palette_lr_scale}]
+
     def validation_styles(self) -> list[Path]:
         return list_images(self.cfg.data.val_style)
 

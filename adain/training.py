@@ -92,29 +92,35 @@ class ValidationSet:
 
 
 def restore(state: dict, source: str, objective, optimizer, scheduler, announce: bool = True,
-            lr: float | None = None) -> tuple[int, float]:
+            lr: float | list[float] | None = None) -> tuple[int, float]:
     """Load a checkpoint's network, optimiser, schedule and RNG; returns (step, best score).
 
     A slim checkpoint (adain.checkpoint.write_slim_checkpoint) has no optimiser state: Adam's
     moments start afresh, at the learning rate the schedule had reached (not the base rate).
-    `lr` (the resuming config's optim.lr), where it differs from the checkpoint's base rate,
-    replaces it: the schedule continues from the checkpoint's step at the new base rate, and
-    one line says so (it used to keep the checkpoint's rate without a word).
+    `lr` (the resuming config's optim.lr, or one base rate per parameter group), where it
+    differs from the checkpoint's base rates, replaces them: the schedule continues from the
+    checkpoint's step at the new base rate, and one line says so (it used to keep the
+    checkpoint's rate without a word).
     """
     if objective.network_key not in state:
         raise UserError(f"{source}: not a {objective.name} checkpoint (no {objective.network_key!r})")
     objective.network.load_state_dict(state[objective.network_key])
+    saved_groups = len(state["scheduler"].get("base_lrs", optimizer.param_groups))
+    if saved_groups != len(optimizer.param_groups):
+        raise UserError(f"{source}: the checkpoint's optimiser has {saved_groups} parameter groups, this run "
+                        f"{len(optimizer.param_groups)}; resume with the run's own optim.palette_lr_scale")
     if "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
     elif announce:
         print(f"{source}: no optimiser state; Adam's moments start afresh", file=sys.stderr)
     scheduler.load_state_dict(state["scheduler"])
-    if lr is not None and any(base != lr for base in scheduler.base_lrs):
+    lrs = None if lr is None else list(lr) if isinstance(lr, (list, tuple)) else [lr] * len(scheduler.base_lrs)
+    if lrs is not None and lrs != list(scheduler.base_lrs):
         if announce:
-            print(f"{source}: optim.lr={lr:g} replaces the checkpoint's base rate {scheduler.base_lrs[0]:g}; "
+            print(f"{source}: optim.lr={lrs[0]:g} replaces the checkpoint's base rate {scheduler.base_lrs[0]:g}; "
                   f"the schedule continues from step {state['step']} at the new rate", file=sys.stderr)
-        scheduler.base_lrs = [lr for _ in scheduler.base_lrs]
-        scheduler._last_lr = [lr * fn(scheduler.last_epoch) for fn in scheduler.lr_lambdas]
+        scheduler.base_lrs = lrs
+        scheduler._last_lr = [base * fn(scheduler.last_epoch) for base, fn in zip(lrs, scheduler.lr_lambdas)]
     for group, group_lr in zip(optimizer.param_groups, scheduler.get_last_lr()):
         group["lr"] = group_lr
     set_rng_state(state["rng"])
@@ -164,14 +170,16 @@ def run(cfg: TrainConfig) -> dict:
     validation = ValidationSet(list_images(cfg.data.val_content), objective.validation_styles(), cfg.val_pairs,
                                cfg.val_size) if rank == 0 and cfg.val_pairs > 0 else None
 
-    optimizer = torch.optim.Adam(network.parameters(), lr=cfg.optim.lr)
+    groups = (objective.parameter_groups(cfg.optim.lr) if hasattr(objective, "parameter_groups")
+              else [{"params": list(network.parameters()), "lr": cfg.optim.lr}])
+    optimizer = torch.optim.Adam(groups, lr=cfg.optim.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1.0 + cfg.optim.lr_decay * step))
 
     start_step, best_score, wandb_run_id = 0, math.inf, None
     if resume_path is not None:
         resumed = load_checkpoint(resume_path)
         start_step, best_score = restore(resumed, str(resume_path), objective, optimizer, scheduler,
-                                         announce=rank == 0, lr=cfg.optim.lr)
+                                         announce=rank == 0, lr=[group["lr"] for group in groups])
         wandb_run_id = resumed.get("wandb_run_id")  # absent in checkpoints from before it was kept
         del resumed
 

@@ -175,3 +175,17 @@ def test_reconstruction_gives_a_palette_decoder_the_contents_own_palette(model):
     with torch.inference_mode():
         alpha_zero = model(content, [model.style_stats(image(32, 32, seed=8))], alpha=0.0).clamp(0, 1)
     torch.testing.assert_close(reconstruct(model, content), alpha_zero, atol=1e-6, rtol=0)
+
+
+def test_the_palette_head_can_learn_faster_than_the_decoder(decoder_file, hed_encoder):
+    from adain.config import load_config
+    from adain.objectives import AdaINObjective
+
+    overrides = [f"init_decoder={decoder_file}", "model.decoder_palette=true", "model.encoder=vgg16-hed"]
+    fast = AdaINObjective(load_config(ROOT / "configs" / "train" / "smoke.yaml",
+                                      [*overrides, "optim.palette_lr_scale=20", "optim.lr=1e-4"]), hed_encoder)
+    rest, head = fast.parameter_groups(1e-4)
+    assert head["lr"] == pytest.approx(2e-3) and rest["lr"] == 1e-4
+    assert len(head["params"]) == 4 and len(rest["params"]) + 4 == len(list(fast.network.parameters()))
+    plain = AdaINObjective(load_config(ROOT / "configs" / "train" / "smoke.yaml", overrides), hed_encoder)
+    assert len(plain.parameter_groups(1e-4)) == 1
