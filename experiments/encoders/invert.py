@@ -56,7 +56,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def optimise(image: torch.Tensor, loss_fn, iterations: int) -> tuple[torch.Tensor, float]:
     """L-BFGS on the pixels of (1, 3, H, W) `image`, kept in [0, 1]; returns (image, final loss)."""
-    image = image.clone().requires_grad_(True)
+    image = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)  # L-BFGS views .grad flat
     optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=iterations, history_size=20,
                                   tolerance_grad=0, tolerance_change=0, line_search_fn="strong_wolfe")
     last = [float("nan")]
