@@ -162,7 +162,12 @@ def palette_vector(stats: FeatureStats) -> torch.Tensor:
     return torch.cat([stats.mean, stats.std], dim=1).float()
 
 
-def palette_map(styles: Sequence[FeatureStats], content_palette: FeatureStats, size: tuple[int, int],
+def palette_needs_content(masks: torch.Tensor | None, alpha: float) -> bool:
+    """Whether `palette_map` uses the content's palette: only under masks or at α < 1."""
+    return masks is not None or alpha != 1.0
+
+
+def palette_map(styles: Sequence[FeatureStats], content_palette: FeatureStats | None, size: tuple[int, int],
                 weights: Sequence[float] | None = None, masks: torch.Tensor | None = None,
                 alpha: float = 1.0) -> torch.Tensor:
     """The palette a palette decoder is given, built the way `transfer` builds its AdaIN target.
@@ -170,7 +175,8 @@ def palette_map(styles: Sequence[FeatureStats], content_palette: FeatureStats, s
     Args:
         styles: K style statistics whose `palette` is set (AdaINModel.style_stats).
         content_palette: the content's RGB statistics (N|1, 3, 1, 1) each — the palette of the
-            parts the style does not reach (α < 1, outside the masks).
+            parts the style does not reach (α < 1, outside the masks); may be None where
+            `palette_needs_content` says it is not used.
         size: (h, w) of the relu4_1 features, the resolution of a masked map.
         weights / masks / alpha: as AdaINModel.transfer; masks (N, K, H, W) at any resolution,
             area-averaged to `size` like `masked_adain`'s.
@@ -183,10 +189,13 @@ def palette_map(styles: Sequence[FeatureStats], content_palette: FeatureStats, s
     if any(s.palette is None for s in styles):
         raise UserError("palette decoder: a style's statistics carry no palette; compute them with "
                         "AdaINModel.style_stats")
+    if not palette_needs_content(masks, alpha):
+        return palette_vector(blend_stats([s.palette for s in styles], normalise_weights(weights, len(styles))))
+    if content_palette is None:
+        raise ValueError("palette_map: masks or α < 1 need the content's palette")
     content = palette_vector(content_palette)
     if masks is None:
-        weights = normalise_weights(weights, len(styles))
-        palette = palette_vector(blend_stats([s.palette for s in styles], weights))
+        palette = palette_vector(blend_stats([s.palette for s in styles], normalise_weights(weights, len(styles))))
     else:
         masks = F.interpolate(masks.float(), size=size, mode="area")  # (N, K, h, w)
         palette = sum(masks[:, k:k + 1] * palette_vector(s.palette) for k, s in enumerate(styles))

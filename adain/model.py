@@ -145,8 +145,10 @@ class AdaINModel(nn.Module):
             content_stats = content_stats_hook(self.content_stats(content_feat, masks))
         target = self.transfer(content_feat, styles, weights, masks, alpha, content_stats)
         palette = None
-        if self.takes_palette:  # the content's own colours: of the image, not its reflected padding
-            content_palette = AF.mean_std(content_rgb.to(target.device, torch.float32))
+        if self.takes_palette:
+            content_palette = None  # the content's own colours: of the image, not its reflected padding
+            if AF.palette_needs_content(masks, alpha):
+                content_palette = AF.mean_std(content_rgb.to(target.device, torch.float32))
             palette = self.palette(styles, content_palette, content_feat.shape[-2:], weights, masks, alpha)
         return self.decode(target, palette)[..., :height, :width]
 

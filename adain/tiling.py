@@ -392,8 +392,10 @@ def stylize_tiled(
     decoder_halo = decoder_halo_cells(arch, model.decoder.upsample)
     input_halo = encoder_halo_cells(arch) + decoder_halo
     out = OutputBuffer(image.height, image.width, as_tensor)
-    # a palette decoder's content palette: of the whole image, as the untiled run takes it
-    whole_palette = content_palette(image, grey=transform is not None) if model.takes_palette else None
+    # a palette decoder's content palette, where α or masks use it: of the whole image, as the
+    # untiled run takes it (one more pass over the uint8 image, so only then)
+    whole_palette = (content_palette(image, grey=transform is not None)
+                     if model.takes_palette and AF.palette_needs_content(masks, alpha) else None)
     for centre in tile_grid(image.cells, tile):
         # only cells within the decoder halo are decoded; those further out are not exact anyway
         decoded = centre.grown(decoder_halo, image.cells)

@@ -39,9 +39,9 @@ def reconstruct(model, content: torch.Tensor) -> torch.Tensor:
     from adain import functional as AF
     from adain.model import pad_to_multiple
 
-    padded, (height, width) = pad_to_multiple(content.to(model.device))
-    takes_palette = getattr(model, "takes_palette", False)
-    palette = AF.palette_vector(AF.mean_std(content.to(model.device).float())) if takes_palette else None
+    content = content.to(model.device)
+    padded, (height, width) = pad_to_multiple(content)
+    palette = AF.palette_vector(AF.mean_std(content.float())) if getattr(model, "takes_palette", False) else None
     return model.decode(model.encode(padded), palette)[..., :height, :width].float().clamp(0, 1).cpu()
 
 

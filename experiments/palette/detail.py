@@ -43,12 +43,11 @@ def _print_contents(run_dir: Path) -> None:
     from omegaconf import OmegaConf
 
     from adain.data import center_square
-    from adain.io import pil_to_tensor as to_tensor
 
     config = OmegaConf.load(run_dir / "config.yaml")
     listing = Path(config.content)
     paths = [(listing.parent / line).resolve() for line in listing.read_text().split() if line]
-    scores = torch.tensor([detail(to_tensor(center_square(open_image(p), int(config.size)))) for p in paths])
+    scores = torch.tensor([detail(pil_to_tensor(center_square(open_image(p), int(config.size)))) for p in paths])
     laplacian, fine = scores.mean(0).tolist()
     print(f"{run_dir.name:28s} {'(the content photos)':36s} {laplacian:12.4f} {fine:13.4f}   ({len(paths)} photos)")
 
