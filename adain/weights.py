@@ -321,10 +321,16 @@ def save_decoder(decoder, path: str | os.PathLike, metadata: dict) -> None:
 
 
 def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None, padding: str,
-                        input_scale: float = 1.0, upsample: str = "nearest"):
+                        input_scale: float = 1.0, upsample: str = "nearest", palette: bool | None = None):
+    """`palette`: what the description says (None: it says nothing, as before palette decoders
+    existed); a description and tensors that disagree are refused rather than loaded as a
+    different network."""
     from adain.decoder import UPSAMPLE_MODES, Decoder, decoder_layers
 
     head = {key[len("palette_head."):]: value for key, value in state.items() if key.startswith("palette_head.")}
+    if palette is not None and bool(palette) != bool(head):
+        raise UserError(f"{source}: the description says palette {str(bool(palette)).lower()} but the file has "
+                        f"{'palette head tensors' if head else 'no palette head tensors'}; expected both to agree")
     state = {key: value for key, value in state.items() if not key.startswith("palette_head.")}
 
     if any(key.startswith("convs.") for key in state):  # this project's names, in forward order
@@ -398,6 +404,7 @@ def load_decoder(path: str | os.PathLike):
         raise UserError(f"{path}: no decoder tensors found")
     spec = metadata.get("decoder", {})
     decoder = _decoder_from_state(state, str(path), spec.get("arch"), spec.get("padding", "reflect"),
-                                  spec.get("input_scale", 1.0), spec.get("upsample", "nearest"))
+                                  spec.get("input_scale", 1.0), spec.get("upsample", "nearest"),
+                                  spec.get("palette"))
     metadata.setdefault("encoder", "vgg19-normalised" if decoder.arch == "vgg19" else "vgg16-hed")
     return decoder, metadata

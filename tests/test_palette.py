@@ -5,6 +5,7 @@ weights and α build the palette the way they build the AdaIN target; training r
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 from adain import functional as AF
 from adain import tiling
 from adain.decoder import Decoder
+from adain.errors import UserError
 from adain.model import AdaINModel
 from adain.weights import load_decoder, save_decoder
 from conftest import random_rgb
@@ -79,6 +81,24 @@ def test_saved_palette_decoders_load_with_their_head(tmp_path):
     feat, palette = torch.rand(1, 512, 3, 4), torch.rand(1, 6, 1, 1)
     with torch.no_grad():
         torch.testing.assert_close(loaded(feat, palette=palette), decoder(feat, palette=palette))
+
+
+def test_a_description_that_disagrees_with_the_palette_tensors_is_refused(tmp_path):
+    from adain.weights import DECODER_METADATA_KEY, read_safetensors
+    from safetensors.torch import save_file
+
+    path = tmp_path / "palette.safetensors"
+    save_decoder(palette_decoder(seed=3), path, {"encoder": "vgg16-hed"})
+    state, header = read_safetensors(path)
+    headless = {key: value for key, value in state.items() if not key.startswith("palette_head.")}
+    save_file(headless, tmp_path / "headless.safetensors", {DECODER_METADATA_KEY: header[DECODER_METADATA_KEY]})
+    with pytest.raises(UserError, match="says palette true but the file has no palette head tensors"):
+        load_decoder(tmp_path / "headless.safetensors")
+    plain = json.loads(header[DECODER_METADATA_KEY])
+    plain["decoder"]["palette"] = False
+    save_file(state, tmp_path / "plain.safetensors", {DECODER_METADATA_KEY: json.dumps(plain)})
+    with pytest.raises(UserError, match="says palette false but the file has palette head tensors"):
+        load_decoder(tmp_path / "plain.safetensors")
 
 
 def test_style_stats_carry_the_images_rgb_statistics(model):
