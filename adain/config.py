@@ -91,6 +91,12 @@ class OptimConfig:
     # beside trained ones.  At the decoder's 1e-4 its zero-initialised output layer moved ~1e-3 in
     # 200 steps and changed no colour (experiments/palette/README.md).
     palette_lr_scale: float = 1.0
+    # Structure term (adain.losses.structure_loss): the stylised image's instance-normalised
+    # features at `structure_taps` must match the content's, pricing texture that moves the
+    # content's edges but not the statistics the style loss sets.  Decoders trained without it
+    # kept ~0.6× Magenta's fine detail and lost on EfficientNet content distance (issue 14).
+    structure_weight: float = 0.0
+    structure_taps: list[str] = field(default_factory=lambda: ["relu2_1", "relu3_1"])
 
 
 @dataclass

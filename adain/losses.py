@@ -82,6 +82,24 @@ def relative_feature_loss(output_feats: Mapping[str, torch.Tensor], target_feats
     return sum(relative_content(output_feats[tap], target_feats[tap]).mean() for tap in taps)
 
 
+def structure_loss(output_feats: Mapping[str, torch.Tensor], content_feats: Mapping[str, torch.Tensor],
+                   taps: Sequence[str]) -> torch.Tensor:
+    """Σ_l ‖norm(φ_l(out)) − norm(φ_l(c))‖² over `taps`, MSE per layer, with norm the per-channel
+    instance normalisation (zero mean, unit std over space): the content's layout at each layer,
+    free of its statistics.  An addition for issue 14 (SANet and AdaAttN use the same form at
+    relu4_1/relu5_1).  It does not fight the style loss, which prices only those statistics: the
+    feature AdaIN(φ_l(c), φ_l(s)) satisfies both exactly; what it prices is texture that moves
+    the content's edges.  Normalised features have unit energy per element, so the term is
+    already scale-free (no relative form needed)."""
+    return sum(F.mse_loss(_normalised(output_feats[tap]), _normalised(content_feats[tap])) for tap in taps)
+
+
+def _normalised(feat: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) → fp32 (N, C, H, W) with zero mean and unit std per channel over space."""
+    stats = mean_std(feat)
+    return (feat.float() - stats.mean) / stats.std
+
+
 def feature_loss(output_feats: Mapping[str, torch.Tensor], content_feats: Mapping[str, torch.Tensor],
                  tap: str) -> torch.Tensor:
     """Johnson et al. (2016) eq. (2), feature reconstruction: ‖φ_j(ŷ) − φ_j(y_c)‖² / (C·H·W) at one

@@ -30,7 +30,7 @@ from adain.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
 from adain.losses import (colour_stats_loss, content_loss, feature_loss, gram_style_loss, relative_content_loss,
-                          relative_feature_loss, relative_style_stats_loss, style_stats_loss,
+                          relative_feature_loss, relative_style_stats_loss, structure_loss, style_stats_loss,
                           total_variation_loss)
 from adain.model import AdaINModel
 from adain.transformer_net import TransformerNet
@@ -43,21 +43,27 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
         t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
         loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²  [+ w_id · identity]
                                                                  [+ w_col · ‖μ,σ(g(t)) − μ,σ(s)‖²]
+                                                                 [+ w_st · Σ_l ‖n(φ_l(g(t))) − n(φ_l(c))‖²]
 
     each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
     to [0, 1] before it is scored when cfg.optim.clamp_output.  The identity term (OptimConfig)
     decodes the content's own features; with w_c = λ = 0 it is the only term and no style is encoded.
+    n is instance normalisation (adain.losses.structure_loss) at optim.structure_taps.
     """
     optim = cfg.optim
     relative = optim.loss_scale == "relative"
     stylise = optim.content_weight > 0 or optim.style_weight > 0
     encoder = model.encoder
+    structure_taps = tuple(optim.structure_taps) if optim.structure_weight > 0 else ()
     zero = torch.zeros((), device=content.device)
     losses: dict[str, torch.Tensor] = {}
     total = zero
     with autocast:
         with torch.no_grad():
-            content_feats = encoder(content, taps=STYLE_TAPS if optim.identity_weight > 0 else (CONTENT_TAP,))
+            content_taps = STYLE_TAPS if optim.identity_weight > 0 else (CONTENT_TAP,)
+            if optim.structure_weight > 0:
+                content_taps = tuple(dict.fromkeys([*content_taps, *optim.structure_taps]))
+            content_feats = encoder(content, taps=content_taps)
             content_feat = content_feats[CONTENT_TAP]
         if stylise:
             with torch.no_grad():
@@ -70,7 +76,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             output = decoder(target.to(memory_format=model.memory_format), **palette)
             if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
                 output = output.clamp(0, 1)
-            output_feats = encoder(output, taps=STYLE_TAPS)
+            output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps])))
             loss_c = (relative_content_loss if relative else content_loss)(output_feats, target)
             loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
             total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
@@ -79,6 +85,10 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 loss_colour = colour_stats_loss(output, style)
                 total = total + optim.colour_weight * loss_colour
                 losses.update(loss_colour=loss_colour.detach())
+            if optim.structure_weight > 0:
+                loss_structure = structure_loss(output_feats, content_feats, optim.structure_taps)
+                total = total + optim.structure_weight * loss_structure
+                losses.update(loss_structure=loss_structure.detach())
         if optim.identity_weight > 0:
             palette = {"palette": AF.palette_vector(AF.mean_std(content.float()))} if model.takes_palette else {}
             reconstruction = decoder(content_feat.to(memory_format=model.memory_format), **palette)  # (B, 3, S, S)
@@ -106,6 +116,10 @@ class AdaINObjective:
             raise UserError(f"optim.loss_scale {cfg.optim.loss_scale!r}: expected raw or relative")
         if max(cfg.optim.content_weight, cfg.optim.style_weight, cfg.optim.identity_weight) <= 0:
             raise UserError("optim: content_weight, style_weight and identity_weight are all 0; nothing to train")
+        unknown = set(cfg.optim.structure_taps) - set(encoder.tap_names) if cfg.optim.structure_weight > 0 else set()
+        if unknown:
+            raise UserError(f"optim.structure_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
+                            f"(expected names from {encoder.tap_names})")
         self.cfg = cfg
         upsample = cfg.model.decoder_upsample
         if upsample is not None and upsample not in UPSAMPLE_MODES:
