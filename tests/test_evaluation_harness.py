@@ -138,7 +138,7 @@ def test_two_by_two_writes_every_file_and_reruns_from_the_cache(tmp_path, image_
     assert len(rows) == 3 * 4  # adain α=0.5, α=1, tint × 2 contents × 2 styles
     assert {r["variant"] for r in rows} == {"adain[alpha=0.5]", "adain[alpha=1]", "tint"}
     for name in ("rel_content", "rel_style", "content_loss", "ssim", "style_mean_std", "style_gram",
-                 "color_w1", "effnet_content", "effnet_style_mean_std", "effnet_style_gram", "stylize_ms", "peak_mb"):
+                 "color_w1", "effnet_content", "effnet_layout", "effnet_style_mean_std", "effnet_style_gram", "stylize_ms", "peak_mb"):
         assert all(float(r[name]) == float(r[name]) for r in rows), name  # present, not NaN
     assert all((run_dir / r["output"]).is_file() for r in rows)
     for name in ("frame", "grid", "edge_f", "style_rank", "style_top1"):  # issue 13's measures

@@ -29,6 +29,20 @@ def test_identical_images_score_zero_distance_and_ssim_one():
     assert M.ssim_luminance(image, image).item() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_layout_correlation_separates_a_kept_layout_from_blander_features():
+    torch.manual_seed(0)
+    content = torch.randn(2, 6, 8, 10)
+    per_channel_scale = torch.rand(1, 6, 1, 1) + 0.5
+    restyled = content * per_channel_scale + 3.0  # same layout, other statistics
+    torch.testing.assert_close(M.layout_correlation(restyled, content), torch.ones(2))
+    unrelated = torch.randn(2, 6, 8, 10)
+    assert M.layout_correlation(unrelated, content).abs().max() < 0.2
+    # the distance itself is decomposed by ρ: halving an unrelated output's energy lowers the
+    # relative content distance but leaves ρ alone
+    assert (M.relative_content(0.5 * unrelated, content) < M.relative_content(unrelated, content)).all()
+    torch.testing.assert_close(M.layout_correlation(0.5 * unrelated, content), M.layout_correlation(unrelated, content))
+
+
 def test_colour_distance_of_a_shift_is_the_shift():
     constant = torch.full((1, 3, 16, 16), 0.3)
     assert M.color_wasserstein(constant + 0.1, constant).item() == pytest.approx(0.1, abs=1e-6)

@@ -39,6 +39,23 @@ def relative_content(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torc
     return content_mse(out_feat, content_feat) / _per_image_mean(content_feat.float().square()).clamp(min=1e-8)
 
 
+def layout_correlation(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Tensor:
+    """ρ = Σ_c cov_c(out, content) / Σ_c σ_c(out)·σ_c(content) over space: how far the output keeps
+    the content's layout, blind to the features' means and energy.  relative_content is
+        (HW·Σ_c Δμ_c² + HW·Σ_c σ_c(out)² + HW·Σ_c σ_c(content)² − 2·HW·Σ_c cov_c) / ‖content‖²,
+    so it falls both with a higher ρ and with blander output features (a lower σ(out)); ρ tells the
+    two apart (issue 14: Magenta's lower EfficientNet content distance is ~27 % lower output
+    variance at the same ρ).  1 for the content itself, ~0 for an unrelated image.
+    (N, C, H, W) each → (N,)."""
+    out = out_feat.float().flatten(2)
+    ref = content_feat.float().flatten(2)  # (N, C, HW)
+    out = out - out.mean(-1, keepdim=True)
+    ref = ref - ref.mean(-1, keepdim=True)
+    covariance = (out * ref).mean(-1).sum(-1)  # (N,)
+    scale = (out.square().mean(-1).sqrt() * ref.square().mean(-1).sqrt()).sum(-1)
+    return covariance / scale.clamp(min=1e-8)
+
+
 def style_mean_std_loss(out_feats: Features, style_feats: Features, taps: Sequence[str]) -> torch.Tensor:
     """Mean/std style loss (Huang & Belongie 2017, eq. 13, means over channels):
     Σ_l mean_c (μ_l(out) − μ_l(style))² + mean_c (σ_l(out) − σ_l(style))².  → (N,)."""

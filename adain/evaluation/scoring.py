@@ -32,10 +32,12 @@ METRIC_INFO = {
     "style_gram": ("lower", "Σ_l MSE of Gram matrices G=FFᵀ/HW, vgg16-hed relu1_1…relu4_1"),
     "color_w1": ("lower", "per-channel 1-D Wasserstein-1 of RGB values, output vs style (0–1 units)"),
     "effnet_content": ("lower", "relative content distance, EfficientNet-Lite0 stage4 (/16, 112 ch)"),
+    "effnet_layout": ("higher", "layout correlation ρ of output and content, EfficientNet-Lite0 stage4: the part "
+                                "of effnet_content that blander output features cannot lower (1 = the content's)"),
     "effnet_style_mean_std": ("lower", "relative mean/std style distance, EfficientNet-Lite0 stage1…stage4"),
     "effnet_style_gram": ("lower", "relative Gram distance ‖ΔG‖²/‖G‖², EfficientNet-Lite0 stage1…stage4"),
 }
-EFFNET_METRICS = ("effnet_content", "effnet_style_mean_std", "effnet_style_gram")
+EFFNET_METRICS = ("effnet_content", "effnet_layout", "effnet_style_mean_std", "effnet_style_gram")
 # the network a measure is computed with (absent: pixels only); the report flags a method
 # trained or optimised on the same network beside it (adain.evaluation.provenance)
 METRIC_NETWORK = {"edge_f": "vgg16-hed", "rel_content": "vgg16-hed", "rel_style": "vgg16-hed",
@@ -102,6 +104,7 @@ class PairScorer:
             content_e = self._eff(content, (CONTENT_STAGE,), content_key)
             style_e = self._eff(style, STYLE_STAGES, style_key)
             row["effnet_content"] = M.relative_content(out_e[CONTENT_STAGE], content_e[CONTENT_STAGE])
+            row["effnet_layout"] = M.layout_correlation(out_e[CONTENT_STAGE], content_e[CONTENT_STAGE])
             row["effnet_style_mean_std"] = M.relative_style(out_e, style_e, STYLE_STAGES)
             row["effnet_style_gram"] = M.relative_gram_loss(out_e, style_e, STYLE_STAGES)
         extras = {}
