@@ -86,4 +86,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    torch.set_num_threads(1)  # beside a training run
     main(sys.argv[1:])

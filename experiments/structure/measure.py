@@ -16,16 +16,11 @@ from pathlib import Path
 
 import torch
 
+from adain.data import center_square
 from adain.encoders import STYLE_TAPS, build_encoder
-from adain.io import open_image, pil_to_tensor, resize_shorter
+from adain.io import open_image, pil_to_tensor
 from adain.losses import structure_loss
-
-
-def _contents_by_stem(run_dir: Path) -> dict[str, Path]:
-    from omegaconf import OmegaConf
-
-    listing = Path(OmegaConf.load(run_dir / "config.yaml").content)
-    return {Path(line).stem: (listing.parent / line).resolve() for line in listing.read_text().split() if line}
+from effnet_content import _contents_by_stem  # this folder is on sys.path when the script runs
 
 
 @torch.no_grad()
@@ -43,13 +38,10 @@ def main(argv: list[str]) -> None:
         for output_path in sorted(method_dir.glob("*.png")):
             stem = output_path.stem.split("__")[0]
             if stem not in content_feats:
-                image = pil_to_tensor(resize_shorter(open_image(contents[stem]), args.size))
+                image = pil_to_tensor(center_square(open_image(contents[stem]), args.size))  # as the harness
                 content_feats[stem] = encoder(image, taps=STYLE_TAPS)
-            output = pil_to_tensor(open_image(output_path))
+            output = pil_to_tensor(open_image(output_path))  # (1, 3, S, S), the content's centre square
             reference = content_feats[stem]
-            if output.shape[-2:] != tuple(reference[STYLE_TAPS[0]].shape[-2:]):
-                output = torch.nn.functional.interpolate(output, size=reference[STYLE_TAPS[0]].shape[-2:],
-                                                         mode="bilinear", align_corners=False)
             output_feats = encoder(output, taps=STYLE_TAPS)
             for tap in STYLE_TAPS:
                 per_tap[tap].append(structure_loss(output_feats, reference, (tap,)).item())
@@ -57,4 +49,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    torch.set_num_threads(1)  # beside a training run
     main(sys.argv[1:])
