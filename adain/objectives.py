@@ -61,9 +61,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     with autocast:
         with torch.no_grad():
             content_taps = STYLE_TAPS if optim.identity_weight > 0 else (CONTENT_TAP,)
-            if optim.structure_weight > 0:
-                content_taps = tuple(dict.fromkeys([*content_taps, *optim.structure_taps]))
-            content_feats = encoder(content, taps=content_taps)
+            content_feats = encoder(content, taps=tuple(dict.fromkeys([*content_taps, *structure_taps])))
             content_feat = content_feats[CONTENT_TAP]
         if stylise:
             with torch.no_grad():
@@ -86,7 +84,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 total = total + optim.colour_weight * loss_colour
                 losses.update(loss_colour=loss_colour.detach())
             if optim.structure_weight > 0:
-                loss_structure = structure_loss(output_feats, content_feats, optim.structure_taps)
+                loss_structure = structure_loss(output_feats, content_feats, structure_taps)
                 total = total + optim.structure_weight * loss_structure
                 losses.update(loss_structure=loss_structure.detach())
         if optim.identity_weight > 0:
