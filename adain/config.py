@@ -47,6 +47,9 @@ class ModelConfig:
     # Give the decoder the style's RGB mean/std (adain.decoder.Decoder.add_palette_head).  A warm
     # start without a palette head gets one that starts at zero, so it begins as it was.
     decoder_palette: bool = False
+    # Give the decoder the AdaIN targets at these shallower taps too (adain.decoder.SKIP_TAPS,
+    # Decoder.add_skips).  A warm start without them gets zero-initialised ones: it begins as it was.
+    decoder_skips: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +94,8 @@ class OptimConfig:
     # beside trained ones.  At the decoder's 1e-4 its zero-initialised output layer moved ~1e-3 in
     # 200 steps and changed no colour (experiments/palette/README.md).
     palette_lr_scale: float = 1.0
+    # Likewise for a skip decoder's zero-initialised projections (model.decoder_skips).
+    skip_lr_scale: float = 1.0
     # Structure term (adain.losses.structure_loss): the stylised image's instance-normalised
     # features at `structure_taps` must match the content's, pricing texture that moves the
     # content's edges but not the statistics the style loss sets.  Decoders trained without it

@@ -32,6 +32,16 @@ UPSAMPLE_MODES = ("nearest", "bilinear")
 # (6 numbers, or a map of them under masks) and modulates its last hidden layer with them.
 PALETTE_INPUTS = 6
 PALETTE_HIDDEN = 64
+# Skip inputs (issue 14): the decoder is also given the AdaIN targets of the shallower taps —
+# the content's relu3_1 / relu2_1 / relu1_1 features normalised and given the style's statistics
+# there — each added, through a 1×1 convolution that starts at zero, to the hidden map of the
+# same resolution and width right after the upsampling that reaches it (relu{b}_1 has the width
+# of dec{b+1}_1's output).  relu4_1 statistics alone blur the style's palette and leave the
+# decoder to re-invent the content's edges from 1/8 resolution; the shallow targets carry both.
+# Fixed input factors bring each tap to unit scale (vgg16-imagenet RMS on photos and paintings
+# at 256 px: relu1_1 ~25–75, relu2_1 ~140–560, relu3_1 ~210–960).
+SKIP_TAPS = ("relu3_1", "relu2_1", "relu1_1")  # in the order the decoder reaches them
+SKIP_INPUT_SCALES = {"relu3_1": 1 / 1024, "relu2_1": 1 / 512, "relu1_1": 1 / 64}
 
 
 def decoder_layers(arch: str) -> list[tuple[str, int, int]]:
@@ -54,7 +64,7 @@ class Decoder(nn.Module):
     """relu4_1 features (N, 512, h, w) → RGB image (N, 3, 8h, 8w), unclamped."""
 
     def __init__(self, arch: str = "vgg16", padding: str = "reflect", input_scale: float = 1.0,
-                 upsample: str = "nearest", palette: bool = False):
+                 upsample: str = "nearest", palette: bool = False, skips: tuple[str, ...] = ()):
         """`input_scale` multiplies the relu4_1 features on the way in (a fixed constant, not
         learned).  Kaiming initialisation assumes inputs of unit scale, and encoders differ by
         30×: relu4_1 of photos has an RMS of ~7–26 with vgg16-hed but ~240–750 with
@@ -63,7 +73,8 @@ class Decoder(nn.Module):
         the scale the initialisation expects; 1 (the default) is every decoder trained before.
         `upsample`: one of UPSAMPLE_MODES; it has no weights, so a decoder trained with one mode
         can be fine-tuned with the other.
-        `palette`: add the palette head (`add_palette_head`); forward then needs a palette."""
+        `palette`: add the palette head (`add_palette_head`); forward then needs a palette.
+        `skips`: taps of SKIP_TAPS to take as skip inputs (`add_skips`); forward then needs them."""
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"decoder arch must be one of {list(ARCHITECTURES)}, got {arch!r}")
@@ -88,6 +99,30 @@ class Decoder(nn.Module):
         self.palette_head: nn.Sequential | None = None
         if palette:
             self.add_palette_head()
+        self.skip_proj = nn.ModuleDict()
+        if skips:
+            self.add_skips(skips)
+
+    @property
+    def skip_taps(self) -> tuple[str, ...]:
+        """The taps this decoder takes as skip inputs, in SKIP_TAPS order (empty for most)."""
+        return tuple(tap for tap in SKIP_TAPS if tap in self.skip_proj)
+
+    def add_skips(self, taps) -> None:
+        """Zero-initialised 1×1 projections (C → C) of the skip targets at `taps`: a trained
+        decoder given them is unchanged until they learn."""
+        unknown = sorted(set(taps) - set(SKIP_TAPS))
+        if unknown:
+            raise ValueError(f"decoder skips {unknown}: expected taps from {SKIP_TAPS}")
+        first = next(self.parameters())
+        for tap in taps:
+            if tap in self.skip_proj:
+                continue
+            channels = BLOCK_CHANNELS[int(tap[4]) - 1]
+            proj = nn.Conv2d(channels, channels, 1)
+            nn.init.zeros_(proj.weight)
+            nn.init.zeros_(proj.bias)
+            self.skip_proj[tap] = proj.to(first.device, first.dtype)
 
     def add_palette_head(self) -> None:
         """FiLM (Perez et al. 2018) of the last hidden layer h (N, 64, H, W) by the palette p:
@@ -102,11 +137,17 @@ class Decoder(nn.Module):
         first = next(self.parameters())
         self.palette_head = head.to(first.device, first.dtype)
 
-    def forward(self, feat: torch.Tensor, palette: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, feat: torch.Tensor, palette: torch.Tensor | None = None,
+                skips: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """`palette`: (N|1, 6, 1, 1) or a map (N, 6, h, w) at the features' resolution
-        (adain.functional.palette_map); needed by a decoder with a palette head, ignored otherwise."""
+        (adain.functional.palette_map); needed by a decoder with a palette head, ignored otherwise.
+        `skips`: {tap: (N, C, 8h/2^k, 8w/2^k)} AdaIN targets at this decoder's skip taps (relu3_1
+        at 2× the relu4_1 size, relu2_1 at 4×, relu1_1 at 8×); ignored by a decoder without skips."""
         if self.palette_head is not None and palette is None:
             raise ValueError("this decoder has a palette input: pass palette= (adain.functional.palette_map)")
+        missing = [tap for tap in self.skip_taps if skips is None or tap not in skips]
+        if missing:
+            raise ValueError(f"this decoder has skip inputs: pass skips= with {missing}")
         x = feat * self.input_scale if self.input_scale != 1.0 else feat
         names = list(self.convs)
         for name in names:
@@ -119,6 +160,9 @@ class Decoder(nn.Module):
             block, index = int(name[3]), int(name[5])
             if index == 1 and block > 1:  # the encoder pooled before conv{block}_1
                 x = upsample2x(x, self.upsample)
+                tap = f"relu{block - 1}_1"  # the encoder's last tap at the resolution just reached
+                if tap in self.skip_proj:
+                    x = x + self.skip_proj[tap](skips[tap].to(x.dtype) * SKIP_INPUT_SCALES[tap])
         return x
 
     def _modulate(self, hidden: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
@@ -138,6 +182,8 @@ class Decoder(nn.Module):
             config["upsample"] = self.upsample
         if self.palette_head is not None:
             config["palette"] = True
+        if self.skip_taps:
+            config["skips"] = list(self.skip_taps)
         return config
 
 

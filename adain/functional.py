@@ -31,15 +31,18 @@ class FeatureStats:
 
     A style's statistics (AdaINModel.style_stats) also carry its `palette`: the style image's own
     RGB mean and std, each (N, 3, 1, 1) in [0, 1] units, for decoders with a palette input
-    (adain.decoder, issue 14); None everywhere else."""
+    (adain.decoder, issue 14), and `skips`: its statistics at the shallower taps a skip decoder
+    takes ({tap: FeatureStats}); None everywhere else."""
 
     mean: torch.Tensor
     std: torch.Tensor
     palette: "FeatureStats | None" = None
+    skips: "dict[str, FeatureStats] | None" = None
 
     def to(self, device: torch.device | str) -> "FeatureStats":
         palette = self.palette.to(device) if self.palette is not None else None
-        return FeatureStats(self.mean.to(device), self.std.to(device), palette)
+        skips = {tap: stats.to(device) for tap, stats in self.skips.items()} if self.skips is not None else None
+        return FeatureStats(self.mean.to(device), self.std.to(device), palette, skips)
 
 
 def mean_std(feat: torch.Tensor, weight: torch.Tensor | None = None, eps: float = EPS) -> FeatureStats:
@@ -116,7 +119,10 @@ def blend_stats(stats: Sequence[FeatureStats], weights: Sequence[float]) -> Feat
     std = sum(w * s.std for w, s in zip(weights, stats))
     palettes = [s.palette for s in stats]
     palette = blend_stats(palettes, weights) if all(p is not None for p in palettes) else None
-    return FeatureStats(mean, std, palette)
+    skips = None
+    if all(s.skips is not None for s in stats):
+        skips = {tap: blend_stats([s.skips[tap] for s in stats], weights) for tap in stats[0].skips}
+    return FeatureStats(mean, std, palette, skips)
 
 
 def masked_adain(
@@ -208,6 +214,8 @@ def mix_content(transferred: torch.Tensor, content_feat: torch.Tensor, alpha: fl
     """Content–style trade-off: α·t + (1 − α)·c, α in [0, 1]."""
     if not 0.0 <= alpha <= 1.0:
         raise UserError(f"alpha: {alpha} is outside [0, 1]")
+    if alpha == 1.0:  # the default: no full-size temporaries (three of them at relu1_1 for a skip decoder)
+        return transferred
     return alpha * transferred + (1.0 - alpha) * content_feat.float()
 
 

@@ -66,12 +66,24 @@ class AdaINModel(nn.Module):
         """(N, 3, H, W) RGB → relu4_1 features (N, 512, H/8, W/8) in the model's dtype."""
         return self.encoder(self._input(rgb), taps=(DECODER_TOP_TAP,))[DECODER_TOP_TAP]
 
+    @property
+    def skip_taps(self) -> tuple[str, ...]:
+        """The shallower taps the decoder takes as skip inputs (adain.decoder.Decoder.add_skips)."""
+        return tuple(getattr(self.decoder, "skip_taps", ()))
+
+    def encode_all(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(N, 3, H, W) RGB → {relu4_1: (N, 512, H/8, W/8), skip tap: (N, C, H/2^k, W/2^k)}."""
+        return self.encoder(self._input(rgb), taps=(*self.skip_taps, DECODER_TOP_TAP))
+
     def style_stats(self, style_rgb: torch.Tensor) -> AF.FeatureStats:
         """(N, 3, H, W) style image(s) → relu4_1 mean/std, each (N, 512, 1, 1) float32, with the
-        image's RGB mean/std as `palette` (each (N, 3, 1, 1)) for palette decoders."""
-        stats = AF.mean_std(self.encode(style_rgb))
+        image's RGB mean/std as `palette` (each (N, 3, 1, 1)) for palette decoders and the
+        statistics at the skip taps as `skips` for skip decoders."""
+        feats = self.encode_all(style_rgb)
+        stats = AF.mean_std(feats[DECODER_TOP_TAP])
         palette = AF.mean_std(style_rgb.to(stats.mean.device, torch.float32))
-        return AF.FeatureStats(stats.mean, stats.std, palette)
+        skips = {tap: AF.mean_std(feats[tap]) for tap in self.skip_taps} or None
+        return AF.FeatureStats(stats.mean, stats.std, palette, skips)
 
     @property
     def takes_palette(self) -> bool:
@@ -113,13 +125,40 @@ class AdaINModel(nn.Module):
                               content_stats=content_stats[0] if content_stats is not None else None)
         return AF.mix_content(target, content_feat, alpha)
 
-    def decode(self, feat: torch.Tensor, palette: torch.Tensor | None = None) -> torch.Tensor:
+    def skip_targets(self, content_feats: dict[str, torch.Tensor], styles: Sequence[AF.FeatureStats],
+                     weights: Sequence[float] | None = None, masks: torch.Tensor | None = None,
+                     alpha: float = 1.0, content_stats: Sequence[AF.FeatureStats] | None = None,
+                     tap_masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor] | None:
+        """The skip decoder's inputs: at each skip tap, the AdaIN target built as `transfer`
+        builds relu4_1's (weights, masks area-averaged to the tap's size, α), float32; None for a
+        decoder without skips.  `content_stats`: as `transfer`'s, their `skips` holding each
+        tap's (a tile of a larger image, smoothed video statistics); `tap_masks`: the masks
+        already at each tap's size (a tile's crop of them), instead of `masks`."""
+        if not self.skip_taps:
+            return None
+        if any(s.skips is None for s in styles):
+            raise UserError("skip decoder: a style's statistics carry no skip statistics; compute them with "
+                            "AdaINModel.style_stats")
+        targets = {}
+        for tap in self.skip_taps:
+            region_stats = [stats.skips[tap] for stats in content_stats] if content_stats is not None else None
+            tap_mask = tap_masks[tap] if tap_masks is not None else masks
+            targets[tap] = self.transfer(content_feats[tap], [s.skips[tap] for s in styles], weights, tap_mask,
+                                         alpha, region_stats)
+        return targets
+
+    def decode(self, feat: torch.Tensor, palette: torch.Tensor | None = None,
+               skips: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """(N, 512, h, w) features → (N, 3, 8h, 8w) RGB, unclamped, float32.  `palette`: see
-        `palette` (needed by palette decoders only)."""
+        `palette` (needed by palette decoders only); `skips`: see `skip_targets` (skip decoders)."""
         feat = feat.to(self.dtype).contiguous(memory_format=self.memory_format)
-        if palette is None:
-            return self.decoder(feat).float()
-        return self.decoder(feat, palette=palette.to(feat.device)).float()
+        extra = {}
+        if palette is not None:
+            extra["palette"] = palette.to(feat.device)
+        if skips is not None:
+            extra["skips"] = {tap: x.to(self.dtype).contiguous(memory_format=self.memory_format)
+                              for tap, x in skips.items()}
+        return self.decoder(feat, **extra).float()
 
     def forward(
         self,
@@ -139,24 +178,38 @@ class AdaINModel(nn.Module):
         padded, (height, width) = pad_to_multiple(content_rgb)
         if masks is not None:
             masks, _ = pad_to_multiple(masks.to(padded.device))
-        content_feat = self.encode(padded)
+        content_feats = self.encode_all(padded)
+        content_feat = content_feats[DECODER_TOP_TAP]
         content_stats = None
         if content_stats_hook is not None:
-            content_stats = content_stats_hook(self.content_stats(content_feat, masks))
+            content_stats = content_stats_hook(self.content_stats(content_feat, masks, content_feats))
         target = self.transfer(content_feat, styles, weights, masks, alpha, content_stats)
+        skips = self.skip_targets(content_feats, styles, weights, masks, alpha, content_stats)
         palette = None
         if self.takes_palette:
             content_palette = None  # the content's own colours: of the image, not its reflected padding
             if AF.palette_needs_content(masks, alpha):
                 content_palette = AF.mean_std(content_rgb.to(target.device, torch.float32))
             palette = self.palette(styles, content_palette, content_feat.shape[-2:], weights, masks, alpha)
-        return self.decode(target, palette)[..., :height, :width]
+        return self.decode(target, palette, skips)[..., :height, :width]
 
-    @staticmethod
-    def content_stats(content_feat: torch.Tensor, masks: torch.Tensor | None = None) -> list[AF.FeatureStats]:
+    def content_stats(self, content_feat: torch.Tensor, masks: torch.Tensor | None = None,
+                      content_feats: dict[str, torch.Tensor] | None = None) -> list[AF.FeatureStats]:
         """The statistics `transfer` normalises with: one FeatureStats (N, C, 1, 1) without masks,
-        one per mask region (weighted by the mask at the features' size) with them."""
-        if masks is None:
-            return [AF.mean_std(content_feat)]
-        cells = F.interpolate(masks.float(), size=content_feat.shape[-2:], mode="area")
-        return [AF.mean_std(content_feat, weight=cells[:, k:k + 1]) for k in range(cells.shape[1])]
+        one per mask region (weighted by the mask at the features' size) with them; for a skip
+        decoder each also holds the statistics at its skip taps (`skips`), from `content_feats`."""
+        stats = region_stats(content_feat, masks)
+        if not self.skip_taps or content_feats is None:
+            return stats
+        at_taps = {tap: region_stats(content_feats[tap], masks) for tap in self.skip_taps}
+        return [AF.FeatureStats(s.mean, s.std, s.palette, {tap: at_taps[tap][k] for tap in self.skip_taps})
+                for k, s in enumerate(stats)]
+
+
+def region_stats(feat: torch.Tensor, masks: torch.Tensor | None = None) -> list[AF.FeatureStats]:
+    """[mean_std of `feat`] without masks; one per region of masks (N, K, H, W), weighted by the
+    mask area-averaged to the features' size, with them."""
+    if masks is None:
+        return [AF.mean_std(feat)]
+    cells = F.interpolate(masks.float(), size=feat.shape[-2:], mode="area")
+    return [AF.mean_std(feat, weight=cells[:, k:k + 1]) for k in range(cells.shape[1])]

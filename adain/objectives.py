@@ -61,17 +61,21 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     with autocast:
         with torch.no_grad():
             content_taps = STYLE_TAPS if optim.identity_weight > 0 else (CONTENT_TAP,)
-            content_feats = encoder(content, taps=tuple(dict.fromkeys([*content_taps, *structure_taps])))
+            content_feats = encoder(content, taps=tuple(dict.fromkeys([*content_taps, *structure_taps,
+                                                                       *model.skip_taps])))
             content_feat = content_feats[CONTENT_TAP]
         if stylise:
             with torch.no_grad():
                 style_feats = encoder(style, taps=STYLE_TAPS)
                 style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
                 target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
-            palette = {}  # the decoder's palette input, for palette decoders: the style's RGB mean/std
-            if model.takes_palette:
-                palette = {"palette": AF.palette_vector(AF.mean_std(style.float()))}  # (B, 6, 1, 1)
-            output = decoder(target.to(memory_format=model.memory_format), **palette)
+                # a skip decoder's shallow targets, AdaIN at each skip tap: {tap: (B, C, S/2^k, S/2^k)}
+                skips = {tap: AF.adain(content_feats[tap], style_stats[tap]).to(memory_format=model.memory_format)
+                         for tap in model.skip_taps}
+            extra = {"skips": skips} if skips else {}
+            if model.takes_palette:  # the decoder's palette input: the style's RGB mean/std (B, 6, 1, 1)
+                extra["palette"] = AF.palette_vector(AF.mean_std(style.float()))
+            output = decoder(target.to(memory_format=model.memory_format), **extra)
             if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
                 output = output.clamp(0, 1)
             output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps])))
@@ -88,8 +92,11 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 total = total + optim.structure_weight * loss_structure
                 losses.update(loss_structure=loss_structure.detach())
         if optim.identity_weight > 0:
-            palette = {"palette": AF.palette_vector(AF.mean_std(content.float()))} if model.takes_palette else {}
-            reconstruction = decoder(content_feat.to(memory_format=model.memory_format), **palette)  # (B, 3, S, S)
+            extra = {"palette": AF.palette_vector(AF.mean_std(content.float()))} if model.takes_palette else {}
+            if model.skip_taps:  # the content's own shallow features: AdaIN of c to itself is c
+                extra["skips"] = {tap: content_feats[tap].to(memory_format=model.memory_format)
+                                  for tap in model.skip_taps}
+            reconstruction = decoder(content_feat.to(memory_format=model.memory_format), **extra)  # (B, 3, S, S)
             loss_feat = relative_feature_loss(encoder(reconstruction, taps=STYLE_TAPS), content_feats)
             loss_pixel = (reconstruction.float() - content.float()).abs().mean()
             total = total + optim.identity_weight * (loss_feat + optim.identity_pixel_weight * loss_pixel)
@@ -118,6 +125,11 @@ class AdaINObjective:
         if unknown:
             raise UserError(f"optim.structure_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
                             f"(expected names from {encoder.tap_names})")
+        from adain.decoder import SKIP_TAPS
+
+        unknown = sorted(set(cfg.model.decoder_skips) - set(SKIP_TAPS))
+        if unknown:
+            raise UserError(f"model.decoder_skips: {unknown}; expected taps from {list(SKIP_TAPS)}")
         self.cfg = cfg
         upsample = cfg.model.decoder_upsample
         if upsample is not None and upsample not in UPSAMPLE_MODES:
@@ -128,9 +140,12 @@ class AdaINObjective:
                 decoder.upsample = upsample
             if cfg.model.decoder_palette and decoder.palette_head is None:
                 decoder.add_palette_head()
+            if cfg.model.decoder_skips:
+                decoder.add_skips(cfg.model.decoder_skips)
         else:
             decoder = Decoder(encoder.spec.arch, cfg.model.decoder_padding, cfg.model.decoder_input_scale,
-                              upsample or "nearest", palette=cfg.model.decoder_palette)
+                              upsample or "nearest", palette=cfg.model.decoder_palette,
+                              skips=tuple(cfg.model.decoder_skips))
         self.model = AdaINModel(encoder, decoder)
         self.encoder = encoder
         self.network = decoder
@@ -140,14 +155,14 @@ class AdaINObjective:
         return self
 
     def parameter_groups(self, lr: float) -> list[dict]:
-        """Adam's parameter groups: the palette head (if any) at lr · optim.palette_lr_scale."""
-        head = self.network.palette_head
-        if head is None or self.cfg.optim.palette_lr_scale == 1.0:
-            return [{"params": list(self.network.parameters()), "lr": lr}]
-        head_ids = {id(p) for p in head.parameters()}
-        rest = [p for p in self.network.parameters() if id(p) not in head_ids]
-        return [{"params": rest, "lr": lr},
-                {"params": list(head.parameters()), "lr": lr * self.cfg.optim.palette_lr_scale}]
+        """Adam's parameter groups: the palette head (if any) at lr · optim.palette_lr_scale, the
+        skip projections (if any) at lr · optim.skip_lr_scale, the rest at lr."""
+        added = [(self.network.palette_head, self.cfg.optim.palette_lr_scale),
+                 (self.network.skip_proj if self.network.skip_taps else None, self.cfg.optim.skip_lr_scale)]
+        added = [(module, scale) for module, scale in added if module is not None and scale != 1.0]
+        own = {id(p) for module, _ in added for p in module.parameters()}
+        groups = [{"params": [p for p in self.network.parameters() if id(p) not in own], "lr": lr}]
+        return groups + [{"params": list(module.parameters()), "lr": lr * scale} for module, scale in added]
 
     def validation_styles(self) -> list[Path]:
         return list_images(self.cfg.data.val_style)

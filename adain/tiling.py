@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from adain import functional as AF
-from adain.decoder import decoder_layers
+from adain.decoder import DECODER_TOP_TAP, decoder_layers
 from adain.encoders import ARCHITECTURES
 from adain.errors import UserError
 from adain.model import STRIDE, AdaINModel, pad_to_multiple
@@ -61,6 +61,13 @@ LARGE_CACHED_TILE = 1024  # px; tiles this large spend ≤ 13 % on 32-px halos: 
 # (decode) per pixel of a 768² tile, 650 with a margin; 4K/8K end to end in experiments/bench.
 TILE_FIXED_BYTES = 150 << 20  # oneDNN scratch pads, float32 AdaIN copies, allocator slack
 TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 650}
+# A skip decoder's tile also holds the encoder's relu1_1/relu2_1/relu3_1 maps and their AdaIN
+# targets (64 + 32 + 16 values per pixel each, the targets in float32), and keeps no relu4_1 map:
+# +720 B per pixel of a 784² fp32 tile (experiments/skips/tile_memory.py: peak RSS 1,441 MB with
+# skips against 1,072 MB without, whose 75-MB kept map the skip run does not hold).  16-bit models
+# hold the maps at half the bytes but the targets in float32, about as much again: the same
+# budget (not measured; bf16 is emulated on the AVX2 machine, and the run took over 10 minutes).
+SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 750, torch.float16: 750, torch.float32: 750}
 # The untiled path also holds the whole content and output as float32 (12 + 12 B/pixel).
 UNTILED_EXTRA_BYTES_PER_PIXEL = 100
 # The content and the output stay in memory whole as uint8 (3 + 3 B/pixel), beside the caller's
@@ -187,6 +194,44 @@ def luminance_statistics(color_mean: torch.Tensor, color_cov: torch.Tensor) -> A
     return AF.FeatureStats(mean.float(), (var + 1e-8).sqrt().float())
 
 
+def tap_stride(tap: str) -> int:
+    """Pixels per position of a skip tap relu{b}_1: 2^(b − 1) (relu1_1: 1, relu2_1: 2, relu3_1: 4)."""
+    return 2 ** (int(tap[4]) - 1)
+
+
+def tap_masks(masks: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Masks (1, K, H, W) at the content's size → {tap: (1, K, H/s, W/s)} at each skip tap's
+    resolution s, as the untiled run sees them (reflection-padded to multiples of 8, then
+    averaged over s×s blocks: F.interpolate's "area" on sizes that divide exactly)."""
+    padded, _ = pad_to_multiple(masks.float())
+    return {tap: F.avg_pool2d(padded, tap_stride(tap)) if tap_stride(tap) > 1 else padded for tap in taps}
+
+
+class _RegionMoments:
+    """Σw, Σw·x, Σw·x² per region and channel of one feature map, accumulated over tiles in
+    float64; `stats` gives what functional.mean_std (weighted by each region) gives untiled."""
+
+    def __init__(self, regions: int):
+        self.weight_sum = torch.zeros(regions, 1, dtype=torch.float64)
+        self.first = self.second = None  # each (regions, C)
+
+    def add(self, valid: torch.Tensor, weights: torch.Tensor) -> None:
+        """valid (C, h, w) float64 features, weights (K, h, w) float64 region weights."""
+        self.weight_sum += weights.sum(dim=(1, 2)).unsqueeze(1)
+        first = torch.einsum("khw,chw->kc", weights, valid)
+        second = torch.einsum("khw,chw->kc", weights, valid.square())
+        self.first = first if self.first is None else self.first + first
+        self.second = second if self.second is None else self.second + second
+
+    def stats(self, eps: float) -> list[AF.FeatureStats]:
+        total = self.weight_sum.clamp_min(1e-8)  # as functional.mean_std clamps an empty region
+        mean = self.first / total
+        # Σw(x − μ)² = Σw·x² − 2μΣw·x + μ²Σw, divided by the same clamped total as mean_std
+        var = ((self.second - 2 * mean * self.first + mean.square() * self.weight_sum) / total).clamp_min(0)
+        return [AF.FeatureStats(mean[k].view(1, -1, 1, 1).float(), (var[k] + eps).sqrt().view(1, -1, 1, 1).float())
+                for k in range(mean.shape[0])]
+
+
 def content_palette(image: TiledImage, grey: bool = False) -> AF.FeatureStats:
     """The content's RGB mean/std, each (1, 3, 1, 1), as `AF.mean_std` gives them on the whole image
     (a palette decoder's content palette, AdaINModel.forward); `grey`: of its luminance in all three
@@ -272,8 +317,10 @@ def check_tile(tile: int) -> None:
 def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: torch.Tensor | None = None,
                        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
                        keep_features: bool = False, feature_dtype: torch.dtype | None = None,
-                       eps: float = AF.EPS) -> tuple[list[AF.FeatureStats], torch.Tensor | None]:
-    """Pass 1: relu4_1 mean/std of the whole image, accumulated tile by tile in float64.
+                       eps: float = AF.EPS, masks_at_taps: dict[str, torch.Tensor] | None = None,
+                       ) -> tuple[list[AF.FeatureStats], torch.Tensor | None]:
+    """Pass 1: relu4_1 mean/std of the whole image, accumulated tile by tile in float64 — and,
+    for a skip decoder, those of its skip taps too.
 
     Args:
         masks: (1, K, h, w) region weights at relu4_1's size (`mask_cells`), or None.
@@ -281,45 +328,48 @@ def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: t
         keep_features: also return the whole relu4_1 map, so that pass 2 need not re-encode.
         feature_dtype: how to keep it: the model's dtype (None), or float16 for a float32 model,
             half the bytes (`keep_half`; pass 2 reads it back with `kept_features`).
+        masks_at_taps: a skip decoder's masks at each skip tap's size (`tap_masks`), with masks.
 
     Returns:
         One FeatureStats per mask region (one without masks), each (1, C, 1, 1) float32, equal
-        to functional.mean_std (weighted by the region) of the untiled feature map; and that
-        map (1, C, h, w) in the model's dtype, or None.
+        to functional.mean_std (weighted by the region) of the untiled feature map, with the
+        skip taps' as its `skips` for a skip decoder; and that map (1, C, h, w) in the model's
+        dtype, or None.
     """
+    skip_taps = model.skip_taps
+    if masks is not None and skip_taps and masks_at_taps is None:
+        raise ValueError("content_statistics: a skip decoder with masks needs masks_at_taps (tiling.tap_masks)")
     halo = encoder_halo_cells(model.decoder.arch)
     regions = 1 if masks is None else masks.shape[1]
-    weight_sum = torch.zeros(regions, 1, dtype=torch.float64)  # Σw per region
-    first = second = None  # Σw·x, Σw·x², each (regions, C)
+    moments = {tap: _RegionMoments(regions) for tap in (DECODER_TOP_TAP, *skip_taps)}
     features = None
     for centre in tile_grid(image.cells, tile):
         crop = centre.grown(halo, image.cells)
         rgb = image.crop(*crop.pixels())
-        feat = model.encode(transform(rgb) if transform else rgb)  # (1, C, crop h, crop w)
-        valid = feat[..., centre.top - crop.top:centre.bottom - crop.top,
-                     centre.left - crop.left:centre.right - crop.left]
-        if keep_features:
-            if features is None:
-                features = feat.new_empty(1, feat.shape[1], *image.cells, dtype=feature_dtype or feat.dtype)
-            features[..., centre.top:centre.bottom, centre.left:centre.right] = keep_half(valid, features.dtype)
-        valid = valid.double()[0]  # (C, h, w)
-        if masks is None:
-            weights = torch.ones(1, *valid.shape[1:], dtype=torch.float64)
-        else:
-            weights = masks[0, :, centre.top:centre.bottom, centre.left:centre.right].double()  # (K, h, w)
-        del feat, rgb
+        feats = model.encode_all(transform(rgb) if transform else rgb)  # {tap: (1, C, crop h·f, crop w·f)}
+        for tap, feat in feats.items():
+            scale = STRIDE // tap_stride(tap) if tap != DECODER_TOP_TAP else 1  # tap positions per cell
+            valid = feat[..., (centre.top - crop.top) * scale:(centre.bottom - crop.top) * scale,
+                         (centre.left - crop.left) * scale:(centre.right - crop.left) * scale]
+            if keep_features and tap == DECODER_TOP_TAP:
+                if features is None:
+                    features = feat.new_empty(1, feat.shape[1], *image.cells, dtype=feature_dtype or feat.dtype)
+                features[..., centre.top:centre.bottom, centre.left:centre.right] = keep_half(valid, features.dtype)
+            valid = valid.double()[0]  # (C, h, w)
+            if masks is None:
+                weights = torch.ones(1, *valid.shape[1:], dtype=torch.float64)
+            else:
+                tap_mask = masks if tap == DECODER_TOP_TAP else masks_at_taps[tap]
+                weights = tap_mask[0, :, centre.top * scale:centre.bottom * scale,
+                                   centre.left * scale:centre.right * scale].double()  # (K, h, w)
+            moments[tap].add(valid, weights)
+        del feats, rgb
         release_freed_memory()
-        weight_sum += weights.sum(dim=(1, 2)).unsqueeze(1)
-        tile_first = torch.einsum("khw,chw->kc", weights, valid)
-        tile_second = torch.einsum("khw,chw->kc", weights, valid.square())
-        first = tile_first if first is None else first + tile_first
-        second = tile_second if second is None else second + tile_second
-    total = weight_sum.clamp_min(1e-8)  # as functional.mean_std clamps an empty region
-    mean = first / total
-    # Σw(x − μ)² = Σw·x² − 2μΣw·x + μ²Σw, divided by the same clamped total as mean_std
-    var = ((second - 2 * mean * first + mean.square() * weight_sum) / total).clamp_min(0)
-    stats = [AF.FeatureStats(mean[k].view(1, -1, 1, 1).float(), (var[k] + eps).sqrt().view(1, -1, 1, 1).float())
-             for k in range(regions)]
+    stats = moments[DECODER_TOP_TAP].stats(eps)
+    if skip_taps:
+        at_taps = {tap: moments[tap].stats(eps) for tap in skip_taps}
+        stats = [AF.FeatureStats(s.mean, s.std, s.palette, {tap: at_taps[tap][k] for tap in skip_taps})
+                 for k, s in enumerate(stats)]
     return stats, features
 
 
@@ -376,6 +426,7 @@ def stylize_tiled(
     finish: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     as_tensor: bool = False,
     features: torch.Tensor | None = None,
+    masks_at_taps: dict[str, torch.Tensor] | None = None,
 ) -> OutputBuffer:
     """Pass 2: stylise tile by tile with the global `content_stats` of pass 1.
 
@@ -386,8 +437,15 @@ def stylize_tiled(
         finish: (stylised tile, content tile) → output tile, e.g. putting back the content's
             chroma; both (1, 3, h, w) float32.
         as_tensor: fill a float tensor instead of a uint8 array.
-        features: the whole relu4_1 map kept by pass 1, (1, C, h, w); None: re-encode each tile.
+        features: the whole relu4_1 map kept by pass 1, (1, C, h, w); None: re-encode each tile
+            (what a skip decoder always does: it needs the shallow taps too).
+        masks_at_taps: a skip decoder's masks at each skip tap's size (`tap_masks`), with masks.
     """
+    skip_taps = model.skip_taps
+    if skip_taps:
+        features = None
+    if masks is not None and skip_taps and masks_at_taps is None:
+        raise ValueError("stylize_tiled: a skip decoder with masks needs masks_at_taps (tiling.tap_masks)")
     arch = model.decoder.arch
     decoder_halo = decoder_halo_cells(arch, model.decoder.upsample)
     input_halo = encoder_halo_cells(arch) + decoder_halo
@@ -399,19 +457,31 @@ def stylize_tiled(
     for centre in tile_grid(image.cells, tile):
         # only cells within the decoder halo are decoded; those further out are not exact anyway
         decoded = centre.grown(decoder_halo, image.cells)
+        skips = None
         if features is not None:
             feat = kept_features(features[..., decoded.top:decoded.bottom, decoded.left:decoded.right], model.dtype)
         else:
             crop = centre.grown(input_halo, image.cells)
             rgb = image.crop(*crop.pixels())
-            feat = model.encode(transform(rgb) if transform else rgb)  # (1, C, crop h, crop w)
-            feat = feat[..., decoded.top - crop.top:decoded.bottom - crop.top,
-                        decoded.left - crop.left:decoded.right - crop.left]
+            feats = model.encode_all(transform(rgb) if transform else rgb)  # {tap: (1, C, crop h·f, crop w·f)}
+            feats = {tap: f[..., (decoded.top - crop.top) * scale:(decoded.bottom - crop.top) * scale,
+                            (decoded.left - crop.left) * scale:(decoded.right - crop.left) * scale]
+                     for tap, f in feats.items()
+                     for scale in [STRIDE // tap_stride(tap) if tap != DECODER_TOP_TAP else 1]}
+            feat = feats[DECODER_TOP_TAP]
+            if skip_taps:
+                tile_tap_masks = None if masks is None else {
+                    tap: masks_at_taps[tap][..., decoded.top * scale:decoded.bottom * scale,
+                                            decoded.left * scale:decoded.right * scale]
+                    for tap in skip_taps for scale in [STRIDE // tap_stride(tap)]}
+                skips = model.skip_targets(feats, styles, weights, None, alpha, content_stats, tile_tap_masks)
+            del feats
         tile_masks = None if masks is None else masks[..., decoded.top:decoded.bottom, decoded.left:decoded.right]
         target = model.transfer(feat, styles, weights, tile_masks, alpha, content_stats=content_stats)
         del feat
         palette = model.palette(styles, whole_palette, target.shape[-2:], weights, tile_masks, alpha)
-        rgb_out = model.decode(target, palette)  # (1, 3, 8·decoded h, 8·decoded w) float32
+        rgb_out = model.decode(target, palette, skips)  # (1, 3, 8·decoded h, 8·decoded w) float32
+        del skips
         top, bottom, left, right = centre.pixels()
         rgb_out = rgb_out[..., top - decoded.top * STRIDE:bottom - decoded.top * STRIDE,
                           left - decoded.left * STRIDE:right - decoded.left * STRIDE]
@@ -504,6 +574,9 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     if tile == 0:
         return None
     per_pixel = TILE_BYTES_PER_PIXEL.get(model.dtype, TILE_BYTES_PER_PIXEL[torch.float32])
+    skip_decoder = bool(getattr(model, "skip_taps", ()))
+    if skip_decoder:  # its tiles re-encode (pass 2 needs the shallow maps): no relu4_1 map is kept
+        per_pixel += SKIP_TILE_BYTES_PER_PIXEL.get(model.dtype, SKIP_TILE_BYTES_PER_PIXEL[torch.float32])
     halo = total_halo(model)
     image_side = max(-(-height // STRIDE), -(-width // STRIDE)) * STRIDE  # one tile covers it all
     on_gpu = max_memory is None and (gpu_free is not None or model.device.type == "cuda")
@@ -516,7 +589,7 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
         available = room - image_bytes_per_pixel * height * width
     if tile is not None:
         check_tile(tile)
-        for dtype in kept_map_dtypes(model):
+        for dtype in kept_map_dtypes(model) if not skip_decoder else []:
             cached_available = available - feature_map_bytes(model, height, width, dtype)
             if cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * per_pixel:
                 return TilePlan(tile, keep_features=True, feature_dtype=dtype)
@@ -530,7 +603,7 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     arch = model.decoder.arch
     kept_halo = STRIDE * max(encoder_halo_cells(arch), decoder_halo_cells(arch, model.decoder.upsample))
     best = None
-    for dtype in kept_map_dtypes(model):
+    for dtype in kept_map_dtypes(model) if not skip_decoder else []:
         cached_tile = min(_tile_for(available - feature_map_bytes(model, height, width, dtype), per_pixel, kept_halo),
                           image_side)
         if cached_tile >= min(LARGE_CACHED_TILE, image_side):

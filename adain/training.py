@@ -108,7 +108,7 @@ def restore(state: dict, source: str, objective, optimizer, scheduler, announce:
     saved_groups = len(state["scheduler"].get("base_lrs", optimizer.param_groups))
     if saved_groups != len(optimizer.param_groups):
         raise UserError(f"{source}: the checkpoint's optimiser has {saved_groups} parameter groups, this run "
-                        f"{len(optimizer.param_groups)}; resume with the run's own optim.palette_lr_scale")
+                        f"{len(optimizer.param_groups)}; resume with the run's own optim.palette_lr_scale and optim.skip_lr_scale")
     if "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
     elif announce:

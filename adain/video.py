@@ -84,8 +84,8 @@ class StatsEMA:
         if self.state is None or len(self.state) != len(stats):
             self.state = list(stats)
         else:
-            self.state = [AF.FeatureStats(m * old.mean + (1 - m) * new.mean, m * old.std + (1 - m) * new.std)
-                          for old, new in zip(self.state, stats)]
+            # blend_stats is exactly m·old + (1 − m)·new, for a skip decoder's shallow taps as well
+            self.state = [AF.blend_stats([old, new], [m, 1 - m]) for old, new in zip(self.state, stats)]
         return self.state
 
 

@@ -321,17 +321,25 @@ def save_decoder(decoder, path: str | os.PathLike, metadata: dict) -> None:
 
 
 def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str | None, padding: str,
-                        input_scale: float = 1.0, upsample: str = "nearest", palette: bool | None = None):
-    """`palette`: what the description says (None: it says nothing, as before palette decoders
-    existed); a description and tensors that disagree are refused rather than loaded as a
-    different network."""
-    from adain.decoder import UPSAMPLE_MODES, Decoder, decoder_layers
+                        input_scale: float = 1.0, upsample: str = "nearest", palette: bool | None = None,
+                        skips: list[str] | None = None):
+    """`palette`, `skips`: what the description says (None: it says nothing, as before palette
+    and skip decoders existed); a description and tensors that disagree are refused rather than
+    loaded as a different network."""
+    from adain.decoder import SKIP_TAPS, UPSAMPLE_MODES, Decoder, decoder_layers
 
     head = {key[len("palette_head."):]: value for key, value in state.items() if key.startswith("palette_head.")}
     if palette is not None and bool(palette) != bool(head):
         raise UserError(f"{source}: the description says palette {str(bool(palette)).lower()} but the file has "
                         f"{'palette head tensors' if head else 'no palette head tensors'}; expected both to agree")
-    state = {key: value for key, value in state.items() if not key.startswith("palette_head.")}
+    skip_state = {key[len("skip_proj."):]: value for key, value in state.items() if key.startswith("skip_proj.")}
+    skip_taps = sorted({key.split(".")[0] for key in skip_state})
+    if skips is not None and sorted(skips) != skip_taps:
+        raise UserError(f"{source}: the description says skips {sorted(skips)} but the file has skip tensors for "
+                        f"{skip_taps}; expected both to agree")
+    if set(skip_taps) - set(SKIP_TAPS):
+        raise UserError(f"{source}: skip tensors for {skip_taps}; expected taps from {list(SKIP_TAPS)}")
+    state = {key: value for key, value in state.items() if not key.startswith(("palette_head.", "skip_proj."))}
 
     if any(key.startswith("convs.") for key in state):  # this project's names, in forward order
         arch = arch or ("vgg19" if "convs.dec3_4.weight" in state else "vgg16")
@@ -370,6 +378,12 @@ def _decoder_from_state(state: dict[str, torch.Tensor], source: str, arch: str |
         if {key: tuple(value.shape) for key, value in head.items()} != expected:
             raise UserError(f"{source}: palette head tensors {sorted(head)} do not match {expected}")
         decoder.palette_head.load_state_dict({key: value.float() for key, value in head.items()})
+    if skip_taps:  # a skip decoder (adain.decoder.Decoder.add_skips)
+        decoder.add_skips(skip_taps)
+        expected = {key: tuple(value.shape) for key, value in decoder.skip_proj.state_dict().items()}
+        if {key: tuple(value.shape) for key, value in skip_state.items()} != expected:
+            raise UserError(f"{source}: skip tensors {sorted(skip_state)} do not match {expected}")
+        decoder.skip_proj.load_state_dict({key: value.float() for key, value in skip_state.items()})
     return decoder
 
 
@@ -405,6 +419,6 @@ def load_decoder(path: str | os.PathLike):
     spec = metadata.get("decoder", {})
     decoder = _decoder_from_state(state, str(path), spec.get("arch"), spec.get("padding", "reflect"),
                                   spec.get("input_scale", 1.0), spec.get("upsample", "nearest"),
-                                  spec.get("palette"))
+                                  spec.get("palette"), spec.get("skips"))
     metadata.setdefault("encoder", "vgg19-normalised" if decoder.arch == "vgg19" else "vgg16-hed")
     return decoder, metadata

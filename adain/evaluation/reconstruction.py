@@ -35,14 +35,17 @@ RECON_INFO = {
 @torch.inference_mode()
 def reconstruct(model, content: torch.Tensor) -> torch.Tensor:
     """decode(encode(x)) of an AdaINModel, (N, 3, H, W) in [0, 1] → same shape, clamped.  A palette
-    decoder is given the content's own palette (what α = 0 gives it, adain.functional.palette_map)."""
+    decoder is given the content's own palette (what α = 0 gives it, adain.functional.palette_map), a
+    skip decoder the content's own features at its skip taps."""
     from adain import functional as AF
     from adain.model import pad_to_multiple
 
     content = content.to(model.device)
     padded, (height, width) = pad_to_multiple(content)
     palette = AF.palette_vector(AF.mean_std(content.float())) if getattr(model, "takes_palette", False) else None
-    return model.decode(model.encode(padded), palette)[..., :height, :width].float().clamp(0, 1).cpu()
+    feats = model.encode_all(padded)
+    skips = {tap: feats[tap] for tap in model.skip_taps} or None  # the content's own: AdaIN to itself
+    return model.decode(feats["relu4_1"], palette, skips)[..., :height, :width].float().clamp(0, 1).cpu()
 
 
 def reconstruction_scores(reconstruction: torch.Tensor, content: torch.Tensor) -> dict[str, float]:

@@ -143,10 +143,12 @@ class AdaINStylizer(Stylizer):
         codes = [self.encode_style(s, style_size, max_size, max_pixels, style_scale) for s in styles]
         image = tiling.TiledImage(pixels)
         del pixels
-        region_masks = None
+        region_masks = masks_at_taps = None
         if masks is not None:  # (1, K, H, W) float for a moment, then (1, K, H/8, W/8)
             full_size = masks_to_tensor(masks, original_size, (image.width, image.height), len(codes))
             region_masks = tiling.mask_cells(full_size)
+            if self.model.skip_taps:  # and at each skip tap's size, down to relu1_1's full resolution
+                masks_at_taps = tiling.tap_masks(full_size, self.model.skip_taps)
             del full_size
 
         transform = finish = None
@@ -161,11 +163,13 @@ class AdaINStylizer(Stylizer):
         style_stats = [code.features for code in codes]
         content_stats, features = tiling.content_statistics(self.model, image, plan.tile, region_masks, transform,
                                                             keep_features=plan.keep_features,
-                                                            feature_dtype=plan.feature_dtype)
+                                                            feature_dtype=plan.feature_dtype,
+                                                            masks_at_taps=masks_at_taps)
         if content_stats_hook is not None:
             content_stats = content_stats_hook(content_stats)
         out = tiling.stylize_tiled(self.model, image, style_stats, content_stats, plan.tile, style_weights,
-                                   region_masks, alpha, transform, finish, as_tensor, features=features)
+                                   region_masks, alpha, transform, finish, as_tensor, features=features,
+                                   masks_at_taps=masks_at_taps)
         if photo:  # edge-aware smoothing guided by the content, band by band over the uint8 buffers
             from adain.guided_filter import photo_smooth, photo_smooth_bands
 
