@@ -128,12 +128,15 @@ class AdaINModel(nn.Module):
     def skip_targets(self, content_feats: dict[str, torch.Tensor], styles: Sequence[AF.FeatureStats],
                      weights: Sequence[float] | None = None, masks: torch.Tensor | None = None,
                      alpha: float = 1.0, content_stats: Sequence[AF.FeatureStats] | None = None,
-                     tap_masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor] | None:
+                     tap_masks: dict[str, torch.Tensor] | None = None,
+                     consume: bool = False) -> dict[str, torch.Tensor] | None:
         """The skip decoder's inputs: at each skip tap, the AdaIN target built as `transfer`
         builds relu4_1's (weights, masks area-averaged to the tap's size, α), float32; None for a
         decoder without skips.  `content_stats`: as `transfer`'s, their `skips` holding each
         tap's (a tile of a larger image, smoothed video statistics); `tap_masks`: the masks
-        already at each tap's size (a tile's crop of them), instead of `masks`."""
+        already at each tap's size (a tile's crop of them), instead of `masks`.  `consume`: the
+        caller hands over `content_feats`' skip maps (removed from the dict), so that the target
+        can be built in their place where nothing else needs them (fp32, α = 1, no masks)."""
         if not self.skip_taps:
             return None
         if any(s.skips is None for s in styles):
@@ -143,8 +146,19 @@ class AdaINModel(nn.Module):
         for tap in self.skip_taps:
             region_stats = [stats.skips[tap] for stats in content_stats] if content_stats is not None else None
             tap_mask = tap_masks[tap] if tap_masks is not None else masks
-            targets[tap] = self.transfer(content_feats[tap], [s.skips[tap] for s in styles], weights, tap_mask,
-                                         alpha, region_stats)
+            style_stats = [s.skips[tap] for s in styles]
+            if consume and tap_mask is None and alpha == 1.0 and content_feats[tap].dtype == torch.float32:
+                # AdaIN in place on the encoder's own map: at relu1_1 a full-resolution map of 64
+                # channels (256 B per pixel in fp32) less at the peak, which the tile planner counts
+                feat = content_feats.pop(tap)
+                own = AF.mean_std(feat) if region_stats is None else region_stats[0]
+                target = AF.blend_stats(style_stats, AF.normalise_weights(weights, len(style_stats))) \
+                    if len(style_stats) > 1 else style_stats[0]
+                targets[tap] = feat.sub_(own.mean).div_(own.std).mul_(target.std).add_(target.mean)
+            else:
+                targets[tap] = self.transfer(content_feats[tap], style_stats, weights, tap_mask, alpha, region_stats)
+                if consume:
+                    del content_feats[tap]
         return targets
 
     def decode(self, feat: torch.Tensor, palette: torch.Tensor | None = None,
@@ -184,13 +198,14 @@ class AdaINModel(nn.Module):
         if content_stats_hook is not None:
             content_stats = content_stats_hook(self.content_stats(content_feat, masks, content_feats))
         target = self.transfer(content_feat, styles, weights, masks, alpha, content_stats)
-        skips = self.skip_targets(content_feats, styles, weights, masks, alpha, content_stats)
+        del content_feat, content_feats[DECODER_TOP_TAP]
+        skips = self.skip_targets(content_feats, styles, weights, masks, alpha, content_stats, consume=True)
         palette = None
         if self.takes_palette:
             content_palette = None  # the content's own colours: of the image, not its reflected padding
             if AF.palette_needs_content(masks, alpha):
                 content_palette = AF.mean_std(content_rgb.to(target.device, torch.float32))
-            palette = self.palette(styles, content_palette, content_feat.shape[-2:], weights, masks, alpha)
+            palette = self.palette(styles, content_palette, target.shape[-2:], weights, masks, alpha)
         return self.decode(target, palette, skips)[..., :height, :width]
 
     def content_stats(self, content_feat: torch.Tensor, masks: torch.Tensor | None = None,

@@ -61,13 +61,13 @@ LARGE_CACHED_TILE = 1024  # px; tiles this large spend ≤ 13 % on 32-px halos: 
 # (decode) per pixel of a 768² tile, 650 with a margin; 4K/8K end to end in experiments/bench.
 TILE_FIXED_BYTES = 150 << 20  # oneDNN scratch pads, float32 AdaIN copies, allocator slack
 TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 650}
-# A skip decoder's tile also holds the encoder's relu1_1/relu2_1/relu3_1 maps and their AdaIN
-# targets (64 + 32 + 16 values per pixel each, the targets in float32), and keeps no relu4_1 map:
-# +720 B per pixel of a 784² fp32 tile (experiments/skips/tile_memory.py: peak RSS 1,441 MB with
-# skips against 1,072 MB without, whose 75-MB kept map the skip run does not hold).  16-bit models
-# hold the maps at half the bytes but the targets in float32, about as much again: the same
-# budget (not measured; bf16 is emulated on the AVX2 machine, and the run took over 10 minutes).
-SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 750, torch.float16: 750, torch.float32: 750}
+# A skip decoder also holds the encoder's relu1_1/relu2_1/relu3_1 maps (their AdaIN targets are
+# built in place where α = 1 without masks) and the decoder's sums with them at each resolution,
+# and its tiles keep no relu4_1 map: measured (experiments/skips/tile_memory.py, 1536² fp32) +800 B
+# per pixel of a 784² tile and +850 B per pixel untiled.  16-bit models hold the maps at half the
+# bytes but the targets in float32: the same budget (not measured; bf16 is emulated on the AVX2
+# machine and the run took over 10 minutes).
+SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 850, torch.float16: 850, torch.float32: 850}
 # The untiled path also holds the whole content and output as float32 (12 + 12 B/pixel).
 UNTILED_EXTRA_BYTES_PER_PIXEL = 100
 # The content and the output stay in memory whole as uint8 (3 + 3 B/pixel), beside the caller's
@@ -474,7 +474,8 @@ def stylize_tiled(
                     tap: masks_at_taps[tap][..., decoded.top * scale:decoded.bottom * scale,
                                             decoded.left * scale:decoded.right * scale]
                     for tap in skip_taps for scale in [STRIDE // tap_stride(tap)]}
-                skips = model.skip_targets(feats, styles, weights, None, alpha, content_stats, tile_tap_masks)
+                skips = model.skip_targets(feats, styles, weights, None, alpha, content_stats, tile_tap_masks,
+                                           consume=True)
             del feats
         tile_masks = None if masks is None else masks[..., decoded.top:decoded.bottom, decoded.left:decoded.right]
         target = model.transfer(feat, styles, weights, tile_masks, alpha, content_stats=content_stats)

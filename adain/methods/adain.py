@@ -25,6 +25,10 @@ from adain.runtime import compile_with_fallback, prepare_for_inference, resolve_
 from adain.weights import load_decoder
 
 SHIPPED_DECODER = Path(__file__).resolve().parent.parent / "weights" / "decoder-vgg16-imagenet.safetensors"
+# The vgg16-imagenet decoder with skip inputs (issue 14, experiments/skips/): ahead of the default
+# on nearly every measure and by eye, not yet the default because a skip decoder needs ~850 B more
+# per pixel, so the default memory budget tiles a 512² image (adain.tiling.SKIP_TILE_BYTES_PER_PIXEL).
+DECODER_VGG16_IMAGENET_SKIPS = SHIPPED_DECODER.with_name("decoder-vgg16-imagenet-skips.safetensors")
 # The previous default (issue 7): kept for comparisons; its encoder is the one of design.md's numbers.
 DECODER_VGG16_HED = SHIPPED_DECODER.with_name("decoder-vgg16-hed.safetensors")
 

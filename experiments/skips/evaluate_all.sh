@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything this experiment's README reports after the training run (~15 min on the 2-core CPU):
 # the decoder, both pairings, design.md's protocol, the EfficientNet content distance taken apart,
-# the palette error, the 512² speed against the shipped decoder, and the outputs-only sheet.
+# the palette error, the 512² speed against the shipped decoder, tile memory, and the outputs-only sheet.
 # Logs under runs/cpu-skips/.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,11 @@ done
 .venv/bin/python experiments/cpu_decoder/evaluate.py --decoder $LOGS/export/skips.safetensors \
     --json $HERE/protocol_skips.json > $LOGS/protocol.log
 .venv/bin/python experiments/palette/output_error.py runs/eval/skips_b | tee $HERE/output_error_b.txt
-.venv/bin/adain bench --size 512 --repeat 5 --decoder $LOGS/export/skips.safetensors \
-    --against adain/weights/decoder-vgg16-imagenet.safetensors --json $HERE/bench_512.json | tee $LOGS/bench.log
+# both untiled: under the default budget `adain bench` would tile the skip decoder at 512² (README)
+.venv/bin/python $HERE/speed_512.py --repeat 5 | tee $HERE/speed_512.txt
+.venv/bin/python $HERE/tile_memory.py runs/cpu-palette/export/palette.safetensors > $HERE/tile_memory.txt
+for args in "--skips" "--tile 0" "--tile 0 --skips"; do
+    .venv/bin/python $HERE/tile_memory.py runs/cpu-palette/export/palette.safetensors $args >> $HERE/tile_memory.txt
+done
 .venv/bin/python experiments/cpu_bilinear_colour/outputs_sheet.py runs/eval/skips_b \
     --methods shippednearest paletteinput skipinputs magenta --pairs 16 --size 192 --out $HERE/outputs_pairing_b.jpg

@@ -2,8 +2,8 @@
 
     .venv/bin/python experiments/skips/tile_memory.py DECODER [--skips] [--dtype bfloat16]
 
-Stylises a 1536² noise image at a fixed 640-px tile (784² with the 72-px halos), once to warm
-up and once measured, and prints the process's peak RSS (ru_maxrss).  Run it in a fresh process
+Stylises a 1536² noise image at a fixed 640-px tile (784² with the 72-px halos; --tile 0:
+untiled), once to warm up and once measured, and prints the process's peak RSS (ru_maxrss).  Run it in a fresh process
 per setting: the difference between two runs, over 784², is the per-pixel cost
 adain.tiling.SKIP_TILE_BYTES_PER_PIXEL budgets for.  --skips adds zero-initialised skip inputs
 to DECODER (the cost does not depend on the weights).
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("decoder")
     parser.add_argument("--skips", action="store_true", help="add skip inputs at every tap of SKIP_TAPS")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--tile", type=int, default=640, help="tile side (0: untiled)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     decoder, metadata = load_decoder(args.decoder)
@@ -41,9 +42,9 @@ def main() -> None:
     content = Image.fromarray((rng.random((1536, 1536, 3)) * 255).astype(np.uint8))
     style = Image.fromarray((rng.random((256, 256, 3)) * 255).astype(np.uint8))
     for _ in range(2):
-        stylizer.stylize(content, style, tile=640, content_size=0, style_size=256, max_memory=64 << 30)
+        stylizer.stylize(content, style, tile=args.tile, content_size=0, style_size=256, max_memory=64 << 30)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.decoder} skips={args.skips} {args.dtype}: peak RSS {peak_mb:.0f} MB")
+    print(f"{args.decoder} skips={args.skips} {args.dtype} tile={args.tile}: peak RSS {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":
