@@ -115,14 +115,17 @@ class Decoder(nn.Module):
         if unknown:
             raise ValueError(f"decoder skips {unknown}: expected taps from {SKIP_TAPS}")
         first = next(self.parameters())
+        projections = dict(self.skip_proj.items())
         for tap in taps:
-            if tap in self.skip_proj:
-                continue
-            channels = BLOCK_CHANNELS[int(tap[4]) - 1]
-            proj = nn.Conv2d(channels, channels, 1)
-            nn.init.zeros_(proj.weight)
-            nn.init.zeros_(proj.bias)
-            self.skip_proj[tap] = proj.to(first.device, first.dtype)
+            if tap not in projections:
+                channels = BLOCK_CHANNELS[int(tap[4]) - 1]
+                proj = nn.Conv2d(channels, channels, 1)
+                nn.init.zeros_(proj.weight)
+                nn.init.zeros_(proj.bias)
+                projections[tap] = proj.to(first.device, first.dtype)
+        # always in SKIP_TAPS order, whatever order `taps` came in: the parameter order is what
+        # Adam's saved state is matched by on --resume (a checkpoint loads its taps sorted)
+        self.skip_proj = nn.ModuleDict({tap: projections[tap] for tap in SKIP_TAPS if tap in projections})
 
     def add_palette_head(self) -> None:
         """FiLM (Perez et al. 2018) of the last hidden layer h (N, 64, H, W) by the palette p:

@@ -100,6 +100,11 @@ def test_saved_skip_decoders_load_with_their_projections_and_a_disagreeing_descr
     with pytest.raises(UserError, match=r"says skips \['relu1_1', 'relu2_1', 'relu3_1'\] but the file has skip "
                                         r"tensors for \['relu2_1', 'relu3_1'\]"):
         load_decoder(tmp_path / "partial.safetensors")
+    # the same parameter order as the network that was saved, whatever order the taps were given
+    # in: Adam's state in a full checkpoint is matched by it on --resume
+    reordered = Decoder("vgg16", upsample="bilinear", skips=("relu1_1", "relu3_1", "relu2_1"))
+    assert [name for name, _ in reordered.named_parameters()] == [name for name, _ in loaded.named_parameters()]
+    assert [name for name, _ in loaded.named_parameters()] == [name for name, _ in decoder.named_parameters()]
     plain = json.loads(header[DECODER_METADATA_KEY])
     del plain["decoder"]["skips"]
     save_file(state, tmp_path / "undescribed.safetensors", {DECODER_METADATA_KEY: json.dumps(plain)})
