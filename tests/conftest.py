@@ -86,6 +86,42 @@ def random_rgb(width: int, height: int, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8), mode="RGB")
 
 
+def random_rgb_tensor(width: int, height: int, seed: int) -> "torch.Tensor":
+    """`random_rgb` as a (1, 3, H, W) float tensor in [0, 1]."""
+    import torch
+
+    array = np.asarray(random_rgb(width, height, seed=seed)).copy()
+    return torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
+
+
+# Stylizer options every tiled = untiled test of a decoder variant covers (tests/test_palette.py,
+# tests/test_skips.py); "masks": "left-right" becomes `left_right_masks` of the content.
+TILING_OPTIONS = [{}, {"alpha": 0.6}, {"style_weights": [0.7, 0.3]}, {"masks": "left-right"},
+                  {"preserve_color": "luminance", "alpha": 0.7}, {"preserve_color": "histogram", "alpha": 0.8}]
+TILING_OPTION_IDS = ["plain", "alpha", "two-styles-weighted", "masks", "luminance", "histogram"]
+
+
+def assert_tiled_equals_untiled(stylizer, options: dict) -> None:
+    """Stylise a 90×70 content untiled and in 64-px tiles with `options` (one of TILING_OPTIONS):
+    the outputs must agree within 2e-5.  Two styles where weights or masks need them; masks that
+    ramp from the first style on the left to the second on the right."""
+    import torch
+
+    content = random_rgb_tensor(90, 70, seed=1)
+    options = dict(options)
+    two_styles = "style_weights" in options or "masks" in options
+    styles = [random_rgb_tensor(64, 64, seed=2), random_rgb_tensor(64, 64, seed=3)] if two_styles \
+        else random_rgb_tensor(64, 64, seed=2)
+    if options.get("masks") == "left-right":
+        ramp = torch.linspace(0, 1, content.shape[-1]).clamp(0.3, 0.7).sub(0.3).div(0.4)
+        options["masks"] = torch.stack([1 - ramp, ramp]).view(1, 2, 1, -1).expand(1, 2, content.shape[-2], -1)
+    common = dict(content_size=0, style_size=0, **options)
+    untiled = stylizer.stylize(content, styles, tile=0, **common)
+    tiled = stylizer.stylize(content, styles, tile=64, **common)
+    assert untiled.std() > 0.02
+    torch.testing.assert_close(tiled, untiled, atol=2e-5, rtol=0)
+
+
 def write_image(path: Path, width: int = 64, height: int = 48, seed: int = 0, **save_options) -> Path:
     """Write a seeded synthetic RGB image; the format follows the suffix (.png, .jpg, ...)."""
     path = Path(path)

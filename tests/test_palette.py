@@ -8,7 +8,6 @@ import contextlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -18,7 +17,8 @@ from adain.decoder import Decoder
 from adain.errors import UserError
 from adain.model import AdaINModel
 from adain.weights import load_decoder, save_decoder
-from conftest import random_rgb
+from conftest import TILING_OPTION_IDS, TILING_OPTIONS, assert_tiled_equals_untiled
+from conftest import random_rgb_tensor as image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,11 +31,6 @@ def palette_decoder(seed: int = 0) -> Decoder:
         for param in decoder.palette_head[2].parameters():
             param.normal_(0, 0.3)
     return decoder
-
-
-def image(width: int, height: int, seed: int) -> torch.Tensor:
-    array = np.asarray(random_rgb(width, height, seed=seed)).copy()
-    return torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
 
 
 @pytest.fixture(scope="module")
@@ -131,32 +126,13 @@ def test_palette_maps_follow_weights_masks_and_alpha():
     torch.testing.assert_close(masked[0, :, 1, 3], torch.tensor([0.1, 0.1, 0.9, 0.1, 0.1, 0.2]))
 
 
-@pytest.mark.parametrize("options", [
-    {},
-    {"alpha": 0.6},
-    {"style_weights": [0.7, 0.3]},
-    {"masks": "left-right"},
-    {"preserve_color": "luminance", "alpha": 0.7},
-    {"preserve_color": "histogram", "alpha": 0.8},
-], ids=["plain", "alpha", "two-styles-weighted", "masks", "luminance", "histogram"])
+@pytest.mark.parametrize("options", TILING_OPTIONS, ids=TILING_OPTION_IDS)
 def test_tiled_equals_untiled_with_a_palette_decoder(model, options):
     """The palette is global (or a map at relu4_1 cells under masks), the content's palette is the
     whole image's in both runs: the tiles add nothing the untiled run does not have."""
     from adain.methods.adain import AdaINStylizer
 
-    content = image(90, 70, seed=1)
-    stylizer = AdaINStylizer(model)
-    options = dict(options)
-    styles = [image(64, 64, seed=2), image(64, 64, seed=3)] if "style_weights" in options or "masks" in options \
-        else image(64, 64, seed=2)
-    if options.get("masks") == "left-right":
-        ramp = torch.linspace(0, 1, content.shape[-1]).clamp(0.3, 0.7).sub(0.3).div(0.4)
-        options["masks"] = torch.stack([1 - ramp, ramp]).view(1, 2, 1, -1).expand(1, 2, content.shape[-2], -1)
-    common = dict(content_size=0, style_size=0, **options)
-    untiled = stylizer.stylize(content, styles, tile=0, **common)
-    tiled = stylizer.stylize(content, styles, tile=64, **common)
-    assert untiled.std() > 0.02
-    torch.testing.assert_close(tiled, untiled, atol=2e-5, rtol=0)
+    assert_tiled_equals_untiled(AdaINStylizer(model), options)
 
 
 def test_training_reaches_the_palette_head(hed_encoder):

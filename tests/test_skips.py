@@ -9,7 +9,6 @@ import contextlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -18,7 +17,8 @@ from adain.decoder import Decoder
 from adain.errors import UserError
 from adain.model import AdaINModel
 from adain.weights import load_decoder, save_decoder
-from conftest import random_rgb
+from conftest import TILING_OPTION_IDS, TILING_OPTIONS, assert_tiled_equals_untiled
+from conftest import random_rgb_tensor as image
 
 ROOT = Path(__file__).resolve().parents[1]
 TAPS = ("relu3_1", "relu2_1", "relu1_1")
@@ -39,11 +39,6 @@ def skip_inputs(height: int, width: int, batch: int = 1) -> dict[str, torch.Tens
     return {"relu3_1": torch.rand(batch, 256, 2 * height, 2 * width) * 1000,
             "relu2_1": torch.rand(batch, 128, 4 * height, 4 * width) * 500,
             "relu1_1": torch.rand(batch, 64, 8 * height, 8 * width) * 60}
-
-
-def image(width: int, height: int, seed: int) -> torch.Tensor:
-    array = np.asarray(random_rgb(width, height, seed=seed)).copy()
-    return torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
 
 
 @pytest.fixture(scope="module")
@@ -167,14 +162,7 @@ def test_training_reaches_the_skips_at_their_own_rate(decoder_file, hed_encoder)
                                    [*overrides[:2], "model.decoder_skips=[relu4_1]"]), hed_encoder)
 
 
-@pytest.mark.parametrize("options", [
-    {},
-    {"alpha": 0.6},
-    {"style_weights": [0.7, 0.3]},
-    {"masks": "left-right"},
-    {"preserve_color": "luminance", "alpha": 0.7},
-    {"preserve_color": "histogram", "alpha": 0.8},
-], ids=["plain", "alpha", "two-styles-weighted", "masks", "luminance", "histogram"])
+@pytest.mark.parametrize("options", TILING_OPTIONS, ids=TILING_OPTION_IDS)
 def test_tiled_equals_untiled_with_a_skip_decoder(hed_encoder, options):
     """Pass 1 accumulates the whole image's statistics at every skip tap (per mask region, with
     the masks at each tap's size), pass 2 re-encodes each tile for its shallow maps: the tiles add
@@ -188,19 +176,7 @@ def test_tiled_equals_untiled_with_a_skip_decoder(hed_encoder, options):
             param.normal_(0, 0.3)
     model = AdaINModel(hed_encoder, decoder).eval()
     model.memory_format = torch.contiguous_format
-    content = image(90, 70, seed=1)
-    stylizer = AdaINStylizer(model)
-    options = dict(options)
-    styles = [image(64, 64, seed=2), image(64, 64, seed=3)] if "style_weights" in options or "masks" in options \
-        else image(64, 64, seed=2)
-    if options.get("masks") == "left-right":
-        ramp = torch.linspace(0, 1, content.shape[-1]).clamp(0.3, 0.7).sub(0.3).div(0.4)
-        options["masks"] = torch.stack([1 - ramp, ramp]).view(1, 2, 1, -1).expand(1, 2, content.shape[-2], -1)
-    common = dict(content_size=0, style_size=0, **options)
-    untiled = stylizer.stylize(content, styles, tile=0, **common)
-    tiled = stylizer.stylize(content, styles, tile=64, **common)
-    assert untiled.std() > 0.02
-    torch.testing.assert_close(tiled, untiled, atol=2e-5, rtol=0)
+    assert_tiled_equals_untiled(AdaINStylizer(model), options)
 
 
 def test_smoothed_video_statistics_carry_the_skip_taps(model):
