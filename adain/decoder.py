@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from adain.encoders import ARCHITECTURES, BLOCK_CHANNELS, layer_names
 from adain.layers import Conv3x3
+from adain.skip_inputs import AffineSkip, RecomputedSkip, add_projection_
 
 DECODER_TOP_TAP = "relu4_1"
 # "nearest": every decoder trained before issue 14's artefact work, and the AdaIN release.
@@ -39,7 +40,9 @@ PALETTE_HIDDEN = 64
 # of dec{b+1}_1's output).  relu4_1 statistics alone blur the style's palette and leave the
 # decoder to re-invent the content's edges from 1/8 resolution; the shallow targets carry both.
 # Fixed input factors bring each tap to unit scale (vgg16-imagenet RMS on photos and paintings
-# at 256 px: relu1_1 ~25–75, relu2_1 ~140–560, relu3_1 ~210–960).
+# at 256 px: relu1_1 ~25–75, relu2_1 ~140–560, relu3_1 ~210–960).  At inference without masks the
+# targets are never built: the AdaIN is folded into the projection and relu1_1 recomputed from the
+# image (adain.skip_inputs), so a skip decoder costs the plain decoder's memory.
 SKIP_TAPS = ("relu3_1", "relu2_1", "relu1_1")  # in the order the decoder reaches them
 SKIP_INPUT_SCALES = {"relu3_1": 1 / 1024, "relu2_1": 1 / 512, "relu1_1": 1 / 64}
 
@@ -145,7 +148,10 @@ class Decoder(nn.Module):
         """`palette`: (N|1, 6, 1, 1) or a map (N, 6, h, w) at the features' resolution
         (adain.functional.palette_map); needed by a decoder with a palette head, ignored otherwise.
         `skips`: {tap: (N, C, 8h/2^k, 8w/2^k)} AdaIN targets at this decoder's skip taps (relu3_1
-        at 2× the relu4_1 size, relu2_1 at 4×, relu1_1 at 8×); ignored by a decoder without skips."""
+        at 2× the relu4_1 size, relu2_1 at 4×, relu1_1 at 8×), or at inference the same in folded
+        form (adain.skip_inputs: AffineSkip, RecomputedSkip), which is taken out of the dict once
+        added, so that its map is freed before the next resolution; ignored by a decoder without
+        skips."""
         if self.palette_head is not None and palette is None:
             raise ValueError("this decoder has a palette input: pass palette= (adain.functional.palette_map)")
         missing = [tap for tap in self.skip_taps if skips is None or tap not in skips]
@@ -165,7 +171,10 @@ class Decoder(nn.Module):
                 x = upsample2x(x, self.upsample)
                 tap = f"relu{block - 1}_1"  # the encoder's last tap at the resolution just reached
                 if tap in self.skip_proj:
-                    x = x + self.skip_proj[tap](skips[tap].to(x.dtype) * SKIP_INPUT_SCALES[tap])
+                    if isinstance(skips[tap], (AffineSkip, RecomputedSkip)):
+                        x = add_projection_(x, self.skip_proj[tap], skips.pop(tap), SKIP_INPUT_SCALES[tap])
+                    else:
+                        x = x + self.skip_proj[tap](skips[tap].to(x.dtype) * SKIP_INPUT_SCALES[tap])
         return x
 
     def _modulate(self, hidden: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ An encoder always takes RGB in [0, 1], (N, 3, H, W); the preprocessing a weight 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -126,17 +126,24 @@ class VGGEncoder(nn.Module):
         """(N, 3, H, W) RGB in [0, 1] → the weight source's input space."""
         return F.conv2d(rgb, self.input_matrix[:, :, None, None].to(rgb.dtype), self.input_bias.to(rgb.dtype))
 
-    def forward(self, rgb: torch.Tensor, taps: Iterable[str] = (CONTENT_TAP,)) -> dict[str, torch.Tensor]:
+    def forward(self, rgb: torch.Tensor, taps: Iterable[str] = (CONTENT_TAP,),
+                summarise: Mapping[str, Callable[[torch.Tensor], Any]] | None = None) -> dict[str, Any]:
         """Run up to the deepest requested tap.
 
         Args:
             rgb: (N, 3, H, W) RGB in [0, 1].
             taps: names such as "relu1_1" … "relu5_1".
+            summarise: {tap: function of its map}: those taps' maps are handed to the function as
+                soon as they are computed and replaced in the result by what it returns — e.g. the
+                statistics of relu1_1, without holding a full-resolution map through the deeper
+                layers (adain.skip_inputs).
 
         Returns:
-            {tap: (N, C_tap, H / 2^(block−1), W / 2^(block−1))} for every requested tap.
+            {tap: (N, C_tap, H / 2^(block−1), W / 2^(block−1))} for every requested tap, or its
+            summary for those in `summarise`.
         """
-        wanted = set(taps)
+        summarise = summarise or {}
+        wanted = set(taps) | set(summarise)
         unknown = wanted - set(self.tap_names)
         if unknown:
             raise UserError(f"encoder taps: unknown {sorted(unknown)}; expected names from {self.tap_names}")
@@ -151,7 +158,7 @@ class VGGEncoder(nn.Module):
             x = conv(x).relu_()  # in place: one full-size map less at the peak (tiles of 4K/8K)
             tap = name.replace("conv", "relu")
             if tap in wanted:
-                out[tap] = x
+                out[tap] = summarise[tap](x) if tap in summarise else x
                 if len(out) == len(wanted):
                     break
         return out

@@ -59,9 +59,8 @@ def mean_std(feat: torch.Tensor, weight: torch.Tensor | None = None, eps: float 
         population variance (divide by H·W), so statistics accumulated over tiles agree.
     """
     x = feat.float()
-    if weight is None:
-        mean = x.mean(dim=(2, 3), keepdim=True)
-        var = (x - mean).square().mean(dim=(2, 3), keepdim=True)
+    if weight is None:  # one pass, no full-size temporaries (a relu1_1 map is 256 B per pixel)
+        var, mean = torch.var_mean(x, dim=(2, 3), correction=0, keepdim=True)
     else:
         w = weight.float()
         total = w.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)  # (N, 1, 1, 1)

@@ -20,6 +20,7 @@ from adain import functional as AF
 from adain.decoder import DECODER_TOP_TAP, Decoder
 from adain.encoders import VGGEncoder
 from adain.errors import UserError
+from adain.skip_inputs import RECOMPUTED_TAP, AffineSkip, RecomputedSkip, adain_affine
 
 STRIDE = 8  # relu4_1 is three poolings deep
 
@@ -71,9 +72,16 @@ class AdaINModel(nn.Module):
         """The shallower taps the decoder takes as skip inputs (adain.decoder.Decoder.add_skips)."""
         return tuple(getattr(self.decoder, "skip_taps", ()))
 
-    def encode_all(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(N, 3, H, W) RGB → {relu4_1: (N, 512, H/8, W/8), skip tap: (N, C, H/2^k, W/2^k)}."""
-        return self.encoder(self._input(rgb), taps=(*self.skip_taps, DECODER_TOP_TAP))
+    def encode_all(self, rgb: torch.Tensor, summarise: dict[str, Callable] | None = None) -> dict:
+        """(N, 3, H, W) RGB → {relu4_1: (N, 512, H/8, W/8), skip tap: (N, C, H/2^k, W/2^k)}; the
+        taps in `summarise` give what its function returns of their map instead (VGGEncoder.forward),
+        their maps freed at once."""
+        return self.encoder(self._input(rgb), taps=(*self.skip_taps, DECODER_TOP_TAP), summarise=summarise)
+
+    def folded_skip_taps(self, masks: torch.Tensor | None) -> tuple[str, ...]:
+        """The skip taps whose content map the encoder need not keep (`skip_inputs` recomputes it):
+        relu1_1 where the inputs can be folded (no masks), none otherwise."""
+        return (RECOMPUTED_TAP,) if masks is None and RECOMPUTED_TAP in self.skip_taps else ()
 
     def style_stats(self, style_rgb: torch.Tensor) -> AF.FeatureStats:
         """(N, 3, H, W) style image(s) → relu4_1 mean/std, each (N, 512, 1, 1) float32, with the
@@ -135,8 +143,8 @@ class AdaINModel(nn.Module):
         decoder without skips.  `content_stats`: as `transfer`'s, their `skips` holding each
         tap's (a tile of a larger image, smoothed video statistics); `tap_masks`: the masks
         already at each tap's size (a tile's crop of them), instead of `masks`.  `consume`: the
-        caller hands over `content_feats`' skip maps (removed from the dict), so that the target
-        can be built in their place where nothing else needs them (fp32, α = 1, no masks)."""
+        caller hands over `content_feats`' skip maps (removed from the dict), so that each is
+        freed once its target is built.  Without masks `skip_inputs` costs less."""
         if not self.skip_taps:
             return None
         if any(s.skips is None for s in styles):
@@ -147,19 +155,43 @@ class AdaINModel(nn.Module):
             region_stats = [stats.skips[tap] for stats in content_stats] if content_stats is not None else None
             tap_mask = tap_masks[tap] if tap_masks is not None else masks
             style_stats = [s.skips[tap] for s in styles]
-            if consume and tap_mask is None and alpha == 1.0 and content_feats[tap].dtype == torch.float32:
-                # AdaIN in place on the encoder's own map: at relu1_1 a full-resolution map of 64
-                # channels (256 B per pixel in fp32) less at the peak, which the tile planner counts
-                feat = content_feats.pop(tap)
-                own = AF.mean_std(feat) if region_stats is None else region_stats[0]
-                target = AF.blend_stats(style_stats, AF.normalise_weights(weights, len(style_stats))) \
-                    if len(style_stats) > 1 else style_stats[0]
-                targets[tap] = feat.sub_(own.mean).div_(own.std).mul_(target.std).add_(target.mean)
-            else:
-                targets[tap] = self.transfer(content_feats[tap], style_stats, weights, tap_mask, alpha, region_stats)
-                if consume:
-                    del content_feats[tap]
+            targets[tap] = self.transfer(content_feats[tap], style_stats, weights, tap_mask, alpha, region_stats)
+            if consume:
+                del content_feats[tap]
         return targets
+
+    def skip_inputs(self, content_feats: dict[str, torch.Tensor | AF.FeatureStats], image: torch.Tensor,
+                    styles: Sequence[AF.FeatureStats], weights: Sequence[float] | None = None,
+                    alpha: float = 1.0, content_stats: Sequence[AF.FeatureStats] | None = None,
+                    offset: tuple[int, int] = (0, 0)) -> dict[str, AffineSkip | RecomputedSkip] | None:
+        """`skip_targets` without masks, in the folded form that costs no target maps
+        (adain.skip_inputs): the same decoder output, within float rounding.
+
+        `content_feats`: as `encode_all` gave them, relu1_1 as its map or its statistics
+        (`folded_skip_taps` summarised by `encode_all`); the maps are taken out of the dict.  `image`: (N, 3, H, W) RGB the encoder was
+        given (relu1_1 is recomputed from it); `offset`: (top, left) in it of the pixels the decoder
+        produces (a tile's decoded cells inside its crop).  `content_stats`: as `skip_targets`'."""
+        if not self.skip_taps:
+            return None
+        if any(s.skips is None for s in styles):
+            raise UserError("skip decoder: a style's statistics carry no skip statistics; compute them with "
+                            "AdaINModel.style_stats")
+        normalised = AF.normalise_weights(weights, len(styles))
+        inputs = {}
+        for tap in self.skip_taps:
+            feat = content_feats.pop(tap, None)  # a tile's relu1_1 need not be there at all
+            if content_stats is not None:
+                own = content_stats[0].skips[tap]
+            else:
+                own = feat if isinstance(feat, AF.FeatureStats) else AF.mean_std(feat)
+            style_stats = [s.skips[tap] for s in styles]
+            target = AF.blend_stats(style_stats, normalised) if len(styles) > 1 else style_stats[0]
+            scale, shift = adain_affine(own, target, alpha)
+            if tap == RECOMPUTED_TAP:
+                inputs[tap] = RecomputedSkip.of_image(self.encoder, self._input(image), scale, shift, *offset)
+            else:
+                inputs[tap] = AffineSkip(feat, scale, shift)
+        return inputs
 
     def decode(self, feat: torch.Tensor, palette: torch.Tensor | None = None,
                skips: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -169,9 +201,10 @@ class AdaINModel(nn.Module):
         extra = {}
         if palette is not None:
             extra["palette"] = palette.to(feat.device)
-        if skips is not None:
+        if skips is not None:  # taken out of the caller's dict: the decoder frees each once added
             extra["skips"] = {tap: x.to(self.dtype).contiguous(memory_format=self.memory_format)
-                              for tap, x in skips.items()}
+                              if isinstance(x, torch.Tensor) else x for tap, x in skips.items()}
+            skips.clear()
         return self.decoder(feat, **extra).float()
 
     def forward(
@@ -192,14 +225,17 @@ class AdaINModel(nn.Module):
         padded, (height, width) = pad_to_multiple(content_rgb)
         if masks is not None:
             masks, _ = pad_to_multiple(masks.to(padded.device))
-        content_feats = self.encode_all(padded)
+        content_feats = self.encode_all(padded, {tap: AF.mean_std for tap in self.folded_skip_taps(masks)})
         content_feat = content_feats[DECODER_TOP_TAP]
         content_stats = None
         if content_stats_hook is not None:
             content_stats = content_stats_hook(self.content_stats(content_feat, masks, content_feats))
         target = self.transfer(content_feat, styles, weights, masks, alpha, content_stats)
         del content_feat, content_feats[DECODER_TOP_TAP]
-        skips = self.skip_targets(content_feats, styles, weights, masks, alpha, content_stats, consume=True)
+        if masks is None:
+            skips = self.skip_inputs(content_feats, padded, styles, weights, alpha, content_stats)
+        else:
+            skips = self.skip_targets(content_feats, styles, weights, masks, alpha, content_stats, consume=True)
         palette = None
         if self.takes_palette:
             content_palette = None  # the content's own colours: of the image, not its reflected padding
@@ -212,11 +248,13 @@ class AdaINModel(nn.Module):
                       content_feats: dict[str, torch.Tensor] | None = None) -> list[AF.FeatureStats]:
         """The statistics `transfer` normalises with: one FeatureStats (N, C, 1, 1) without masks,
         one per mask region (weighted by the mask at the features' size) with them; for a skip
-        decoder each also holds the statistics at its skip taps (`skips`), from `content_feats`."""
+        decoder each also holds the statistics at its skip taps (`skips`), from `content_feats`
+        (their maps, or the statistics `encode_all` gave instead of a map)."""
         stats = region_stats(content_feat, masks)
         if not self.skip_taps or content_feats is None:
             return stats
-        at_taps = {tap: region_stats(content_feats[tap], masks) for tap in self.skip_taps}
+        at_taps = {tap: [content_feats[tap]] if isinstance(content_feats[tap], AF.FeatureStats)
+                   else region_stats(content_feats[tap], masks) for tap in self.skip_taps}
         return [AF.FeatureStats(s.mean, s.std, s.palette, {tap: at_taps[tap][k] for tap in self.skip_taps})
                 for k, s in enumerate(stats)]
 

@@ -61,13 +61,15 @@ LARGE_CACHED_TILE = 1024  # px; tiles this large spend ≤ 13 % on 32-px halos: 
 # (decode) per pixel of a 768² tile, 650 with a margin; 4K/8K end to end in experiments/bench.
 TILE_FIXED_BYTES = 150 << 20  # oneDNN scratch pads, float32 AdaIN copies, allocator slack
 TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 650}
-# A skip decoder also holds the encoder's relu1_1/relu2_1/relu3_1 maps (their AdaIN targets are
-# built in place where α = 1 without masks) and the decoder's sums with them at each resolution,
-# and its tiles keep no relu4_1 map: measured (experiments/skips/tile_memory.py, 1536² fp32) +800 B
-# per pixel of a 784² tile and +850 B per pixel untiled.  16-bit models hold the maps at half the
-# bytes but the targets in float32: the same budget (not measured; bf16 is emulated on the AVX2
-# machine and the run took over 10 minutes).
-SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 850, torch.float16: 850, torch.float32: 850}
+# A skip decoder's tiles re-encode in pass 2 (no relu4_1 map is kept) and hold the tile's relu2_1
+# and relu3_1 maps (192 B per pixel of the crop in float32) until the decoder has used them; its
+# relu1_1 is recomputed from the image and its AdaINs are folded into the projections
+# (adain.skip_inputs).  Measured (experiments/skips/tile_memory.py, 1536² fp32, peak RSS against
+# the same decoder without skips): +270 B per pixel of a 784² tile, +2 B per pixel untiled.  With
+# masks the shallow targets are built and held: +380 B per pixel of a tile.  16-bit models hold
+# the maps at half the bytes: the same budget (not measured; bf16 is emulated on the AVX2 machine).
+SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 300, torch.float16: 300, torch.float32: 300}
+SKIP_MASKED_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 450, torch.float16: 450, torch.float32: 450}
 # The untiled path also holds the whole content and output as float32 (12 + 12 B/pixel).
 UNTILED_EXTRA_BYTES_PER_PIXEL = 100
 # The content and the output stay in memory whole as uint8 (3 + 3 B/pixel), beside the caller's
@@ -207,6 +209,9 @@ def tap_masks(masks: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tenso
     return {tap: F.avg_pool2d(padded, tap_stride(tap)) if tap_stride(tap) > 1 else padded for tap in taps}
 
 
+MOMENT_CHANNELS = 16  # channels per float64 chunk in _RegionMoments.add
+
+
 class _RegionMoments:
     """Σw, Σw·x, Σw·x² per region and channel of one feature map, accumulated over tiles in
     float64; `stats` gives what functional.mean_std (weighted by each region) gives untiled."""
@@ -216,10 +221,27 @@ class _RegionMoments:
         self.first = self.second = None  # each (regions, C)
 
     def add(self, valid: torch.Tensor, weights: torch.Tensor) -> None:
-        """valid (C, h, w) float64 features, weights (K, h, w) float64 region weights."""
+        """valid (C, h, w) features, weights (K, h, w) float64 region weights."""
         self.weight_sum += weights.sum(dim=(1, 2)).unsqueeze(1)
-        first = torch.einsum("khw,chw->kc", weights, valid)
-        second = torch.einsum("khw,chw->kc", weights, valid.square())
+        # in float64 a few channels at a time: a whole relu1_1 tile and its square would be two
+        # 512 B-per-pixel copies
+        first, second = [], []
+        for chunk in valid.split(MOMENT_CHANNELS):
+            chunk = chunk.double()
+            first.append(torch.einsum("khw,chw->kc", weights, chunk))
+            second.append(torch.einsum("khw,chw->kc", weights, chunk.square_()))
+        self._accumulate(torch.cat(first, dim=1), torch.cat(second, dim=1))
+
+    def add_unweighted(self, valid: torch.Tensor) -> None:
+        """valid (C, h, w) features of the one region there is without masks: their float32 mean
+        and variance in one pass (no temporaries), accumulated as sums in float64."""
+        var, mean = torch.var_mean(valid.float(), dim=(1, 2), correction=0)  # (C,) each
+        count = valid.shape[1] * valid.shape[2]
+        self.weight_sum += count
+        mean, var = mean.double().unsqueeze(0), var.double().unsqueeze(0)  # (1, C)
+        self._accumulate(count * mean, count * (var + mean.square()))
+
+    def _accumulate(self, first: torch.Tensor, second: torch.Tensor) -> None:
         self.first = first if self.first is None else self.first + first
         self.second = second if self.second is None else self.second + second
 
@@ -346,24 +368,31 @@ def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: t
     for centre in tile_grid(image.cells, tile):
         crop = centre.grown(halo, image.cells)
         rgb = image.crop(*crop.pixels())
-        feats = model.encode_all(transform(rgb) if transform else rgb)  # {tap: (1, C, crop h·f, crop w·f)}
-        for tap, feat in feats.items():
+
+        def add_moments(tap: str, feat: torch.Tensor) -> None:
             scale = STRIDE // tap_stride(tap) if tap != DECODER_TOP_TAP else 1  # tap positions per cell
-            valid = feat[..., (centre.top - crop.top) * scale:(centre.bottom - crop.top) * scale,
-                         (centre.left - crop.left) * scale:(centre.right - crop.left) * scale]
-            if keep_features and tap == DECODER_TOP_TAP:
-                if features is None:
-                    features = feat.new_empty(1, feat.shape[1], *image.cells, dtype=feature_dtype or feat.dtype)
-                features[..., centre.top:centre.bottom, centre.left:centre.right] = keep_half(valid, features.dtype)
-            valid = valid.double()[0]  # (C, h, w)
+            valid = feat[0, :, (centre.top - crop.top) * scale:(centre.bottom - crop.top) * scale,
+                         (centre.left - crop.left) * scale:(centre.right - crop.left) * scale]  # (C, h, w)
             if masks is None:
-                weights = torch.ones(1, *valid.shape[1:], dtype=torch.float64)
+                moments[tap].add_unweighted(valid)
             else:
                 tap_mask = masks if tap == DECODER_TOP_TAP else masks_at_taps[tap]
-                weights = tap_mask[0, :, centre.top * scale:centre.bottom * scale,
-                                   centre.left * scale:centre.right * scale].double()  # (K, h, w)
-            moments[tap].add(valid, weights)
-        del feats, rgb
+                moments[tap].add(valid, tap_mask[0, :, centre.top * scale:centre.bottom * scale,
+                                                 centre.left * scale:centre.right * scale].double())  # (K, h, w)
+
+        # the maps no later tap needs are reduced as soon as the encoder computes them (relu1_1:
+        # 256 B per pixel in float32 not held through the deeper layers)
+        feats = model.encode_all(transform(rgb) if transform else rgb,  # {tap: (1, C, crop h·f, crop w·f)}
+                                 summarise={tap: functools.partial(add_moments, tap) for tap in skip_taps})
+        feat = feats[DECODER_TOP_TAP]
+        add_moments(DECODER_TOP_TAP, feat)
+        if keep_features:
+            if features is None:
+                features = feat.new_empty(1, feat.shape[1], *image.cells, dtype=feature_dtype or feat.dtype)
+            features[..., centre.top:centre.bottom, centre.left:centre.right] = keep_half(
+                feat[..., centre.top - crop.top:centre.bottom - crop.top,
+                     centre.left - crop.left:centre.right - crop.left], features.dtype)
+        del feats, feat, rgb
         release_freed_memory()
     stats = moments[DECODER_TOP_TAP].stats(eps)
     if skip_taps:
@@ -463,20 +492,25 @@ def stylize_tiled(
         else:
             crop = centre.grown(input_halo, image.cells)
             rgb = image.crop(*crop.pixels())
-            feats = model.encode_all(transform(rgb) if transform else rgb)  # {tap: (1, C, crop h·f, crop w·f)}
+            net_input = transform(rgb) if transform else rgb
+            # relu1_1 is recomputed where the skip inputs fold (no masks): pass 1 has its statistics
+            unused = {tap: lambda feat: None for tap in model.folded_skip_taps(masks)}
+            feats = model.encode_all(net_input, unused)  # {tap: (1, C, crop h·f, crop w·f)}
             feats = {tap: f[..., (decoded.top - crop.top) * scale:(decoded.bottom - crop.top) * scale,
                             (decoded.left - crop.left) * scale:(decoded.right - crop.left) * scale]
-                     for tap, f in feats.items()
+                     for tap, f in feats.items() if tap not in unused
                      for scale in [STRIDE // tap_stride(tap) if tap != DECODER_TOP_TAP else 1]}
             feat = feats[DECODER_TOP_TAP]
-            if skip_taps:
-                tile_tap_masks = None if masks is None else {
-                    tap: masks_at_taps[tap][..., decoded.top * scale:decoded.bottom * scale,
-                                            decoded.left * scale:decoded.right * scale]
-                    for tap in skip_taps for scale in [STRIDE // tap_stride(tap)]}
+            if skip_taps and masks is None:
+                offset = ((decoded.top - crop.top) * STRIDE, (decoded.left - crop.left) * STRIDE)
+                skips = model.skip_inputs(feats, net_input, styles, weights, alpha, content_stats, offset)
+            elif skip_taps:
+                tile_tap_masks = {tap: masks_at_taps[tap][..., decoded.top * scale:decoded.bottom * scale,
+                                                          decoded.left * scale:decoded.right * scale]
+                                  for tap in skip_taps for scale in [STRIDE // tap_stride(tap)]}
                 skips = model.skip_targets(feats, styles, weights, None, alpha, content_stats, tile_tap_masks,
                                            consume=True)
-            del feats
+            del feats, net_input
         tile_masks = None if masks is None else masks[..., decoded.top:decoded.bottom, decoded.left:decoded.right]
         target = model.transfer(feat, styles, weights, tile_masks, alpha, content_stats=content_stats)
         del feat
@@ -553,7 +587,8 @@ def gpu_free_bytes(device: torch.device) -> int:
 
 def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = None,
                 max_memory: int | None = None, in_use: int | None = None,
-                gpu_free: int | None = None, image_bytes_per_pixel: int = IMAGE_BYTES_PER_PIXEL) -> TilePlan | None:
+                gpu_free: int | None = None, image_bytes_per_pixel: int = IMAGE_BYTES_PER_PIXEL,
+                masked: bool = False) -> TilePlan | None:
     """How to tile an (H, W) content, or None for the untiled path.
 
     Args:
@@ -568,6 +603,7 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
         image_bytes_per_pixel: host memory per pixel of the whole images while tiles run:
             IMAGE_BYTES_PER_PIXEL, or OWN_IMAGE_BYTES_PER_PIXEL when the content was read from
             a file by the stylizer (no caller's copy).
+        masked: the stylisation has masks (a skip decoder then holds its shallow targets).
 
     The untiled path runs when it fits the budget; otherwise the largest tile that fits, with
     pass 1's features kept when that still leaves tiles of MIN_CACHED_TILE px.
@@ -577,7 +613,8 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     per_pixel = TILE_BYTES_PER_PIXEL.get(model.dtype, TILE_BYTES_PER_PIXEL[torch.float32])
     skip_decoder = bool(getattr(model, "skip_taps", ()))
     if skip_decoder:  # its tiles re-encode (pass 2 needs the shallow maps): no relu4_1 map is kept
-        per_pixel += SKIP_TILE_BYTES_PER_PIXEL.get(model.dtype, SKIP_TILE_BYTES_PER_PIXEL[torch.float32])
+        extra = SKIP_MASKED_TILE_BYTES_PER_PIXEL if masked else SKIP_TILE_BYTES_PER_PIXEL
+        per_pixel += extra.get(model.dtype, extra[torch.float32])
     halo = total_halo(model)
     image_side = max(-(-height // STRIDE), -(-width // STRIDE)) * STRIDE  # one tile covers it all
     on_gpu = max_memory is None and (gpu_free is not None or model.device.type == "cuda")

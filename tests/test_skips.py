@@ -203,3 +203,6 @@ def test_tile_plans_budget_for_the_skip_maps_and_keep_no_feature_map(model, hed_
     available = (2 << 30) - (700 << 20) - tiling.IMAGE_BYTES_PER_PIXEL * 2160 * 3840
     assert tiling.TILE_FIXED_BYTES + side ** 2 * per_pixel <= available < tiling.TILE_FIXED_BYTES + (side + 16) ** 2 * per_pixel
     assert tiling.choose_tile(model, 2160, 3840, tile=512, **budget).keep_features is False
+    # with masks the shallow targets are built and held: smaller tiles; without, 512² runs untiled
+    assert tiling.choose_tile(model, 2160, 3840, masked=True, **budget).tile < with_skips.tile
+    assert tiling.choose_tile(model, 512, 512, max_memory=(700 << 20) + (512 << 20), in_use=700 << 20) is None

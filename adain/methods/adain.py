@@ -26,8 +26,7 @@ from adain.weights import load_decoder
 
 SHIPPED_DECODER = Path(__file__).resolve().parent.parent / "weights" / "decoder-vgg16-imagenet.safetensors"
 # The vgg16-imagenet decoder with skip inputs (issue 14, experiments/skips/): ahead of the default
-# on nearly every measure and by eye, not yet the default because a skip decoder needs ~850 B more
-# per pixel, so the default memory budget tiles a 512² image (adain.tiling.SKIP_TILE_BYTES_PER_PIXEL).
+# on nearly every measure and by eye, but a lighter stylisation on some pairs (README).
 DECODER_VGG16_IMAGENET_SKIPS = SHIPPED_DECODER.with_name("decoder-vgg16-imagenet-skips.safetensors")
 # The previous default (issue 7): kept for comparisons; its encoder is the one of design.md's numbers.
 DECODER_VGG16_HED = SHIPPED_DECODER.with_name("decoder-vgg16-hed.safetensors")
@@ -113,7 +112,8 @@ class AdaINStylizer(Stylizer):
         else:
             pixels = self.to_tensor(content, content_size, max_size)
             height, width = pixels.shape[-2:]
-        plan = tiling.choose_tile(self.model, height, width, tile, max_memory, image_bytes_per_pixel=image_bytes)
+        plan = tiling.choose_tile(self.model, height, width, tile, max_memory, image_bytes_per_pixel=image_bytes,
+                                  masked=kwargs.get("masks") is not None)
         if plan is None:  # the untiled path resizes the content itself: nothing is resized twice
             return super().stylize(content, style, **kwargs)
         if isinstance(content, Image.Image):

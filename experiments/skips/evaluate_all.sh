@@ -16,10 +16,11 @@ done
 .venv/bin/python experiments/cpu_decoder/evaluate.py --decoder $LOGS/export/skips.safetensors \
     --json $HERE/protocol_skips.json > $LOGS/protocol.log
 .venv/bin/python experiments/palette/output_error.py runs/eval/skips_b | tee $HERE/output_error_b.txt
-# both untiled: under the default budget `adain bench` would tile the skip decoder at 512² (README)
+# both untiled (tile=0), the networks themselves; `adain bench --against` (README) times the path
+# `adain stylize` takes
 .venv/bin/python $HERE/speed_512.py --repeat 5 | tee $HERE/speed_512.txt
 .venv/bin/python $HERE/tile_memory.py runs/cpu-palette/export/palette.safetensors > $HERE/tile_memory.txt
-for args in "--skips" "--tile 0" "--tile 0 --skips"; do
+for args in "--skips" "--tile 0" "--tile 0 --skips" "--masks" "--masks --skips"; do
     .venv/bin/python $HERE/tile_memory.py runs/cpu-palette/export/palette.safetensors $args >> $HERE/tile_memory.txt
 done
 .venv/bin/python experiments/cpu_bilinear_colour/outputs_sheet.py runs/eval/skips_b \
