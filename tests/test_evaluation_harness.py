@@ -266,3 +266,14 @@ def test_the_thread_setting_applies_to_the_run_only(tmp_path, image_sets, tint_m
     assert run(cfg, log=lambda *_: seen.append(torch.get_num_threads())) == 0
     assert seen and set(seen) == {wanted}  # during the run
     assert torch.get_num_threads() == before
+
+
+def test_the_contact_sheet_spreads_its_pairs_over_contents_and_styles():
+    from adain.evaluation.report import spread_pairs
+
+    pairs = [(f"c{i}", f"s{j}") for i in range(8) for j in range(6)]
+    chosen = spread_pairs(pairs, 16)
+    assert len(chosen) == len(set(chosen)) == 16
+    assert {c for c, _ in chosen} == {f"c{i}" for i in range(8)}  # every content, twice
+    assert {s for _, s in chosen} == {f"s{j}" for j in range(6)}  # every style
+    assert spread_pairs(pairs[:3], 16) == pairs[:3]  # fewer than asked: all of them

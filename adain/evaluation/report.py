@@ -1,6 +1,6 @@
 """Everything a finished evaluation writes: in the run dir metrics.csv, summary.json, config.yaml,
 grids/*.png (content | style | each variant, thumbnails), contact_sheet.jpg (the same for the
-first 16 pairs at full size), tradeoff.png, report.md (leading with every variant on every
+16 pairs spread over the contents and styles, at full size), tradeoff.png, report.md (leading with every variant on every
 measure, leaderboard.py); and to W&B (offline by default) the config, one table row per
 (variant, pair) with images and metrics, per-variant summary metrics, the reconstruction table,
 the contact sheet and the trade-off plot."""
@@ -85,15 +85,32 @@ def write_grids(evaluation, results, tile: int, rows_per_file: int) -> list[Path
     return files
 
 
+def spread_pairs(pairs: list[tuple[str, str]], count: int) -> list[tuple[str, str]]:
+    """`count` of the (content, style) pairs, every content in turn and each time its next style
+    from a different starting point (content i's j-th pick is its style (i + j) mod n): 8
+    contents × 6 styles give 16 pairs with every content twice and every style, not the first
+    content with all its styles, then the second's."""
+    by_content: dict[str, list[tuple[str, str]]] = {}
+    for pair in pairs:
+        by_content.setdefault(pair[0], []).append(pair)
+    groups = list(by_content.values())
+    chosen = []
+    for round_ in range(max((len(g) for g in groups), default=0)):
+        for index, group in enumerate(groups):
+            if round_ < len(group) and len(chosen) < count:
+                chosen.append(group[(index + round_) % len(group)])
+    return chosen
+
+
 def write_contact_sheet(evaluation, results, pairs: int = 16, quality: int = 90) -> Path | None:
-    """contact_sheet.jpg: content | style | every variant for the first `pairs` pairs, every
-    tile at the output's own size (no thumbnails: artefacts a few pixels wide stay visible).
+    """contact_sheet.jpg: content | style | every variant for `pairs` pairs spread over the
+    contents and styles (`spread_pairs`), every tile at the output's own size (no thumbnails: artefacts a few pixels wide stay visible).
     The style tile is its centre square at the protocol style size, resized to the tile."""
     run_dir = evaluation.run_dir
     variants = [r.variant for r in results if r.rows]
     outputs = {(r.variant.label, row["content"], row["style"]): run_dir / row["output"] for r in results for row in r.rows}
     sources = {(row["content"], row["style"]): row for r in results for row in r.rows}
-    chosen = list(sources)[:pairs]
+    chosen = spread_pairs(list(sources), pairs)
     if not chosen:
         return None
     tile = max(row["size"] for row in sources.values())
