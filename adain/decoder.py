@@ -161,7 +161,10 @@ class Decoder(nn.Module):
         names = list(self.convs)
         for name in names:
             if name == names[-1] and self.palette_head is not None:
-                x = self._modulate(x, palette)
+                film = self.palette_head(palette.to(x.dtype))  # (N|1, 128, h', w'): γ, β
+                if self._can_fold(film):
+                    return self._modulated_output(x, film)
+                x = self._modulate(x, film)
             x = self.convs[name](x)
             if name == names[-1]:
                 break  # the output layer has no ReLU
@@ -177,10 +180,31 @@ class Decoder(nn.Module):
                         x = x + self.skip_proj[tap](skips[tap].to(x.dtype) * SKIP_INPUT_SCALES[tap])
         return x
 
-    def _modulate(self, hidden: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
-        """(N, 64, H, W) → the same, FiLM-ed by the palette.  A map's γ, β are resized bilinearly
-        to (H, W): each output pixel mixes the cells within one of its own, inside the tiling halo."""
-        film = self.palette_head(palette.to(hidden.dtype))  # (N|1, 128, h', w')
+    def _can_fold(self, film: torch.Tensor) -> bool:
+        """Whether the FiLM can be folded into the output convolution (`_modulated_output`): at
+        inference, with one γ, β per image (no masks), and reflection padding — which pads h·(1 + γ)
+        + β with the same per-channel map, so the fold is exact (zero padding would not be)."""
+        return film.shape[-2:] == (1, 1) and not torch.is_grad_enabled() and self.padding == "reflect"
+
+    def _modulated_output(self, hidden: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """The output convolution of the FiLM-ed hidden map, (N, 64, H, W) → (N, 3, H, W), without
+        the FiLM-ed map: W ∗ (h·(1 + γ) + β) = (W·diag(1 + γ)) ∗ h + (b + Σ W·β) per image — two
+        full-resolution passes and a 64-channel temporary less."""
+        output = self.convs[list(self.convs)[-1]]
+        gamma, beta = film.float().flatten(1).chunk(2, dim=1)  # (N|1, 64) each
+        weight, bias = output.weight.float(), output.bias.float()  # (3, 64, 3, 3), (3,)
+        images = []
+        for sample in range(hidden.shape[0]):
+            k = sample if film.shape[0] > 1 else 0
+            folded_weight = (weight * (1 + gamma[k]).view(1, -1, 1, 1)).to(hidden.dtype)
+            folded_bias = (bias + weight.sum(dim=(2, 3)) @ beta[k]).to(hidden.dtype)
+            images.append(output.with_weights(hidden[sample:sample + 1], folded_weight, folded_bias))
+        return torch.cat(images) if len(images) > 1 else images[0]
+
+    def _modulate(self, hidden: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """(N, 64, H, W) → the same, FiLM-ed by the palette head's output `film` (N|1, 128, h', w').
+        A map's γ, β are resized bilinearly to (H, W): each output pixel mixes the cells within one
+        of its own, inside the tiling halo."""
         if film.shape[-2:] != (1, 1):
             film = F.interpolate(film, size=hidden.shape[-2:], mode="bilinear", align_corners=False)
         gamma, beta = film.chunk(2, dim=1)

@@ -59,14 +59,32 @@ def mean_std(feat: torch.Tensor, weight: torch.Tensor | None = None, eps: float 
         population variance (divide by H·W), so statistics accumulated over tiles agree.
     """
     x = feat.float()
-    if weight is None:  # one pass, no full-size temporaries (a relu1_1 map is 256 B per pixel)
-        var, mean = torch.var_mean(x, dim=(2, 3), correction=0, keepdim=True)
+    if weight is None:
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        var = _centred_square_mean(x, mean)
     else:
         w = weight.float()
         total = w.sum(dim=(2, 3), keepdim=True).clamp_min(1e-8)  # (N, 1, 1, 1)
         mean = (x * w).sum(dim=(2, 3), keepdim=True) / total
         var = ((x - mean).square() * w).sum(dim=(2, 3), keepdim=True) / total
     return FeatureStats(mean, (var + eps).sqrt())
+
+
+# Rows per band × width ≈ this many pixels in `_centred_square_mean`: (x − μ)² of a whole relu1_1
+# map would be a 256 B-per-pixel temporary; bands of 8k pixels are 2 MB at 64 channels and, on the
+# 2-core AVX2 CPU, 8× faster than torch.var_mean (Welford: 165 vs 20 ms for a 64×512² map).
+STATS_BAND_PIXELS = 1 << 13
+
+
+def _centred_square_mean(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """mean((x − μ)²) over space of (N, C, H, W), (N, C, 1, 1): the two-pass variance, a band of
+    rows at a time."""
+    height, width = x.shape[-2:]
+    rows = max(1, STATS_BAND_PIXELS // width)
+    total = torch.zeros_like(mean)
+    for top in range(0, height, rows):
+        total += (x[..., top:top + rows, :] - mean).square_().sum(dim=(2, 3), keepdim=True)
+    return total / (height * width)
 
 
 def adain(content_feat: torch.Tensor, style: torch.Tensor | FeatureStats, eps: float = EPS,

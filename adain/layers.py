@@ -59,11 +59,16 @@ class Conv3x3(nn.Module):
         return self.weight.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.with_weights(x, self.weight, self.bias)
+
+    def with_weights(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """This layer's convolution and padding with other weights (`weight` (out, in, 3, 3),
+        `bias` (out,)): the decoder folds per-image factors into them (adain.decoder)."""
         if self.padding == "zero":
-            return F.conv2d(x, self.weight, self.bias, padding=1)
+            return F.conv2d(x, weight, bias, padding=1)
         if x.device.type != "cpu" or torch.is_grad_enabled() or min(x.shape[-2:]) < NO_COPY_MIN_SIDE:
-            return F.conv2d(reflect_pad1(x), self.weight, self.bias)
-        return reflect_conv_without_copy(x, self.weight, self.bias)
+            return F.conv2d(reflect_pad1(x), weight, bias)
+        return reflect_conv_without_copy(x, weight, bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, padding={self.padding}"

@@ -105,3 +105,24 @@ def test_unweighted_tile_moments_equal_the_weighted_ones():
     torch.testing.assert_close(b.mean, a.mean)
     torch.testing.assert_close(b.std, a.std)
     torch.testing.assert_close(b.std, AF.mean_std(feat[None]).std)
+
+
+@pytest.mark.parametrize("batch_palettes", [1, 2])
+def test_the_palette_film_folded_into_the_output_layer_is_the_film(batch_palettes):
+    """At inference a palette decoder folds γ, β into its output convolution (exact under
+    reflection padding); with autograd on it applies them to the hidden map: the same image."""
+    decoder = skip_decoder(seed=2)
+    decoder.add_palette_head()
+    with torch.no_grad():
+        decoder.palette_head[2].weight.normal_(0, 0.2)
+        decoder.palette_head[2].bias.normal_(0, 0.2)
+    feat, skips = torch.rand(2, 512, 5, 4) * 50, {"relu3_1": torch.rand(2, 256, 10, 8) * 900,
+                                                   "relu2_1": torch.rand(2, 128, 20, 16) * 400,
+                                                   "relu1_1": torch.rand(2, 64, 40, 32) * 50}
+    palette = torch.rand(batch_palettes, 6, 1, 1)
+    with torch.no_grad():
+        folded = decoder(feat, palette=palette, skips=dict(skips))
+    with torch.enable_grad():
+        plain = decoder(feat, palette=palette, skips=dict(skips)).detach()
+    assert decoder._can_fold(torch.zeros(1, 128, 1, 1)) is False  # autograd on here: not folded
+    torch.testing.assert_close(folded, plain, atol=1e-5, rtol=1e-5)
