@@ -167,7 +167,7 @@ def markdown_report(cfg: dict, summaries: list[dict], notes: list[str], errors: 
         lines += [""]
     lines += ["## Files", "", "- `metrics.csv`: one row per (variant, pair)", "- `summary.json`: the means above",
               "- `tradeoff.png`: relative style vs relative content loss per variant",
-              *([f"- `{contact_sheet.relative_to(run_dir)}`: content | style | each variant, first 16 pairs, full size"]
+              *([f"- `{contact_sheet.relative_to(run_dir)}`: content | style | each variant, 16 pairs spread over the contents and styles, full size"]
                 if contact_sheet else []),
               *[f"- `{g.relative_to(run_dir)}`: content | style | each variant (thumbnails)" for g in grids],
               "- `outputs/<variant>/<content>__<style>.png`: every stylised image",

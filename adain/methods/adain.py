@@ -24,11 +24,14 @@ from adain.model import AdaINModel
 from adain.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
 from adain.weights import load_decoder
 
-SHIPPED_DECODER = Path(__file__).resolve().parent.parent / "weights" / "decoder-vgg16-imagenet.safetensors"
-# The vgg16-imagenet decoder with skip inputs (issue 14, experiments/skips/): ahead of the default
-# on nearly every measure and by eye, but a lighter stylisation on some pairs (README).
-DECODER_VGG16_IMAGENET_SKIPS = SHIPPED_DECODER.with_name("decoder-vgg16-imagenet-skips.safetensors")
-# The previous default (issue 7): kept for comparisons; its encoder is the one of design.md's numbers.
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+# The default (issue 14, experiments/skips/): the vgg16-imagenet decoder with a palette input and
+# skip inputs, fine-tuned on the CPU from the GPU decoder below.
+SHIPPED_DECODER = WEIGHTS / "decoder-vgg16-imagenet-skips.safetensors"
+DECODER_VGG16_IMAGENET_SKIPS = SHIPPED_DECODER
+# The previous default: the plain decoder trained on one lent GPU (experiments/gpu_decoder/).
+DECODER_VGG16_IMAGENET = WEIGHTS / "decoder-vgg16-imagenet.safetensors"
+# The default before that (issue 7): kept for comparisons; its encoder is the one of design.md's numbers.
 DECODER_VGG16_HED = SHIPPED_DECODER.with_name("decoder-vgg16-hed.safetensors")
 
 

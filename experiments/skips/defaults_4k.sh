@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# 4K at the defaults with the default (skip) decoder, untiled with --max-memory 12G, and the previous
+# default at the defaults; needs $B/content_4k.jpg from experiments/bench/defaults.sh (B=/tmp/adain-defaults).
+cd "$(dirname "$0")/../.."
+B=${B:-/tmp/adain-defaults}
+run() {
+  echo "== $1: $2 (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  /usr/bin/time -f "$1 peak_rss_kib=%M wall_s=%e" .venv/bin/python -m adain stylize \
+    --content $B/content_4k.jpg --style ../shared/data/style/val/adain_la_muse.jpg --content-size 0 \
+    --output "$B/out_$1.jpg" --overwrite --no-progress $2
+}
+run 4k-default-skips ""
+run 4k-max-memory-12G-skips "--max-memory 12G"
+run 4k-default-previous "--decoder adain/weights/decoder-vgg16-imagenet.safetensors"
