@@ -68,6 +68,9 @@ def main(argv: list[str]) -> int:
             print(f"{row['file']}: download failed ({getattr(error, 'reason', error)}); expected network access "
                   f"to raw.githubusercontent.com, or pass --from DIR", file=sys.stderr)
             failed += 1
+            if args.source is None and isinstance(error, urllib.error.URLError):
+                failed = sum(not (args.out / r["file"]).is_file() for r in rows)
+                break  # offline: the next downloads would fail alike
         except ValueError as error:
             print(error, file=sys.stderr)
             failed += 1
