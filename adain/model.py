@@ -58,14 +58,16 @@ class AdaINModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.decoder.parameters()).device
 
-    def _input(self, rgb: torch.Tensor) -> torch.Tensor:
+    def network_input(self, rgb: torch.Tensor) -> torch.Tensor:
+        """RGB on the model's device, in its dtype and memory format; a no-op on a tensor that is
+        already there (a caller converting once can hand it to both the encoder and `skip_inputs`)."""
         if self.device.type == "cuda" and rgb.device.type == "cpu":
             rgb = rgb.pin_memory()  # page-locked, so the copy below is asynchronous
         return rgb.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=self.memory_format)
 
     def encode(self, rgb: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB → relu4_1 features (N, 512, H/8, W/8) in the model's dtype."""
-        return self.encoder(self._input(rgb), taps=(DECODER_TOP_TAP,))[DECODER_TOP_TAP]
+        return self.encoder(self.network_input(rgb), taps=(DECODER_TOP_TAP,))[DECODER_TOP_TAP]
 
     @property
     def skip_taps(self) -> tuple[str, ...]:
@@ -76,7 +78,7 @@ class AdaINModel(nn.Module):
         """(N, 3, H, W) RGB → {relu4_1: (N, 512, H/8, W/8), skip tap: (N, C, H/2^k, W/2^k)}; the
         taps in `summarise` give what its function returns of their map instead (VGGEncoder.forward),
         their maps freed at once."""
-        return self.encoder(self._input(rgb), taps=(*self.skip_taps, DECODER_TOP_TAP), summarise=summarise)
+        return self.encoder(self.network_input(rgb), taps=(*self.skip_taps, DECODER_TOP_TAP), summarise=summarise)
 
     def folded_skip_taps(self, masks: torch.Tensor | None) -> tuple[str, ...]:
         """The skip taps whose content map the encoder need not keep (`skip_inputs` recomputes it):
@@ -168,9 +170,11 @@ class AdaINModel(nn.Module):
         (adain.skip_inputs): the same decoder output, within float rounding.
 
         `content_feats`: as `encode_all` gave them, relu1_1 as its map or its statistics
-        (`folded_skip_taps` summarised by `encode_all`); the maps are taken out of the dict.  `image`: (N, 3, H, W) RGB the encoder was
-        given (relu1_1 is recomputed from it); `offset`: (top, left) in it of the pixels the decoder
-        produces (a tile's decoded cells inside its crop).  `content_stats`: as `skip_targets`'."""
+        (`folded_skip_taps` summarised by `encode_all`); the maps are taken out of the dict.
+        `image`: (N, 3, H, W) RGB the encoder was given (relu1_1 is recomputed from it; pass it
+        through `network_input` once for both); `offset`: (top, left) in it of the pixels the
+        decoder produces (a tile's decoded cells inside its crop).  `content_stats`: as
+        `skip_targets`'."""
         if not self.skip_taps:
             return None
         if any(s.skips is None for s in styles):
@@ -188,7 +192,7 @@ class AdaINModel(nn.Module):
             target = AF.blend_stats(style_stats, normalised) if len(styles) > 1 else style_stats[0]
             scale, shift = adain_affine(own, target, alpha)
             if tap == RECOMPUTED_TAP:
-                inputs[tap] = RecomputedSkip.of_image(self.encoder, self._input(image), scale, shift, *offset)
+                inputs[tap] = RecomputedSkip.of_image(self.encoder, self.network_input(image), scale, shift, *offset)
             else:
                 inputs[tap] = AffineSkip(feat, scale, shift)
         return inputs
@@ -225,6 +229,7 @@ class AdaINModel(nn.Module):
         padded, (height, width) = pad_to_multiple(content_rgb)
         if masks is not None:
             masks, _ = pad_to_multiple(masks.to(padded.device))
+        padded = self.network_input(padded)  # once: the encoder and relu1_1's recomputation both read it
         content_feats = self.encode_all(padded, {tap: AF.mean_std for tap in self.folded_skip_taps(masks)})
         content_feat = content_feats[DECODER_TOP_TAP]
         content_stats = None

@@ -492,7 +492,7 @@ def stylize_tiled(
         else:
             crop = centre.grown(input_halo, image.cells)
             rgb = image.crop(*crop.pixels())
-            net_input = transform(rgb) if transform else rgb
+            net_input = model.network_input(transform(rgb) if transform else rgb)  # for the encoder and relu1_1
             # relu1_1 is recomputed where the skip inputs fold (no masks): pass 1 has its statistics
             unused = {tap: lambda feat: None for tap in model.folded_skip_taps(masks)}
             feats = model.encode_all(net_input, unused)  # {tap: (1, C, crop h·f, crop w·f)}

@@ -20,7 +20,7 @@ def reference_output(model: AdaINModel, content, styles, weights, alpha):
     """The skip decoder's output from its AdaIN target maps (`skip_targets`), as it was computed
     before the folded inputs."""
     padded, (height, width) = pad_to_multiple(content)
-    feats = model.encoder(model._input(padded), taps=(*model.skip_taps, "relu4_1"))
+    feats = model.encoder(model.network_input(padded), taps=(*model.skip_taps, "relu4_1"))
     target = model.transfer(feats["relu4_1"], styles, weights, None, alpha)
     skips = model.skip_targets(feats, styles, weights, None, alpha)
     content_palette = AF.mean_std(content) if AF.palette_needs_content(None, alpha) else None

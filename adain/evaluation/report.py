@@ -1,7 +1,7 @@
 """Everything a finished evaluation writes: in the run dir metrics.csv, summary.json, config.yaml,
-grids/*.png (content | style | each variant, thumbnails), contact_sheet.jpg (the same for the
-16 pairs spread over the contents and styles, at full size), tradeoff.png, report.md (leading with every variant on every
-measure, leaderboard.py); and to W&B (offline by default) the config, one table row per
+grids/*.png (content | style | each variant, thumbnails), contact_sheet.jpg (the same for 16
+pairs spread over the contents and styles, at full size), tradeoff.png, report.md (leading with
+every variant on every measure, leaderboard.py); and to W&B (offline by default) the config, one table row per
 (variant, pair) with images and metrics, per-variant summary metrics, the reconstruction table,
 the contact sheet and the trade-off plot."""
 
@@ -104,7 +104,8 @@ def spread_pairs(pairs: list[tuple[str, str]], count: int) -> list[tuple[str, st
 
 def write_contact_sheet(evaluation, results, pairs: int = 16, quality: int = 90) -> Path | None:
     """contact_sheet.jpg: content | style | every variant for `pairs` pairs spread over the
-    contents and styles (`spread_pairs`), every tile at the output's own size (no thumbnails: artefacts a few pixels wide stay visible).
+    contents and styles (`spread_pairs`), every tile at the output's own size (no thumbnails:
+    artefacts a few pixels wide stay visible).
     The style tile is its centre square at the protocol style size, resized to the tile."""
     run_dir = evaluation.run_dir
     variants = [r.variant for r in results if r.rows]

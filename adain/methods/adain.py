@@ -28,11 +28,10 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 # The default (issue 14, experiments/skips/): the vgg16-imagenet decoder with a palette input and
 # skip inputs, fine-tuned on the CPU from the GPU decoder below.
 SHIPPED_DECODER = WEIGHTS / "decoder-vgg16-imagenet-skips.safetensors"
-DECODER_VGG16_IMAGENET_SKIPS = SHIPPED_DECODER
 # The previous default: the plain decoder trained on one lent GPU (experiments/gpu_decoder/).
 DECODER_VGG16_IMAGENET = WEIGHTS / "decoder-vgg16-imagenet.safetensors"
 # The default before that (issue 7): kept for comparisons; its encoder is the one of design.md's numbers.
-DECODER_VGG16_HED = SHIPPED_DECODER.with_name("decoder-vgg16-hed.safetensors")
+DECODER_VGG16_HED = WEIGHTS / "decoder-vgg16-hed.safetensors"
 
 
 def default_decoder_path() -> Path:
