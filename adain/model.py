@@ -74,11 +74,14 @@ class AdaINModel(nn.Module):
         """The shallower taps the decoder takes as skip inputs (adain.decoder.Decoder.add_skips)."""
         return tuple(getattr(self.decoder, "skip_taps", ()))
 
-    def encode_all(self, rgb: torch.Tensor, summarise: dict[str, Callable] | None = None) -> dict:
+    def encode_all(self, rgb: torch.Tensor, summarise: dict[str, Callable] | None = None,
+                   with_top: bool = True) -> dict:
         """(N, 3, H, W) RGB → {relu4_1: (N, 512, H/8, W/8), skip tap: (N, C, H/2^k, W/2^k)}; the
         taps in `summarise` give what its function returns of their map instead (VGGEncoder.forward),
-        their maps freed at once."""
-        return self.encoder(self.network_input(rgb), taps=(*self.skip_taps, DECODER_TOP_TAP), summarise=summarise)
+        their maps freed at once.  `with_top=False`: the skip taps only, the encoder stopping at
+        the deepest of them (a tile whose relu4_1 cells pass 1 kept: adain.tiling)."""
+        taps = (*self.skip_taps, DECODER_TOP_TAP) if with_top else self.skip_taps
+        return self.encoder(self.network_input(rgb), taps=taps, summarise=summarise)
 
     def folded_skip_taps(self, masks: torch.Tensor | None) -> tuple[str, ...]:
         """The skip taps whose content map the encoder need not keep (`skip_inputs` recomputes it):

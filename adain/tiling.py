@@ -28,7 +28,8 @@ Two passes, so that AdaIN normalises with the statistics of the whole image, not
      cells are also kept (the whole relu4_1 map, 16 B per image pixel in bf16: 133 MB at 4K).
   2. stylise: take each tile's features with the decoder halo from that map (or re-encode the
      tile with encoder + decoder halo), AdaIN with the global statistics, decode, and write the
-     centre into a uint8 (or float) buffer.
+     centre into a uint8 (or float) buffer.  A skip decoder also needs the tile's shallow maps:
+     re-encoded up to relu3_1 (its field: 10 px, a 2-cell halo) beside the kept relu4_1 cells.
 The full image exists only as uint8 (3 B/pixel in, 3 B/pixel out); everything float is per tile.
 """
 
@@ -61,11 +62,12 @@ LARGE_CACHED_TILE = 1024  # px; tiles this large spend ≤ 13 % on 32-px halos: 
 # (decode) per pixel of a 768² tile, 650 with a margin; 4K/8K end to end in experiments/bench.
 TILE_FIXED_BYTES = 150 << 20  # oneDNN scratch pads, float32 AdaIN copies, allocator slack
 TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 650}
-# A skip decoder's tiles re-encode in pass 2 (no relu4_1 map is kept) and hold the tile's relu2_1
-# and relu3_1 maps (192 B per pixel of the crop in float32) until the decoder has used them; its
-# relu1_1 is recomputed from the image and its AdaINs are folded into the projections
-# (adain.skip_inputs).  Measured (experiments/skips/tile_memory.py, 1536² fp32, peak RSS against
-# the same decoder without skips): +270 B per pixel of a 784² tile, +2 B per pixel untiled.  With
+# A skip decoder's tiles re-encode in pass 2 (up to relu3_1 where pass 1 kept the relu4_1 map, to
+# relu4_1 otherwise) and hold the tile's relu2_1 and relu3_1 maps (192 B per pixel of the crop in
+# float32) until the decoder has used them; its relu1_1 is recomputed from the image and its AdaINs
+# are folded into the projections (adain.skip_inputs).  Measured (experiments/skips/tile_memory.py,
+# 1536² fp32, peak RSS against the same decoder without skips): +270 B per pixel of a 784² tile
+# re-encoding to relu4_1, ~70–100 with the map kept; +2 B per pixel untiled.  With
 # masks the shallow targets are built and held: +380 B per pixel of a tile.  16-bit models hold
 # the maps at half the bytes: the same budget (not measured; bf16 is emulated on the AVX2 machine).
 SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 300, torch.float16: 300, torch.float32: 300}
@@ -89,17 +91,27 @@ DEFAULT_HEADROOM_PER_PIXEL = 20
 GPU_FREE_FRACTION = 0.9  # of the free GPU memory: leave some to the allocator and other work
 
 
-def encoder_halo_cells(arch: str) -> int:
-    """Encoder halo in relu4_1 cells (8 px): its receptive radius, rounded up to the cell grid.
+def encoder_halo_cells(arch: str, tap: str = DECODER_TOP_TAP) -> int:
+    """Encoder halo in relu4_1 cells (8 px): the receptive radius of `tap` (relu{b}_1), rounded
+    up to the cell grid.
 
     A 3×3 conv at stride s (relative to the image) widens the field by s px on each side; a
-    2×2 pool widens nothing but doubles s.  Up to relu4_1: blocks 1–3 and conv4_1.
+    2×2 pool widens nothing but doubles s.  Up to relu{b}_1: blocks 1 … b−1 and conv{b}_1
+    (relu4_1 of vgg16: 26 px → 4 cells; relu3_1: 10 px → 2 cells).
     """
+    last_block = int(tap[4])
     radius, stride = 0, 1
-    for block, convs in enumerate(ARCHITECTURES[arch][:4]):
-        radius += stride * (convs if block < 3 else 1)
+    for block, convs in enumerate(ARCHITECTURES[arch][:last_block], start=1):
+        radius += stride * (convs if block < last_block else 1)
         stride *= 2
     return math.ceil(radius / STRIDE)
+
+
+def skip_encoder_halo_cells(model: AdaINModel) -> int:
+    """Halo in cells that re-encoding a tile for a skip decoder's shallow maps needs: the
+    receptive radius of its deepest skip tap (0 for a decoder without skips)."""
+    taps = model.skip_taps
+    return max((encoder_halo_cells(model.decoder.arch, tap) for tap in taps), default=0)
 
 
 def decoder_halo_cells(arch: str, upsample: str = "nearest") -> int:
@@ -125,6 +137,16 @@ def total_halo(model: AdaINModel) -> int:
     """Pixels of context a pass-2 tile needs on each side (encoder + decoder halo)."""
     arch = model.decoder.arch
     return STRIDE * (encoder_halo_cells(arch) + decoder_halo_cells(arch, model.decoder.upsample))
+
+
+def kept_map_halo(model: AdaINModel) -> int:
+    """Pixels of context per side when pass 1 kept the relu4_1 map: pass 1 encodes with the
+    encoder halo; pass 2 decodes with the decoder halo and, for a skip decoder, re-encodes its
+    shallow maps with their (smaller) encoder halo around that."""
+    arch = model.decoder.arch
+    decoder_halo = decoder_halo_cells(arch, model.decoder.upsample)
+    skip_halo = decoder_halo + skip_encoder_halo_cells(model) if model.skip_taps else 0
+    return STRIDE * max(encoder_halo_cells(arch), decoder_halo, skip_halo)
 
 
 class TiledImage:
@@ -466,18 +488,18 @@ def stylize_tiled(
         finish: (stylised tile, content tile) → output tile, e.g. putting back the content's
             chroma; both (1, 3, h, w) float32.
         as_tensor: fill a float tensor instead of a uint8 array.
-        features: the whole relu4_1 map kept by pass 1, (1, C, h, w); None: re-encode each tile
-            (what a skip decoder always does: it needs the shallow taps too).
+        features: the whole relu4_1 map kept by pass 1, (1, C, h, w); None: re-encode each tile.
+            A skip decoder given the map still re-encodes each tile, but only up to its deepest
+            skip tap (relu3_1: about half the encoder's work, a halo of 2 cells instead of 4).
         masks_at_taps: a skip decoder's masks at each skip tap's size (`tap_masks`), with masks.
     """
     skip_taps = model.skip_taps
-    if skip_taps:
-        features = None
     if masks is not None and skip_taps and masks_at_taps is None:
         raise ValueError("stylize_tiled: a skip decoder with masks needs masks_at_taps (tiling.tap_masks)")
     arch = model.decoder.arch
     decoder_halo = decoder_halo_cells(arch, model.decoder.upsample)
-    input_halo = encoder_halo_cells(arch) + decoder_halo
+    # cells of image around the decoded ones that the encoder needs for what pass 2 encodes
+    encoder_halo = encoder_halo_cells(arch) if features is None else skip_encoder_halo_cells(model)
     out = OutputBuffer(image.height, image.width, as_tensor)
     # a palette decoder's content palette, where α or masks use it: of the whole image, as the
     # untiled run takes it (one more pass over the uint8 image, so only then)
@@ -489,18 +511,20 @@ def stylize_tiled(
         skips = None
         if features is not None:
             feat = kept_features(features[..., decoded.top:decoded.bottom, decoded.left:decoded.right], model.dtype)
-        else:
-            crop = centre.grown(input_halo, image.cells)
+        if features is None or skip_taps:
+            crop = decoded.grown(encoder_halo, image.cells)
             rgb = image.crop(*crop.pixels())
             net_input = model.network_input(transform(rgb) if transform else rgb)  # for the encoder and relu1_1
             # relu1_1 is recomputed where the skip inputs fold (no masks): pass 1 has its statistics
             unused = {tap: lambda feat: None for tap in model.folded_skip_taps(masks)}
-            feats = model.encode_all(net_input, unused)  # {tap: (1, C, crop h·f, crop w·f)}
+            # {tap: (1, C, crop h·f, crop w·f)}; relu4_1 too unless pass 1 kept it
+            feats = model.encode_all(net_input, unused, with_top=features is None)
             feats = {tap: f[..., (decoded.top - crop.top) * scale:(decoded.bottom - crop.top) * scale,
                             (decoded.left - crop.left) * scale:(decoded.right - crop.left) * scale]
                      for tap, f in feats.items() if tap not in unused
                      for scale in [STRIDE // tap_stride(tap) if tap != DECODER_TOP_TAP else 1]}
-            feat = feats[DECODER_TOP_TAP]
+            if features is None:
+                feat = feats.pop(DECODER_TOP_TAP)
             if skip_taps and masks is None:
                 offset = ((decoded.top - crop.top) * STRIDE, (decoded.left - crop.left) * STRIDE)
                 skips = model.skip_inputs(feats, net_input, styles, weights, alpha, content_stats, offset)
@@ -611,8 +635,7 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     if tile == 0:
         return None
     per_pixel = TILE_BYTES_PER_PIXEL.get(model.dtype, TILE_BYTES_PER_PIXEL[torch.float32])
-    skip_decoder = bool(getattr(model, "skip_taps", ()))
-    if skip_decoder:  # its tiles re-encode (pass 2 needs the shallow maps): no relu4_1 map is kept
+    if model.skip_taps:  # its tiles re-encode their shallow maps and hold them (or their targets)
         extra = SKIP_MASKED_TILE_BYTES_PER_PIXEL if masked else SKIP_TILE_BYTES_PER_PIXEL
         per_pixel += extra.get(model.dtype, extra[torch.float32])
     halo = total_halo(model)
@@ -627,7 +650,7 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
         available = room - image_bytes_per_pixel * height * width
     if tile is not None:
         check_tile(tile)
-        for dtype in kept_map_dtypes(model) if not skip_decoder else []:
+        for dtype in kept_map_dtypes(model):
             cached_available = available - feature_map_bytes(model, height, width, dtype)
             if cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * per_pixel:
                 return TilePlan(tile, keep_features=True, feature_dtype=dtype)
@@ -635,13 +658,13 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     padded = (-(-height // STRIDE) * STRIDE) * (-(-width // STRIDE) * STRIDE)
     if TILE_FIXED_BYTES + padded * (per_pixel + UNTILED_EXTRA_BYTES_PER_PIXEL) <= room:
         return None
-    # With pass 1's features kept, neither pass needs more than one halo (pass 2 does not encode).
+    # With pass 1's features kept, neither pass needs more than one halo (pass 2 does not encode,
+    # or for a skip decoder only up to relu3_1: `kept_map_halo`).
     # The exact map while its tiles stay large (halo work ≤ 13 %), else the half-size one if that
     # gives larger tiles: at 4K/8K the halos, not the precision, decide the wall time.
-    arch = model.decoder.arch
-    kept_halo = STRIDE * max(encoder_halo_cells(arch), decoder_halo_cells(arch, model.decoder.upsample))
+    kept_halo = kept_map_halo(model)
     best = None
-    for dtype in kept_map_dtypes(model) if not skip_decoder else []:
+    for dtype in kept_map_dtypes(model):
         cached_tile = min(_tile_for(available - feature_map_bytes(model, height, width, dtype), per_pixel, kept_halo),
                           image_side)
         if cached_tile >= min(LARGE_CACHED_TILE, image_side):

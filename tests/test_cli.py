@@ -302,8 +302,8 @@ def test_batched_outputs_equal_one_at_a_time(tmp_path, decoder_file):
     assert code == 2  # the broken file; every other output is written
     for content in contents:
         name = f"{content.stem}_stylized_s.png"
-        single = torch.from_numpy(np.asarray(Image.open(tmp_path / "single" / name))).float()
-        batched = torch.from_numpy(np.asarray(Image.open(tmp_path / "batched" / name))).float()
+        single = torch.from_numpy(np.array(Image.open(tmp_path / "single" / name))).float()
+        batched = torch.from_numpy(np.array(Image.open(tmp_path / "batched" / name))).float()
         assert (single - batched).abs().max() <= 1  # equal up to one 8-bit level
 
 

@@ -1,7 +1,8 @@
 """Skip decoders (issue 14): the AdaIN targets of relu3_1 / relu2_1 / relu1_1 as extra decoder
 inputs.  Zero-initialised projections = the plain decoder; saved = loaded; the targets follow
 weights, masks and α as relu4_1's do; decode(encode(x)) is α = 0; tiled = untiled; video smoothing
-keeps them; training reaches them; unknown taps are one-line errors."""
+keeps them; training reaches them; unknown taps are one-line errors; pass 2 beside a kept relu4_1
+map re-encodes only the shallow maps."""
 
 from __future__ import annotations
 
@@ -191,18 +192,53 @@ def test_smoothed_video_statistics_carry_the_skip_taps(model):
     torch.testing.assert_close(smoothed.skips["relu1_1"].mean, expected)
 
 
-def test_tile_plans_budget_for_the_skip_maps_and_keep_no_feature_map(model, hed_encoder):
+def test_tile_plans_keep_the_relu4_1_map_and_budget_for_the_shallow_maps(model, hed_encoder):
+    """A skip decoder keeps pass 1's relu4_1 map like any decoder (pass 2 re-encodes only up to
+    relu3_1), its tiles paying for the shallow maps they hold: smaller than a plain decoder's."""
     from adain import tiling
 
     plain = AdaINModel(hed_encoder, Decoder("vgg16", upsample="bilinear")).eval()
     budget = dict(max_memory=2 << 30, in_use=700 << 20)
     with_skips, without = tiling.choose_tile(model, 2160, 3840, **budget), tiling.choose_tile(plain, 2160, 3840, **budget)
-    assert without.keep_features and not with_skips.keep_features  # pass 2 re-encodes for the shallow maps
-    side = with_skips.tile + 2 * tiling.total_halo(model)
+    assert with_skips.keep_features and without.keep_features
+    assert with_skips.tile < without.tile
+    side = with_skips.tile + 2 * tiling.kept_map_halo(model)
     per_pixel = tiling.TILE_BYTES_PER_PIXEL[torch.float32] + tiling.SKIP_TILE_BYTES_PER_PIXEL[torch.float32]
-    available = (2 << 30) - (700 << 20) - tiling.IMAGE_BYTES_PER_PIXEL * 2160 * 3840
+    available = ((2 << 30) - (700 << 20) - tiling.IMAGE_BYTES_PER_PIXEL * 2160 * 3840
+                 - tiling.feature_map_bytes(model, 2160, 3840, with_skips.feature_dtype))
     assert tiling.TILE_FIXED_BYTES + side ** 2 * per_pixel <= available < tiling.TILE_FIXED_BYTES + (side + 16) ** 2 * per_pixel
-    assert tiling.choose_tile(model, 2160, 3840, tile=512, **budget).keep_features is False
+    # relu3_1's field (10 px) is 2 cells; bilinear decoder 5: 7 cells, not the 9 of re-encoding to relu4_1
+    assert tiling.kept_map_halo(model) == 56 < tiling.total_halo(model) == 72
+    assert tiling.choose_tile(model, 2160, 3840, tile=512, **budget).keep_features
+    tight = dict(max_memory=(700 << 20) + (600 << 20), in_use=700 << 20)  # no room for the map: re-encode
+    assert tiling.choose_tile(model, 2160, 3840, tile=512, **tight).keep_features is False
     # with masks the shallow targets are built and held: smaller tiles; without, 512² runs untiled
     assert tiling.choose_tile(model, 2160, 3840, masked=True, **budget).tile < with_skips.tile
     assert tiling.choose_tile(model, 512, 512, max_memory=(700 << 20) + (512 << 20), in_use=700 << 20) is None
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["folded", "masks"])
+def test_pass_two_with_the_kept_map_equals_re_encoding_with_a_skip_decoder(model, masked):
+    """Pass 2 given pass 1's relu4_1 map re-encodes the tile only up to relu3_1, with that tap's
+    smaller halo: the same image as re-encoding everything (and as untiled: the test above)."""
+    from adain import tiling
+
+    content = image(90, 70, seed=1)
+    tile_image = tiling.TiledImage(content)
+    styles = [model.style_stats(image(64, 64, seed=s)) for s in (2, 3)]
+    masks = masks_at_taps = None
+    if masked:
+        height, width = content.shape[-2:]
+        ramp = torch.linspace(0, 1, width).view(1, 1, 1, -1).expand(1, 1, height, -1)
+        full = torch.cat([1 - ramp, ramp], dim=1)
+        masks, masks_at_taps = tiling.mask_cells(full), tiling.tap_masks(full, model.skip_taps)
+    use = styles if masked else styles[:1]
+    with torch.inference_mode():
+        stats, features = tiling.content_statistics(model, tile_image, 64, masks, keep_features=True,
+                                                    masks_at_taps=masks_at_taps)
+        kept = tiling.stylize_tiled(model, tile_image, use, stats, 64, masks=masks, alpha=0.8, as_tensor=True,
+                                    features=features, masks_at_taps=masks_at_taps)
+        re_encoded = tiling.stylize_tiled(model, tile_image, use, stats, 64, masks=masks, alpha=0.8,
+                                          as_tensor=True, masks_at_taps=masks_at_taps)
+    assert kept.data.std() > 0.02
+    torch.testing.assert_close(kept.data, re_encoded.data, atol=2e-5, rtol=0)

@@ -12,3 +12,9 @@ run() {
 run 4k-default-skips ""
 run 4k-max-memory-12G-skips "--max-memory 12G"
 run 4k-default-previous "--decoder adain/weights/decoder-vgg16-imagenet.safetensors"
+# 8K at the defaults (~10 min; needs $B/content_8k.jpg): EIGHT_K=1 bash experiments/skips/defaults_4k.sh
+if [ "${EIGHT_K:-0}" = 1 ]; then
+  /usr/bin/time -f "8k-default-skips peak_rss_kib=%M wall_s=%e" .venv/bin/python -m adain stylize \
+    --content $B/content_8k.jpg --style ../shared/data/style/val/adain_la_muse.jpg --content-size 0 \
+    --output "$B/out_8k-default-skips.jpg" --overwrite --no-progress
+fi
