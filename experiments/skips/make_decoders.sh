@@ -3,7 +3,7 @@
 # export was), and the same of its continuation with half the identity weight
 # (runs/cpu-skips-id25/export/skips-id25.safetensors).  The palette decoder it started from is made
 # by experiments/palette/make_decoders.sh when missing.
-#   bash experiments/skips/make_decoders.sh [RUN_DIR EXPORT_NAME]   (default: both runs)
+#   bash experiments/skips/make_decoders.sh [RUN_DIR EXPORT_NAME [RECIPE_TAIL]]   (default: both runs)
 set -eu
 cd "$(dirname "$0")/../.."
 [ -f runs/cpu-palette/export/palette.safetensors ] || bash experiments/palette/make_decoders.sh
@@ -21,7 +21,7 @@ export_run() {  # run dir, export file name
         hardware="2-core AVX2 CPU, fp32"
 }
 if [ $# -ge 2 ]; then
-    export_run "$1" "$2" ""
+    export_run "$1" "$2" "${3:-}"
 else
     [ -f runs/cpu-skips/export/skips.safetensors ] || export_run runs/cpu-skips skips.safetensors ""
     export_run runs/cpu-skips-id25 skips-id25.safetensors \
