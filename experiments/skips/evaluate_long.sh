@@ -9,12 +9,6 @@ HERE=experiments/skips
 LOGS=runs/cpu-skips-long
 bash $HERE/make_decoders.sh $LOGS skips-long.safetensors \
     " to step 556, then optim.identity_weight=0.25 (runs/cpu-skips-id25 to step 959, runs/cpu-skips-long)"
-for pairing in b a; do
-    .venv/bin/python eval.py --config $HERE/eval_${pairing}_long.yaml wandb.mode=offline > $LOGS/eval-$pairing.log 2>&1
-    cp runs/eval/skips_long_$pairing/report.md $HERE/eval_${pairing}_long_report.md
-    .venv/bin/python experiments/structure/effnet_content.py runs/eval/skips_long_$pairing | tee $HERE/effnet_content_${pairing}_long.txt
-done
-.venv/bin/python experiments/cpu_decoder/evaluate.py --decoder $LOGS/export/skips-long.safetensors \
-    --json $HERE/protocol_skips_long.json > $LOGS/protocol.log
+bash $HERE/evaluate_stage.sh long $LOGS $LOGS/export/skips-long.safetensors
 .venv/bin/python eval.py --config experiments/outside_pairs/eval_c_long.yaml wandb.mode=offline > $LOGS/eval-c.log 2>&1
 cp runs/eval/outside_c_long/report.md experiments/outside_pairs/eval_c_long_report.md
