@@ -233,12 +233,20 @@ def test_pass_two_with_the_kept_map_equals_re_encoding_with_a_skip_decoder(model
         full = torch.cat([1 - ramp, ramp], dim=1)
         masks, masks_at_taps = tiling.mask_cells(full), tiling.tap_masks(full, model.skip_taps)
     use = styles if masked else styles[:1]
-    with torch.inference_mode():
-        stats, features = tiling.content_statistics(model, tile_image, 64, masks, keep_features=True,
-                                                    masks_at_taps=masks_at_taps)
-        kept = tiling.stylize_tiled(model, tile_image, use, stats, 64, masks=masks, alpha=0.8, as_tensor=True,
-                                    features=features, masks_at_taps=masks_at_taps)
-        re_encoded = tiling.stylize_tiled(model, tile_image, use, stats, 64, masks=masks, alpha=0.8,
-                                          as_tensor=True, masks_at_taps=masks_at_taps)
+    conv4_1_runs = []  # pass 2 beside the kept map must not reach relu4_1
+    hook = model.encoder.convs["conv4_1"].register_forward_hook(lambda *args: conv4_1_runs.append(1))
+    try:
+        with torch.inference_mode():
+            stats, features = tiling.content_statistics(model, tile_image, 64, masks, keep_features=True,
+                                                        masks_at_taps=masks_at_taps)
+            conv4_1_runs.clear()
+            kept = tiling.stylize_tiled(model, tile_image, use, stats, 64, masks=masks, alpha=0.8, as_tensor=True,
+                                        features=features, masks_at_taps=masks_at_taps)
+            kept_runs = len(conv4_1_runs)
+            re_encoded = tiling.stylize_tiled(model, tile_image, use, stats, 64, masks=masks, alpha=0.8,
+                                              as_tensor=True, masks_at_taps=masks_at_taps)
+    finally:
+        hook.remove()
+    assert kept_runs == 0 and len(conv4_1_runs) == len(tiling.tile_grid(tile_image.cells, 64)) > 1
     assert kept.data.std() > 0.02
     torch.testing.assert_close(kept.data, re_encoded.data, atol=2e-5, rtol=0)
