@@ -102,6 +102,14 @@ class OptimConfig:
     # kept ~0.6× Magenta's fine detail and lost on EfficientNet content distance (issue 14).
     structure_weight: float = 0.0
     structure_taps: list[str] = field(default_factory=lambda: ["relu2_1", "relu3_1"])
+    # Sliced Wasserstein term (adain.losses.sliced_wasserstein_loss): the decoded image's pixels
+    # ("rgb") and features at the other `sw_taps` must have the style's whole distribution, each
+    # tap seen along `sw_projections` random directions per step, relative to the style's energy:
+    #   sw_weight · Σ_tap SW₂²(φ_tap(g(t)), φ_tap(s)) / E[φ_tap(s)²]
+    # Mean/std targets admit a grey blend of a bimodal palette; quantiles do not (issue 14).
+    sw_weight: float = 0.0
+    sw_taps: list[str] = field(default_factory=lambda: ["rgb", "relu1_1", "relu2_1", "relu3_1", "relu4_1"])
+    sw_projections: int = 64
 
 
 @dataclass

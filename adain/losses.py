@@ -2,7 +2,9 @@
 
 AdaIN (Huang & Belongie 2017, §6.2): `content_loss`, `style_stats_loss`, and their scale-free
 forms `relative_content_loss`, `relative_style_stats_loss`; `colour_stats_loss` (the same mean/std
-matching on the pixels, an addition for issue 14).
+matching on the pixels, an addition for issue 14); `sliced_wasserstein_loss` (the whole
+distribution of the pixels or of a layer's features, not only its mean/std: Heitz et al. 2021,
+"A sliced Wasserstein loss for neural texture synthesis").
 Johnson et al. (2016, §3): `feature_loss`, `gram_style_loss`, `total_variation_loss`.
 
 Features are dicts {tap: (N, C, H, W)} from the encoder.  MSE is the mean over all elements.
@@ -71,6 +73,33 @@ def colour_stats_loss(output: torch.Tensor, style: torch.Tensor) -> torch.Tensor
     A palette 0.1 too dark in every channel costs 0.03."""
     out, target = mean_std(output.float()), mean_std(style.float())
     per_sample = (out.mean - target.mean).square().sum(dim=(1, 2, 3)) + (out.std - target.std).square().sum(dim=(1, 2, 3))
+    return per_sample.mean()
+
+
+def sliced_wasserstein_loss(output: torch.Tensor, style: torch.Tensor, projections: int,
+                            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sliced Wasserstein-2 distance between the per-position vectors of `output` and `style`,
+    relative to the style's own energy along the same directions, per sample, averaged over the batch.
+
+    (N, C, H, W), (N, C, h, w) → scalar.  Each of `projections` random unit directions in C
+    dimensions (the same for the whole batch, drawn afresh each call) turns the H·W vectors of
+    an image into H·W numbers; sorted, they are that direction's quantiles, and the loss is the
+    mean squared difference of the output's and the style's quantiles (the style's interpolated
+    to H·W when the sizes differ) over the mean square of the style's.  A bimodal palette (blue
+    and white under an orange sky) has the same mean/std as a grey blend of it; its quantiles do
+    not, which is why the AdaIN and colour mean/std losses let decoders paint such styles in the
+    photo's own colours (issue 14, experiments/skips/style_gap.py).  The style side gets no
+    gradient; the sort passes the output's gradient back to the positions it came from.
+    """
+    n, channels = output.shape[:2]
+    directions = torch.randn(channels, projections, generator=generator, device=output.device)
+    directions = directions / directions.norm(dim=0, keepdim=True)  # (C, K) unit columns
+    out = torch.einsum("nchw,ck->nkhw", output.float(), directions).flatten(2).sort(dim=2).values  # (N, K, H·W)
+    with torch.no_grad():
+        ref = torch.einsum("nchw,ck->nkhw", style.float(), directions).flatten(2).sort(dim=2).values  # (N, K, h·w)
+        if ref.shape[2] != out.shape[2]:  # quantiles at the output's count of positions
+            ref = F.interpolate(ref, size=out.shape[2], mode="linear", align_corners=True)
+    per_sample = (out - ref).square().mean(dim=(1, 2)) / ref.square().mean(dim=(1, 2)).clamp_min(1e-8)
     return per_sample.mean()
 
 

@@ -30,8 +30,8 @@ from adain.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.errors import UserError
 from adain.io import open_image, pil_to_tensor, resize_shorter
 from adain.losses import (colour_stats_loss, content_loss, feature_loss, gram_style_loss, relative_content_loss,
-                          relative_feature_loss, relative_style_stats_loss, structure_loss, style_stats_loss,
-                          total_variation_loss)
+                          relative_feature_loss, relative_style_stats_loss, sliced_wasserstein_loss, structure_loss,
+                          style_stats_loss, total_variation_loss)
 from adain.model import AdaINModel
 from adain.transformer_net import TransformerNet
 
@@ -44,17 +44,20 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
         loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²  [+ w_id · identity]
                                                                  [+ w_col · ‖μ,σ(g(t)) − μ,σ(s)‖²]
                                                                  [+ w_st · Σ_l ‖n(φ_l(g(t))) − n(φ_l(c))‖²]
+                                                                 [+ w_sw · Σ_l SW₂²(φ_l(g(t)), φ_l(s)) / E[φ_l(s)²]]
 
     each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
     to [0, 1] before it is scored when cfg.optim.clamp_output.  The identity term (OptimConfig)
     decodes the content's own features; with w_c = λ = 0 it is the only term and no style is encoded.
-    n is instance normalisation (adain.losses.structure_loss) at optim.structure_taps.
+    n is instance normalisation (adain.losses.structure_loss) at optim.structure_taps; SW₂ the
+    sliced Wasserstein distance at optim.sw_taps ("rgb": the pixels themselves).
     """
     optim = cfg.optim
     relative = optim.loss_scale == "relative"
     stylise = optim.content_weight > 0 or optim.style_weight > 0
     encoder = model.encoder
     structure_taps = tuple(optim.structure_taps) if optim.structure_weight > 0 else ()
+    sw_taps = tuple(tap for tap in optim.sw_taps if tap != "rgb") if optim.sw_weight > 0 else ()
     zero = torch.zeros((), device=content.device)
     losses: dict[str, torch.Tensor] = {}
     total = zero
@@ -66,8 +69,8 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             content_feat = content_feats[CONTENT_TAP]
         if stylise:
             with torch.no_grad():
-                style_feats = encoder(style, taps=STYLE_TAPS)
-                style_stats = {tap: AF.mean_std(f) for tap, f in style_feats.items()}
+                style_feats = encoder(style, taps=tuple(dict.fromkeys([*STYLE_TAPS, *sw_taps])))
+                style_stats = {tap: AF.mean_std(style_feats[tap]) for tap in STYLE_TAPS}
                 target = AF.adain(content_feat, style_stats[CONTENT_TAP])  # (B, 512, S/8, S/8) fp32
                 # a skip decoder's shallow targets, AdaIN at each skip tap: {tap: (B, C, S/2^k, S/2^k)}
                 skips = {tap: AF.adain(content_feats[tap], style_stats[tap]).to(memory_format=model.memory_format)
@@ -78,7 +81,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             output = decoder(target.to(memory_format=model.memory_format), **extra)
             if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
                 output = output.clamp(0, 1)
-            output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps])))
+            output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps, *sw_taps])))
             loss_c = (relative_content_loss if relative else content_loss)(output_feats, target)
             loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
             total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
@@ -91,6 +94,11 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 loss_structure = structure_loss(output_feats, content_feats, structure_taps)
                 total = total + optim.structure_weight * loss_structure
                 losses.update(loss_structure=loss_structure.detach())
+            if optim.sw_weight > 0:
+                pairs = [(output, style) if tap == "rgb" else (output_feats[tap], style_feats[tap]) for tap in optim.sw_taps]
+                loss_sw = sum(sliced_wasserstein_loss(out, ref, optim.sw_projections) for out, ref in pairs)
+                total = total + optim.sw_weight * loss_sw
+                losses.update(loss_sw=loss_sw.detach())
         if optim.identity_weight > 0:
             extra = {"palette": AF.palette_vector(AF.mean_std(content.float()))} if model.takes_palette else {}
             if model.skip_taps:  # the content's own shallow features: AdaIN of c to itself is c
@@ -125,6 +133,12 @@ class AdaINObjective:
         if unknown:
             raise UserError(f"optim.structure_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
                             f"(expected names from {encoder.tap_names})")
+        unknown = set(cfg.optim.sw_taps) - {"rgb", *encoder.tap_names} if cfg.optim.sw_weight > 0 else set()
+        if unknown:
+            raise UserError(f"optim.sw_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
+                            f"(expected rgb or names from {encoder.tap_names})")
+        if cfg.optim.sw_weight > 0 and cfg.optim.sw_projections < 1:
+            raise UserError(f"optim.sw_projections {cfg.optim.sw_projections}: expected at least 1")
         from adain.decoder import SKIP_TAPS
 
         unknown = sorted(set(cfg.model.decoder_skips) - set(SKIP_TAPS))

@@ -6,7 +6,6 @@
 #   bash experiments/skips/make_decoders.sh [RUN_DIR EXPORT_NAME [RECIPE_TAIL]]   (default: both runs)
 set -eu
 cd "$(dirname "$0")/../.."
-[ -f runs/cpu-palette/export/palette.safetensors ] || bash experiments/palette/make_decoders.sh
 export_run() {  # run dir, export file name
     local out="$1/export" run="$1/checkpoints"
     [ -f "$run/latest.pt" ] || { echo "$run/latest.pt: not found, skipped"; return; }
@@ -22,7 +21,8 @@ export_run() {  # run dir, export file name
 }
 if [ $# -ge 2 ]; then
     export_run "$1" "$2" "${3:-}"
-else
+else  # the first stage's warm start, for the eval configs that still compare it
+    [ -f runs/cpu-palette/export/palette.safetensors ] || bash experiments/palette/make_decoders.sh
     [ -f runs/cpu-skips/export/skips.safetensors ] || export_run runs/cpu-skips skips.safetensors ""
     export_run runs/cpu-skips-id25 skips-id25.safetensors \
         " to step 556, then optim.identity_weight=0.25 (runs/cpu-skips-id25)"
