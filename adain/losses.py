@@ -78,20 +78,22 @@ def colour_stats_loss(output: torch.Tensor, style: torch.Tensor) -> torch.Tensor
 
 def sliced_wasserstein_loss(output: torch.Tensor, style: torch.Tensor, projections: int,
                             generator: torch.Generator | None = None) -> torch.Tensor:
-    """Sliced Wasserstein-2 distance between the per-position vectors of `output` and `style`,
-    relative to the style's own energy along the same directions, per sample, averaged over the batch.
+    """Sliced Wasserstein-2 distance between the per-position vectors of `output` and `style`
+    (image by image), relative to the styles' energy along the same directions.
 
     (N, C, H, W), (N, C, h, w) → scalar.  Each of `projections` random unit directions in C
     dimensions (the same for the whole batch, drawn afresh each call) turns the H·W vectors of
     an image into H·W numbers; sorted, they are that direction's quantiles, and the loss is the
     mean squared difference of the output's and the style's quantiles (the style's interpolated
-    to H·W when the sizes differ) over the mean square of the style's.  A bimodal palette (blue
-    and white under an orange sky) has the same mean/std as a grey blend of it; its quantiles do
-    not, which is why the AdaIN and colour mean/std losses let decoders paint such styles in the
+    to H·W when the sizes differ) over the mean square of the style's, both over the whole batch:
+    scale-free across layers, and a dark style cannot blow up its own sample's term (the first run,
+    with a per-sample ratio and no gradient clipping, diverged at step ~190: experiments/skips/
+    README.md).  A bimodal palette (blue and white under an orange sky) has the same mean/std as a
+    grey blend of it; its quantiles do not, which is why the AdaIN and colour mean/std losses let decoders paint such styles in the
     photo's own colours (issue 14, experiments/skips/style_gap.py).  The style side gets no
     gradient; the sort passes the output's gradient back to the positions it came from.
     """
-    n, channels = output.shape[:2]
+    channels = output.shape[1]
     directions = torch.randn(channels, projections, generator=generator, device=output.device)
     directions = directions / directions.norm(dim=0, keepdim=True)  # (C, K) unit columns
     out = torch.einsum("nchw,ck->nkhw", output.float(), directions).flatten(2).sort(dim=2).values  # (N, K, H·W)
@@ -99,8 +101,7 @@ def sliced_wasserstein_loss(output: torch.Tensor, style: torch.Tensor, projectio
         ref = torch.einsum("nchw,ck->nkhw", style.float(), directions).flatten(2).sort(dim=2).values  # (N, K, h·w)
         if ref.shape[2] != out.shape[2]:  # quantiles at the output's count of positions
             ref = F.interpolate(ref, size=out.shape[2], mode="linear", align_corners=True)
-    per_sample = (out - ref).square().mean(dim=(1, 2)) / ref.square().mean(dim=(1, 2)).clamp_min(1e-8)
-    return per_sample.mean()
+    return (out - ref).square().mean() / ref.square().mean().clamp_min(1e-8)
 
 
 def relative_feature_loss(output_feats: Mapping[str, torch.Tensor], target_feats: Mapping[str, torch.Tensor],

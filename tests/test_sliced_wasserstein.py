@@ -62,6 +62,18 @@ def test_sliced_wasserstein_is_scale_free_and_its_gradient_reaches_the_output():
     assert after < loss
 
 
+def test_a_nearly_black_style_does_not_dominate_the_batch():
+    # The energy is the batch's: a style at 1 % brightness whose output is 0.05 too bright costs
+    # its absolute error over the batch's energy, not ×(1/its own tiny energy).
+    generator = torch.Generator().manual_seed(2)
+    style = torch.rand(2, 3, 16, 16, generator=generator)
+    style[1] *= 0.01
+    output = style.clone()
+    output[1] += 0.05
+    loss = sliced_wasserstein_loss(output, style, projections=16).item()
+    assert 0.0 < loss < 0.05  # per-sample ratios: ~39 (that sample ~78: 0.05² against its ~3·10⁻⁵)
+
+
 def test_sliced_wasserstein_term_joins_the_losses():
     cfg = load_config(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml", ["init_decoder=null"])
     torch.manual_seed(0)
