@@ -67,10 +67,12 @@ TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 
 # float32) until the decoder has used them; its relu1_1 is recomputed from the image and its AdaINs
 # are folded into the projections (adain.skip_inputs).  Measured (experiments/skips/tile_memory.py,
 # 1536² fp32, peak RSS against the same decoder without skips): +270 B per pixel of a 784² tile
-# re-encoding to relu4_1, ~70–100 with the map kept; +2 B per pixel untiled.  With
+# re-encoding to relu4_1, ~70–100 with the map kept (SKIP_KEPT_…: 150 gives 560-px tiles at 4K,
+# 1.28 GB peak; 512 px at 8K, 1.71 GB; experiments/skips/defaults_4k.txt); +2 B per pixel untiled.  With
 # masks the shallow targets are built and held: +380 B per pixel of a tile.  16-bit models hold
 # the maps at half the bytes: the same budget (not measured; bf16 is emulated on the AVX2 machine).
 SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 300, torch.float16: 300, torch.float32: 300}
+SKIP_KEPT_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 150, torch.float16: 150, torch.float32: 150}
 SKIP_MASKED_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 450, torch.float16: 450, torch.float32: 450}
 # The untiled path also holds the whole content and output as float32 (12 + 12 B/pixel).
 UNTILED_EXTRA_BYTES_PER_PIXEL = 100
@@ -634,10 +636,12 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     """
     if tile == 0:
         return None
-    per_pixel = TILE_BYTES_PER_PIXEL.get(model.dtype, TILE_BYTES_PER_PIXEL[torch.float32])
+    per_pixel = kept_per_pixel = TILE_BYTES_PER_PIXEL.get(model.dtype, TILE_BYTES_PER_PIXEL[torch.float32])
     if model.skip_taps:  # its tiles re-encode their shallow maps and hold them (or their targets)
         extra = SKIP_MASKED_TILE_BYTES_PER_PIXEL if masked else SKIP_TILE_BYTES_PER_PIXEL
+        kept_extra = SKIP_MASKED_TILE_BYTES_PER_PIXEL if masked else SKIP_KEPT_TILE_BYTES_PER_PIXEL
         per_pixel += extra.get(model.dtype, extra[torch.float32])
+        kept_per_pixel += kept_extra.get(model.dtype, kept_extra[torch.float32])
     halo = total_halo(model)
     image_side = max(-(-height // STRIDE), -(-width // STRIDE)) * STRIDE  # one tile covers it all
     on_gpu = max_memory is None and (gpu_free is not None or model.device.type == "cuda")
@@ -652,7 +656,7 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
         check_tile(tile)
         for dtype in kept_map_dtypes(model):
             cached_available = available - feature_map_bytes(model, height, width, dtype)
-            if cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * per_pixel:
+            if cached_available >= TILE_FIXED_BYTES + (min(tile, image_side) + 2 * halo) ** 2 * kept_per_pixel:
                 return TilePlan(tile, keep_features=True, feature_dtype=dtype)
         return TilePlan(tile, keep_features=False)
     padded = (-(-height // STRIDE) * STRIDE) * (-(-width // STRIDE) * STRIDE)
@@ -665,7 +669,7 @@ def choose_tile(model: AdaINModel, height: int, width: int, tile: int | None = N
     kept_halo = kept_map_halo(model)
     best = None
     for dtype in kept_map_dtypes(model):
-        cached_tile = min(_tile_for(available - feature_map_bytes(model, height, width, dtype), per_pixel, kept_halo),
+        cached_tile = min(_tile_for(available - feature_map_bytes(model, height, width, dtype), kept_per_pixel, kept_halo),
                           image_side)
         if cached_tile >= min(LARGE_CACHED_TILE, image_side):
             return TilePlan(cached_tile, keep_features=True, feature_dtype=dtype)

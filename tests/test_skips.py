@@ -203,7 +203,7 @@ def test_tile_plans_keep_the_relu4_1_map_and_budget_for_the_shallow_maps(model, 
     assert with_skips.keep_features and without.keep_features
     assert with_skips.tile < without.tile
     side = with_skips.tile + 2 * tiling.kept_map_halo(model)
-    per_pixel = tiling.TILE_BYTES_PER_PIXEL[torch.float32] + tiling.SKIP_TILE_BYTES_PER_PIXEL[torch.float32]
+    per_pixel = tiling.TILE_BYTES_PER_PIXEL[torch.float32] + tiling.SKIP_KEPT_TILE_BYTES_PER_PIXEL[torch.float32]
     available = ((2 << 30) - (700 << 20) - tiling.IMAGE_BYTES_PER_PIXEL * 2160 * 3840
                  - tiling.feature_map_bytes(model, 2160, 3840, with_skips.feature_dtype))
     assert tiling.TILE_FIXED_BYTES + side ** 2 * per_pixel <= available < tiling.TILE_FIXED_BYTES + (side + 16) ** 2 * per_pixel
