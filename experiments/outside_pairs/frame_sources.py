@@ -1,4 +1,5 @@
-"""Where pairing C's frame scores come from (issue 14 diagnostic; README.md, "The frame on pairing C").
+"""Where pairing C's frame scores come from (issue 14 diagnostic; experiments/outside_pairs/README.md,
+"The frame on pairing C").
 
 The frame score (adain.evaluation.artefacts) divides the output's border ratio — gradient energy in
 the outer 8-px band over the next band inwards — by the content's, so that what the photo itself
@@ -13,7 +14,7 @@ This prints, from an evaluation run's metrics.csv and its saved outputs:
    from all four sides of output and content alike (a line in the outermost pixels drops out;
    a decoder's frame, 4–8 px wide, stays in).
 
-    .venv/bin/python experiments/outside_pairs/frame_sources.py runs/eval/outside_c_sw
+    .venv/bin/python experiments/outside_pairs/frame_sources.py runs/eval/outside_c_sw_long
 """
 
 from __future__ import annotations

@@ -16,3 +16,6 @@ bash $HERE/evaluate_stage.sh sw_long $LOGS $LOGS/export/sw-long.safetensors
 cp runs/eval/outside_c_sw_long/report.md experiments/outside_pairs/eval_c_sw_long_report.md
 .venv/bin/python $HERE/style_gap.py runs/eval/skips_sw_long_a --pair bsds_112090.jpg artflow_wave_kanagawa.jpg \
     | tee $HERE/style_gap_a_sw_long.txt
+{ echo "# .venv/bin/python experiments/outside_pairs/frame_sources.py runs/eval/outside_c_sw_long"
+  .venv/bin/python experiments/outside_pairs/frame_sources.py runs/eval/outside_c_sw_long; } \
+    | tee experiments/outside_pairs/frame_sources_c.txt
