@@ -5,6 +5,8 @@
 # export and Magenta, design.md's protocol, the EfficientNet content distance taken apart, pairing C
 # (get_images.py first), the wave style's per-tap gap and the frame's sources.  Logs under runs/cpu-sw/.
 # The fourth stage's export (sw.safetensors) must exist: evaluate_sw.sh makes it.
+# It exports from the run's latest checkpoints: the fifth stage is steps 650/700/746; once the run has
+# trained on (the sixth stage, evaluate_sw6.sh), re-running it exports the later steps instead.
 set -eu
 cd "$(dirname "$0")/../.."
 HERE=experiments/skips
