@@ -4,7 +4,7 @@
 # TAG names eval_{a,b}_TAG.yaml (run dirs runs/eval/skips_TAG_{a,b}) and the files written
 # (eval_{a,b}_TAG_report.md, effnet_content_{a,b}_TAG.txt, protocol_skips_TAG.json); LOGS is the
 # training run's directory (logs go there); EXPORT the decoder the protocol scores.
-# Used by evaluate_id25.sh and evaluate_long.sh.
+# Used by evaluate_id25.sh, evaluate_long.sh and the sliced Wasserstein stages (evaluate_sw*.sh, evaluate_cw15.sh).
 set -eu
 cd "$(dirname "$0")/../.."
 HERE=experiments/skips

@@ -13,13 +13,7 @@ LOGS=runs/cpu-sw
 bash $HERE/make_decoders.sh $LOGS sw6.safetensors \
     " to step 1,440 (identity 0.25 from step 556), then configs/train/cpu_sw.yaml (sliced Wasserstein term, runs/cpu-sw)"
 bash $HERE/evaluate_stage.sh sw6 $LOGS $LOGS/export/sw6.safetensors
-.venv/bin/python eval.py --config experiments/outside_pairs/eval_c_sw6.yaml wandb.mode=offline > $LOGS/eval-c.log 2>&1
-cp runs/eval/outside_c_sw6/report.md experiments/outside_pairs/eval_c_sw6_report.md
-.venv/bin/python $HERE/style_gap.py runs/eval/skips_sw6_a --pair bsds_112090.jpg artflow_wave_kanagawa.jpg \
-    | tee $HERE/style_gap_a_sw6.txt
-{ echo "# .venv/bin/python experiments/outside_pairs/frame_sources.py runs/eval/outside_c_sw6"
-  .venv/bin/python experiments/outside_pairs/frame_sources.py runs/eval/outside_c_sw6; } \
-    | tee experiments/outside_pairs/frame_sources_c_sw6.txt
+bash $HERE/evaluate_outside.sh sw6 $LOGS
 # decode(encode(x)) of the 40 content/val photos at 512 px (issue 14's reconstruction measure): the
 # vgg16-hed decoder (the default before issue 14), the default, the fifth stage and the sixth.
 .venv/bin/python experiments/cpu_imagenet/reconstruct.py adain/weights/decoder-vgg16-hed.safetensors \
