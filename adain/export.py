@@ -59,7 +59,9 @@ def export_decoder(checkpoint: str | Path, output: str | Path, dtype: str = "flo
         "crop_size": config["data"]["crop_size"],
         "data": {"content": config["data"]["content"], "style": config["data"]["style"]},
         "commit": state.get("commit", "unknown"),
-        "val_score": state.get("best_score"),
+        # The run's best validation score up to this checkpoint: not a score of this export (an
+        # average of checkpoints, or a later step than the best, was never validated as such).
+        "run_best_val_score": state.get("best_score"),
         "training_config": config,
         "dtype": dtype,
         **(extra or {}),
@@ -87,7 +89,7 @@ def export_johnson(checkpoint: str | Path, output: str | Path, dtype: str = "flo
                     "normalise_style_layers", "style_size")},
         "data": {"content": config["data"]["content"]},
         "commit": state.get("commit", "unknown"),
-        "val_score": state.get("best_score"),
+        "run_best_val_score": state.get("best_score"),  # the run's, as for decoders
         "training_config": config,
         "dtype": dtype,
         **(extra or {}),
