@@ -212,8 +212,9 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
     # Every example pair lies between the two trivial answers: far closer to the style's statistics
     # than the content itself, and closer to the content's features than the style image pasted in
     # its place.  256 px: at 128 px relu4_1 is only 16×16 and the ratios swing.  Measured for this
-    # decoder (skip inputs + sliced Wasserstein term, experiments/skips "Sixth stage"): style ratios
-    # 0.12–0.30, content ratios 0.30–0.55 (mean 0.44); the previous default (skip inputs) 0.07–0.37
+    # decoder (the mean of the sliced Wasserstein decoder and its heavier-content continuation,
+    # experiments/skips "Seventh stage"): style ratios 0.14–0.34, content ratios 0.28–0.50 (mean 0.40);
+    # the sliced Wasserstein decoder alone 0.12–0.30 and 0.30–0.55 (mean 0.44); skip inputs 0.07–0.37
     # and 0.29–0.66 (mean 0.48); the GPU decoder 0.14–0.36 and 0.30–0.54; the vgg16-hed decoder,
     # judged by its own network, 0.10–0.24 and 0.48–0.73.
     content_ratios = []
@@ -232,8 +233,9 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
 
 @pytest.mark.skipif(not SHIPPED_DECODER.is_file(), reason="no decoder ships with this checkout")
 def test_shipped_decoder_gives_the_photo_back_at_alpha_zero():
-    """decode(encode(x)) keeps the photo's colours and shapes (issue 14): PSNR 27.6 / 22.3 dB on the
-    two example photos at 256 px (the previous default 25.3 / 20.2, the GPU decoder 21.9 / 19.0),
+    """decode(encode(x)) keeps the photo's colours and shapes (issue 14): PSNR 27.7 / 22.1 dB on the
+    two example photos at 256 px (the sliced Wasserstein decoder 27.6 / 22.3, the skip decoder
+    25.3 / 20.2, the GPU decoder 21.9 / 19.0),
     against 15.7 / 11.7 dB for the vgg16-hed decoder, whose encoder had lost the colours."""
     from adain.examples import example_contents, example_styles
 
