@@ -1,15 +1,12 @@
-"""Issue 15: an evaluation killed mid-way (SIGKILL) resumes from its cache, and its final metrics
-equal an uninterrupted run's.  A real eval.py subprocess on tiny generated images."""
+"""An evaluation killed mid-way (SIGKILL) resumes from its cache, and its final metrics equal an
+uninterrupted run's.  A real eval.py subprocess on tiny generated images."""
 
 from __future__ import annotations
 
 import csv
 import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from conftest import REPO_ROOT, write_image
@@ -40,28 +37,34 @@ def test_killed_evaluation_resumes_from_its_cache_with_equal_metrics(tmp_path, d
         write_image(images / "style" / f"s{i}.png", 64, 64, seed=10 + i)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     straight = subprocess.run(_eval(tmp_path / "straight", images, decoder_file), cwd=REPO_ROOT, env=env,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
+    # Killed while caching the third of six outputs: its PNG written, its record (which marks
+    # the item complete) not; the run stops there and waits (tests/paused_eval.py).
     run_dir = tmp_path / "killed"
-    process = subprocess.Popen(_eval(run_dir, images, decoder_file), cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not list(run_dir.glob("cache/*/*.json")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # the first pair is done: kill at a seeded random moment after it
-    time.sleep(random.Random(15).uniform(0.0, 1.0))
-    assert process.poll() is None, "the evaluation finished before it could be killed"
-    process.send_signal(signal.SIGKILL)
+    read_end, write_end = os.pipe()
+    log = tmp_path / "killed.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("paused_eval.py")), "3",
+                                    str(write_end), *_eval(run_dir, images, decoder_file)[2:]], cwd=REPO_ROOT,
+                                   env=env, pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=stderr)
+    os.close(write_end)
+    with os.fdopen(read_end) as reports:
+        reported = reports.readline()  # blocks until the run pauses, or exits (end of file)
+    process.kill()
     process.wait()
-    done_before = len(list(run_dir.glob("cache/*/*.png")))
-    assert 1 <= done_before < 6 and not (run_dir / "summary.json").exists()
+    assert reported == "paused before the record of output 3\n", log.read_text()[-2000:]
+    records = [path for path in run_dir.glob("cache/*/*.json") if path.name.count(".") == 1]
+    assert len(list(run_dir.glob("cache/*/*.png"))) == 3 and len(records) == 2
+    assert not (run_dir / "summary.json").exists()
 
     resumed = subprocess.run(_eval(run_dir, images, decoder_file), cwd=REPO_ROOT, env=env,
-                             capture_output=True, text=True, timeout=600)
+                             capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     with (run_dir / "metrics.csv").open() as handle:
         cached = [row.get("cached") for row in csv.DictReader(handle)]
-    assert cached.count("True") >= done_before  # what the killed run finished was not redone
+    assert cached.count("True") == 2  # the two complete items were not redone; the third was
     rows = _metrics(run_dir)
     assert len(rows) == 6 and {"rel_content", "rel_style", "ssim", "color_w1"} <= set(rows[0])
     assert rows == _metrics(tmp_path / "straight")
