@@ -16,7 +16,7 @@ PACK = ROOT.parent / "shared" / "data"
 
 def _run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "data" / script), *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+                          cwd=cwd)
 
 
 @pytest.mark.parametrize("script", ["prepare_coco.py", "prepare_wikiart.py"])
