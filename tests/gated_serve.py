@@ -1,24 +1,30 @@
-"""`adain serve` whose first stylisation waits at a gate the test opens (for tests/test_serve_load).
+"""`adain serve` that says when it is ready, and whose first stylisation may wait at a gate the
+test opens (for tests/test_serve_load and tests/test_serve_browser).
 
-    python tests/gated_serve.py REPORT_FD GATE_FD serve-arguments...
+    python tests/gated_serve.py REPORT_FD GATE_FD|none serve-arguments...
 
-Writes "ready <url>" to REPORT_FD once the server answers, and "running <content file name>"
-when the first request reaches the backend; that request then waits until a line arrives on
-GATE_FD.  While it waits, the requests sent with it must wait in the queue behind it, however
-fast the machine is; the test checks the queue says so, then opens the gate.  Everything else
-is `python -m adain serve` unchanged: the same page, queue, backend and settings.
+Writes "ready <url>" to REPORT_FD once the server answers, so a test starts when the server
+does, however long that takes.  With a GATE_FD, it writes "running <content file name>" when
+the first request reaches the backend; that request then waits until a line arrives on GATE_FD.
+While it waits, the requests sent with it must wait in the queue behind it, however fast the
+machine is; the test checks that the queue says so, then opens the gate.  Everything else is
+`python -m adain serve` unchanged: the same page, queue, backend and settings.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def main(argv: list[str]) -> int:
-    report_fd, gate_fd, serve_args = int(argv[0]), int(argv[1]), argv[2:]
+    report_fd, gate_fd, serve_args = int(argv[0]), None if argv[1] == "none" else int(argv[1]), argv[2:]
     from adain import serve
     from adain.cli import main as adain_main
     from adain.serve_jobs import DemoBackend
@@ -32,7 +38,8 @@ def main(argv: list[str]) -> int:
                 gate.readline()
         return run(self, job, progress)
 
-    DemoBackend.run = gated_run
+    if gate_fd is not None:
+        DemoBackend.run = gated_run
     launch = serve.launch
 
     def launch_and_report(app, host="127.0.0.1", port=7860, *args, block=True, **kwargs):
@@ -43,6 +50,50 @@ def main(argv: list[str]) -> int:
 
     serve.launch = launch_and_report
     return adain_main(["serve", *serve_args])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GatedServer:
+    """This script in a subprocess, for a test, on a free port: its reports arrive on a pipe, its
+    gate (if `gated`) is another; its output goes to `log`."""
+
+    def __init__(self, log: Path, gated: bool, *serve_args: str):
+        report_read, report_write = os.pipe()
+        gate_read, self._gate = os.pipe() if gated else (None, None)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "GRADIO_TEMP_DIR": str(log.parent / "gradio"), "PYTHONPATH": str(ROOT)}
+        with log.open("w") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), str(report_write), str(gate_read) if gated else "none",
+                 "--port", str(free_port()), *serve_args],
+                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                pass_fds=(report_write, gate_read) if gated else (report_write,))
+        os.close(report_write)
+        if gated:
+            os.close(gate_read)
+        self._reports = os.fdopen(report_read)
+        self.log = log
+
+    def report(self) -> str:
+        """The server's next report; blocks until it comes (or the server ends: its log then)."""
+        line = self._reports.readline()
+        assert line, f"the server ended:\n{self.log.read_text()[-3000:]}"
+        return line.strip()
+
+    def open_gate(self) -> None:
+        os.write(self._gate, b"go\n")
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self._reports.close()
+        if self._gate is not None:
+            os.close(self._gate)
 
 
 if __name__ == "__main__":

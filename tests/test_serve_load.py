@@ -14,10 +14,6 @@ Prints each request's latency (-s shows it); docs/serve.md quotes the figures.
 from __future__ import annotations
 
 import importlib.util
-import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, random_rgb
+from conftest import random_rgb
+from gated_serve import GatedServer
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("gradio_client") is None,
@@ -67,52 +64,12 @@ def write_uploads(folder: Path) -> None:
     (folder / BAD_UPLOAD).write_text("a text file, not a picture")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def read_status(pid: int, field: str) -> int:
     """A memory figure of process `pid` in bytes (VmRSS: now; VmHWM: its peak so far)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"/proc/{pid}/status has no {field}")
-
-
-class GatedServer:
-    """tests/gated_serve.py in a subprocess: its reports arrive on a pipe, its gate is another."""
-
-    def __init__(self, log: Path, *serve_args: str):
-        report_read, report_write = os.pipe()
-        gate_read, self._gate = os.pipe()
-        log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "GRADIO_TEMP_DIR": str(log.parent / "gradio")}
-        with log.open("w") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, str(Path(__file__).with_name("gated_serve.py")), str(report_write), str(gate_read),
-                 *serve_args], cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                pass_fds=(report_write, gate_read))
-        os.close(report_write)
-        os.close(gate_read)
-        self._reports = os.fdopen(report_read)
-        self.log = log
-
-    def report(self) -> str:
-        """The server's next report; blocks until it comes (or the server ends: its log then)."""
-        line = self._reports.readline()
-        assert line, f"the server ended:\n{self.log.read_text()[-3000:]}"
-        return line.strip()
-
-    def open_gate(self) -> None:
-        os.write(self._gate, b"go\n")
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        self._reports.close()
-        os.close(self._gate)
 
 
 def stylise_arguments(folder: Path, content: str, output_side: int, styles) -> list:
@@ -141,7 +98,7 @@ def test_concurrent_requests_wait_in_the_queue_and_each_gets_its_own_answer(tmp_
 
     uploads = tmp_path / "uploads"
     write_uploads(uploads)
-    server = GatedServer(tmp_path / "server" / "serve.log", "--port", str(free_port()), "--device", "cpu",
+    server = GatedServer(tmp_path / "server" / "serve.log", True, "--device", "cpu",
                          "--max-memory", str(MAX_MEMORY))
     try:
         ready = server.report()
@@ -204,6 +161,6 @@ def test_concurrent_requests_wait_in_the_queue_and_each_gets_its_own_answer(tmp_
     print(f"\nserver RSS idle {idle_rss / 2**30:.2f} GiB, peak {peak_rss / 2**30:.2f} GiB "
           f"(--max-memory {MAX_MEMORY / 2**30:.1f} GiB); gate opened {gate_opened - min(sent.values()):.1f} s "
           f"after the first request was sent")
-    for request, size, latency, note in rows:
+    for request, size, latency, note in sorted(rows, key=lambda row: row[2]):
         print(f"{request.name:>15} {request.size[0]}×{request.size[1]} → {size[0]}×{size[1]}: "
-              f"answered after {latency:.1f} s ({note})")
+              f"answered after {latency:.1f} s ({note}){'; ran first' if request.name == running else ''}")
