@@ -57,6 +57,9 @@ def _add_stylize(commands) -> None:
     p.add_argument("--preserve-color", default="none", choices=("none", "histogram", "luminance"))
     p.add_argument("--content-size", type=_non_negative_int, default=512, metavar="N")
     p.add_argument("--style-size", type=_non_negative_int, default=512, metavar="N")
+    p.add_argument("--upscale", default=None, metavar="N",
+                   help="stylise at 1/N of the output size and enlarge ×N with a super-resolution network "
+                        "(2, 3 or 4; docs/superres.md): faster at 4K and 8K, brush strokes N× larger")
     add_look_options(p)
     p.add_argument("--max-size", type=_non_negative_int, default=0, metavar="N", help="cap on the longer side (0: none)")
     p.add_argument("--max-pixels", type=_non_negative_int, default=16384 * 16384, metavar="N",

@@ -101,7 +101,10 @@ def check_method_flags(args: Namespace) -> None:
 
 
 def _validate(args: Namespace) -> None:
+    from adain.superres.factors import check_upscale
+
     check_method_flags(args)
+    args.upscale = check_upscale(getattr(args, "upscale", None), "--upscale")
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha}: expected a value in [0, 1]")
     if args.style_weights is not None and args.mask is not None:
@@ -161,6 +164,8 @@ def run_stylize(args: Namespace) -> int:
 
     common = dict(style_weights=args.style_weights, masks=args.mask, preserve_color=args.preserve_color,
                   style_size=args.style_size, max_pixels=args.max_pixels, **method_options)
+    if args.upscale != 1:  # stylise at 1/N, super-resolve ×N (adain.superres)
+        common["upscale"] = args.upscale
     if getattr(args, "photo", False):  # structure-preserving photo mode (adain.guided_filter)
         common.update(photo=True, photo_radius=args.photo_radius, photo_eps=args.photo_eps)
     failures = 0

@@ -106,7 +106,12 @@ class AdaINStylizer(Stylizer):
         return self.model(content, [code.features for code in styles], weights, masks, alpha, content_stats_hook)
 
     @torch.inference_mode()
-    def stylize(self, content, style, *, tile: int | None = None, max_memory: int | None = None, **kwargs):
+    def stylize(self, content, style, *, tile: int | None = None, max_memory: int | None = None, upscale: int = 1,
+                **kwargs):
+        if upscale != 1:  # tile and max_memory then apply to the reduced stylisation
+            from adain.superres.stylize import stylize_upscaled
+
+            return stylize_upscaled(self, content, style, upscale, tile=tile, max_memory=max_memory, **kwargs)
         if tile == 0 or (isinstance(content, torch.Tensor) and content.dim() == 4 and content.shape[0] > 1):
             return super().stylize(content, style, **kwargs)  # batches run untiled
         image_bytes = tiling.IMAGE_BYTES_PER_PIXEL

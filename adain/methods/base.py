@@ -234,6 +234,7 @@ class Stylizer(ABC):
         photo: bool = False,
         photo_radius: int = 0,
         photo_eps: float = 1e-3,
+        upscale: int = 1,
         **options,
     ) -> Image.Image | torch.Tensor:
         """Stylise one content image (or a batch given as an (N, 3, H, W) tensor).
@@ -253,6 +254,8 @@ class Stylizer(ABC):
             photo: structure-preserving photo mode: the result is smoothed edge-aware with the
                 content as guide (adain.guided_filter; photo_radius 0: 35 px per 512 px of the
                 shorter side; photo_eps: the filter's ε on [0, 1] intensities).
+            upscale: N > 1 stylises at 1/N of the working size and super-resolves ×N back to it
+                (2, 3 or 4; adain.superres.stylize); everything else acts at the reduced size.
             **options: the method's own settings (AdaIN: alpha; Gatys: iterations, …).
 
         Returns:
@@ -260,6 +263,13 @@ class Stylizer(ABC):
         """
         if preserve_color not in PRESERVE_COLOR:
             raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
+        if upscale != 1:
+            from adain.superres.stylize import stylize_upscaled
+
+            return stylize_upscaled(self, content, style, upscale, style_weights=style_weights, masks=masks,
+                                    preserve_color=preserve_color, content_size=content_size, style_size=style_size,
+                                    max_size=max_size, max_pixels=max_pixels, style_scale=style_scale, photo=photo,
+                                    photo_radius=photo_radius, photo_eps=photo_eps, **options)
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
         if len(styles) > 1 and not self.supports_multiple_styles:
             raise UserError(f"{self.name}: one style at a time; got {len(styles)}")
