@@ -21,6 +21,9 @@ from adain.weights import save_encoder_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 KIT = ROOT / "experiments" / "gpu_decoder"
+# The slices' time limit (chunk.sh stops training there and kills it a minute later): far beyond
+# what their 2–3 steps on 64-px crops take on any CPU, so that their steps, not the clock, end them.
+SLICE_MINUTES = "60"
 
 
 def _pack(root: Path) -> Path:
@@ -106,7 +109,7 @@ def test_one_slice_runs_and_brings_back_slim_checkpoints(tmp_path, adain_cache):
     def slice_(run_dir: Path, out: Path, steps: int, **env_extra: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "PYTHON": sys.executable, "RUN_DIR": str(run_dir), "CARRY": str(carry), "OUT": str(out),
                **env_extra}
-        return subprocess.run(["bash", str(KIT / "chunk.sh"), "5", *overrides, f"steps={steps}"], cwd=ROOT, env=env,
+        return subprocess.run(["bash", str(KIT / "chunk.sh"), SLICE_MINUTES, *overrides, f"steps={steps}"], cwd=ROOT, env=env,
                               capture_output=True, text=True)
 
     refused = slice_(tmp_path / "machine0", tmp_path / "out0", 2)  # nothing to continue, no FRESH=1
@@ -142,7 +145,7 @@ def test_sweep_runs_slices_side_by_side_and_packs_each_for_the_return(tmp_path, 
                        "steps=2", "log_every=1"])
     env = {**os.environ, "PYTHON": sys.executable, "CARRY": str(carry), "OUT": str(tmp_path / "out"), "FRESH": "1",
            "RUNS": str(tmp_path / "runs")}
-    proc = subprocess.run(["bash", str(KIT / "sweep.sh"), "5", f"low:{common},optim.style_weight=1",
+    proc = subprocess.run(["bash", str(KIT / "sweep.sh"), SLICE_MINUTES, f"low:{common},optim.style_weight=1",
                            f"high:{common},optim.style_weight=20"], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
