@@ -23,6 +23,13 @@ from einops import rearrange
 from adain.errors import UserError
 
 EPS = 1e-5
+# AdaIN divides each channel by the content's std, so a channel that is nearly silent in the content
+# (its energy in a handful of pixels) gets a gain σ(s)/σ(c) of hundreds: on a photo of a clear sky
+# one relu4_1 channel is amplified ~250× and decodes to a coloured blob where it peaks.  EPS is
+# negligible at VGG feature scales (relu1_1 ~25–75, relu4_1 ~240–750), so the std AdaIN divides by is
+# floored at this fraction of the median channel std of the same map: a floor that scales with the
+# features, the same in training, inference, tiling, masks, blending and video (`normalising_std`).
+STD_FLOOR_RATIO = 0.1
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,21 @@ def _centred_square_mean(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return total / (height * width)
 
 
+def normalising_std(stats: FeatureStats, floor_ratio: float = STD_FLOOR_RATIO) -> torch.Tensor:
+    """The std AdaIN divides the content by: max(σ_c, floor_ratio · median over channels of σ).
+
+    (N, C, 1, 1) statistics → (N, C, 1, 1), float32; the median is per sample (per region for
+    masked statistics).  floor_ratio 0 gives σ_c itself.
+    """
+    if floor_ratio <= 0:
+        return stats.std
+    floor = floor_ratio * stats.std.median(dim=1, keepdim=True).values  # (N, 1, 1, 1)
+    return torch.maximum(stats.std, floor)
+
+
 def adain(content_feat: torch.Tensor, style: torch.Tensor | FeatureStats, eps: float = EPS,
           content_stats: FeatureStats | None = None) -> torch.Tensor:
-    """Adaptive instance normalisation: t = σ(s)·(c − μ(c))/σ(c) + μ(s).
+    """Adaptive instance normalisation: t = σ(s)·(c − μ(c))/σ(c) + μ(s), σ(c) floored by `normalising_std`.
 
     Args:
         content_feat: (N, C, H, W) content features.
@@ -102,7 +121,7 @@ def adain(content_feat: torch.Tensor, style: torch.Tensor | FeatureStats, eps: f
     """
     style_stats = style if isinstance(style, FeatureStats) else mean_std(style, eps=eps)
     content_stats = content_stats if content_stats is not None else mean_std(content_feat, eps=eps)
-    normalised = (content_feat.float() - content_stats.mean) / content_stats.std
+    normalised = (content_feat.float() - content_stats.mean) / normalising_std(content_stats)
     return normalised * style_stats.std + style_stats.mean
 
 
@@ -174,7 +193,7 @@ def masked_adain(
     for k, style_stats in enumerate(styles):
         region = masks[:, k : k + 1]  # (N, 1, H, W)
         stats = region_stats[k] if region_stats is not None else mean_std(content, weight=region, eps=eps)
-        transferred = (content - stats.mean) / stats.std * style_stats.std + style_stats.mean
+        transferred = (content - stats.mean) / normalising_std(stats) * style_stats.std + style_stats.mean
         out = out + region * transferred
     coverage = masks.sum(dim=1, keepdim=True)  # (N, 1, H, W)
     return (out + (1 - coverage).clamp_min(0) * content) / coverage.clamp_min(1)

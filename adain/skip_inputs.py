@@ -41,7 +41,7 @@ BAND_PIXELS = 1 << 14
 def adain_affine(content: AF.FeatureStats, target: AF.FeatureStats, alpha: float = 1.0
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """(a, b) with α·adain(f) + (1 − α)·f = a ⊙ f + b, each (N|1, C, 1, 1) float32."""
-    ratio = target.std / content.std
+    ratio = target.std / AF.normalising_std(content)
     return alpha * ratio + (1.0 - alpha), alpha * (target.mean - content.mean * ratio)
 
 
