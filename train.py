@@ -1,4 +1,4 @@
-"""Train a decoder: python train.py --config configs/train/adain.yaml [key=value ...]"""
+"""Train a decoder: python train.py --config configs/train/default.yaml [--resume] [key=value ...]"""
 
 import argparse
 import sys
@@ -14,10 +14,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         from adain.config import load_config
-        from adain.training import run
+        from adain.stages import train
 
         overrides = list(args.overrides) + ([f"resume={args.resume}"] if args.resume else [])
-        result = run(load_config(args.config, overrides))
+        result = train(load_config(args.config, overrides))
     except UserError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         return 2

@@ -146,6 +146,18 @@ class WandbConfig:
 
 
 @dataclass
+class StageConfig:
+    """One stage of a staged recipe (adain.stages): `steps` steps with `overrides` (key=value, as on
+    the command line) applied on top of the recipe's settings (not on the previous stage's).  A
+    stage starts from the previous stage's last decoder with a fresh optimiser and schedule; heads
+    a stage adds (palette, skips) start at zero, so the decoder begins where it was left."""
+
+    name: str = "main"
+    steps: int = 1000
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
 class TrainConfig:
     method: str = "adain"  # adain (one decoder for every style) | johnson (one network per style)
     style: Optional[str] = None  # johnson: the one style image the network learns
@@ -172,6 +184,14 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     johnson: JohnsonConfig = field(default_factory=JohnsonConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    # A staged recipe (adain.stages): each stage trains in run_dir/<k>-<name>/ and the last one's
+    # checkpoints are averaged into run_dir/decoder.safetensors.  Empty: one run in run_dir.
+    stages: list[StageConfig] = field(default_factory=list)
+    # The stage a run belongs to (set by adain.stages for each stage; recorded in its checkpoints).
+    stage: Optional[str] = None
+    # Decoder shipped at the end of a staged recipe: the mean of the last stage's final checkpoint
+    # and its `average_last − 1` newest numbered ones (checkpoint averaging, adain.export).
+    average_last: int = 1
 
 
 def load_config(path: str | Path | None, overrides: Sequence[str] = (), schema: type = TrainConfig):
@@ -206,3 +226,20 @@ def to_dict(cfg) -> dict:
     from omegaconf import OmegaConf
 
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def portable(value, root: Path | None = None):
+    """`value` (a config dict) without the paths of one machine: an absolute path inside the
+    project becomes relative to it, any other absolute path keeps only its last two parts."""
+    root = root or Path(__file__).resolve().parents[1]  # the project folder
+    if isinstance(value, dict):
+        return {key: portable(item, root) for key, item in value.items()}
+    if isinstance(value, list):
+        return [portable(item, root) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        path = Path(value)
+        try:
+            return str(path.resolve().relative_to(root))
+        except ValueError:
+            return str(Path("…", *path.parts[-2:]))
+    return value

@@ -16,6 +16,7 @@ import torch
 
 from adain.checkpoint import load_checkpoint
 from adain.errors import UserError
+from adain.config import portable
 from adain.weights import load_decoder, save_decoder
 
 
@@ -49,15 +50,16 @@ def export_decoder(checkpoint: str | Path, output: str | Path, dtype: str = "flo
     decoder, _ = load_decoder(checkpoint)
     if average_with:
         average_weights(decoder, [load_decoder(path)[0] for path in average_with], [str(p) for p in average_with])
-        extra = {**(extra or {}), "averaged_with": [
-            {"checkpoint": str(path), "step": int(load_checkpoint(path).get("step", -1))} for path in average_with]}
-    config = state["config"]
+        extra = {**(extra or {}), "averaged_with_steps": [int(load_checkpoint(path).get("step", -1))
+                                                          for path in average_with]}
+    config = portable(state["config"])
     metadata = {
         "encoder": state.get("encoder") or config["model"]["encoder"],
         "steps": int(state["step"]),
         "batch_size": config["optim"]["batch_size"],
         "crop_size": config["data"]["crop_size"],
         "data": {"content": config["data"]["content"], "style": config["data"]["style"]},
+        # The code the checkpoint was trained with ("+dirty": with uncommitted changes).
         "commit": state.get("commit", "unknown"),
         # The run's best validation score up to this checkpoint: not a score of this export (an
         # average of checkpoints, or a later step than the best, was never validated as such).
@@ -66,6 +68,9 @@ def export_decoder(checkpoint: str | Path, output: str | Path, dtype: str = "flo
         "dtype": dtype,
         **(extra or {}),
     }
+    if "recipe" in state:  # a staged recipe (adain.stages): every stage, as one config
+        metadata["stage"] = config.get("stage")
+        metadata["recipe"] = portable(state["recipe"])
     save_decoder(decoder, output, metadata)
     return Path(output)
 

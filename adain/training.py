@@ -135,8 +135,9 @@ def image_grid(rows: list[torch.Tensor], size: int = 128) -> torch.Tensor:
     return torch.cat(lines, dim=1)
 
 
-def run(cfg: TrainConfig) -> dict:
-    """Train cfg.method's network as configured; returns the final validation scores and paths."""
+def run(cfg: TrainConfig, extras: dict | None = None) -> dict:
+    """Train cfg.method's network as configured; returns the final validation scores and paths.
+    `extras` are stored in every checkpoint (a staged recipe's whole config, adain.stages)."""
     rank, world = _distributed()
     device = resolve_device(cfg.device)
     if device.type == "cuda" and world > 1:
@@ -212,7 +213,7 @@ def run(cfg: TrainConfig) -> dict:
         return {objective.network_key: unwrap(trained).state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "step": step, "rng": rng_state(),
                 "config": config_dict, "best_score": best_score, "commit": git_commit(),
-                "wandb_run_id": tracker.run_id, **objective.checkpoint_extras()}
+                "wandb_run_id": tracker.run_id, **objective.checkpoint_extras(), **(extras or {})}
 
     def validate(step: int) -> dict:
         nonlocal best_score

@@ -337,7 +337,7 @@ def test_export_averages_checkpoints(tmp_path, image_folders):
     for name, value in mean.state_dict().items():
         torch.testing.assert_close(value, (a[name] + b[name]) / 2)
     assert not torch.equal(a["convs.dec1_1.weight"], b["convs.dec1_1.weight"])  # the mean is not a copy
-    assert metadata["steps"] == 4 and [c["step"] for c in metadata["averaged_with"]] == [2]
+    assert metadata["steps"] == 4 and metadata["averaged_with_steps"] == [2]
     assert "run_best_val_score" in metadata and "val_score" not in metadata  # the run's score, not the mean's
 
     other_arch = tmp_path / "vgg19.pt"

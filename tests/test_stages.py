@@ -1,0 +1,136 @@
+"""The staged recipe (configs/train/default.yaml, adain.stages): every stage runs, resumes, exports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from adain.checkpoint import load_checkpoint, write_slim_checkpoint
+from adain.config import load_config, portable
+from adain.errors import UserError
+from adain.stages import run_stages, stage_configs
+from adain.weights import load_decoder
+from test_training import image_folders  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "configs" / "train" / "default.yaml"
+TINY = ["precision=fp32", "wandb.mode=disabled", "data.load_size=72", "data.crop_size=64", "optim.batch_size=2",
+        "val_pairs=1", "val_size=64", "val_every=2", "image_every=0", "log_every=1", "checkpoint_every=1"]
+
+
+def _recipe(run_dir: Path, folders: dict, *extra: str, steps: int = 2):
+    """The real default recipe with every stage cut to `steps` steps of tiny images (the refine
+    stage's own crop and load sizes are shrunk as well)."""
+    cfg = load_config(RECIPE, [f"{k}={v}" for k, v in folders.items()] + [f"run_dir={run_dir}", *TINY, *extra])
+    for stage in cfg.stages:
+        stage.steps = steps
+        stage.overrides = [o for o in stage.overrides if not o.startswith(("data.", "optim.batch_size"))]
+    return cfg
+
+
+def test_stage_configs_apply_each_stage_alone():
+    cfg = load_config(RECIPE, ["optim.style_weight=7"])
+    stages = stage_configs(cfg)
+    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "refine"]
+    reconstruct, stylise, skips, refine = stages
+    assert reconstruct.optim.style_weight == 0 and reconstruct.optim.lr == 2e-4
+    assert stylise.optim.style_weight == 7 and stylise.optim.lr == cfg.optim.lr  # the command line reaches it
+    assert list(skips.model.decoder_skips) == ["relu3_1", "relu2_1", "relu1_1"]
+    assert refine.optim.sw_weight > 0 and refine.data.crop_size == 256 and stylise.data.crop_size == 128
+    assert stylise.init_decoder.endswith("1-reconstruct/checkpoints/latest.pt") and reconstruct.init_decoder is None
+    assert all(s.stages == [] for s in stages)
+
+
+def test_a_misspelt_stage_override_names_the_stage():
+    cfg = load_config(RECIPE)
+    cfg.stages[2].overrides = ["optim.sw_wieght=3"]
+    with pytest.raises(UserError, match="stage 'skips'.*sw_wieght"):
+        stage_configs(cfg)
+
+
+@pytest.mark.slow
+def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # noqa: F811
+    run_dir = tmp_path / "recipe"
+    first = _recipe(run_dir, image_folders, steps=3)  # the first stage alone, as if the run had stopped
+    first.stages = first.stages[:1]
+    run_stages(first)
+    assert load_checkpoint(run_dir / "1-reconstruct" / "checkpoints" / "latest.pt")["step"] == 3
+
+    with pytest.raises(UserError, match="already holds this recipe's checkpoints"):
+        run_stages(_recipe(run_dir, image_folders, steps=3))  # nothing is overwritten without --resume
+
+    result = run_stages(_recipe(run_dir, image_folders, "resume=auto", steps=3))  # continues with stage 2
+    decoder_path = Path(result["decoder"])
+    assert decoder_path == run_dir / "decoder.safetensors"
+    for index, name in enumerate(["reconstruct", "stylise", "skips", "refine"], start=1):
+        state = load_checkpoint(run_dir / f"{index}-{name}" / "checkpoints" / "latest.pt")
+        assert state["step"] == 3 and state["config"]["stage"] == name
+    refine = load_checkpoint(run_dir / "4-refine" / "checkpoints" / "latest.pt")
+    assert refine["config"]["optim"]["sw_weight"] > 0
+
+    decoder, metadata = load_decoder(decoder_path)
+    assert decoder.skip_taps == ("relu3_1", "relu2_1", "relu1_1") and decoder.palette_head is not None
+    assert metadata["stage"] == "refine" and metadata["averaged_with_steps"] == [1, 2]  # average_last: 3
+    recipe = json.loads(decoder_path.with_suffix(".json").read_text())["recipe"]
+    assert [s["name"] for s in recipe["stages"]] == ["reconstruct", "stylise", "skips", "refine"]
+    assert not any(value.startswith("/") for value in _strings(recipe))  # no path of one machine
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+@pytest.mark.slow
+def test_a_slim_checkpoint_resumes_its_own_stage_on_another_machine(tmp_path, image_folders):  # noqa: F811
+    here = tmp_path / "here"
+    cfg = _recipe(here, image_folders, "average_last=1")
+    cfg.stages = cfg.stages[:2]
+    run_stages(cfg)
+    slim = write_slim_checkpoint(here / "2-stylise" / "checkpoints" / "latest.pt", tmp_path / "resume.pt")
+
+    there = tmp_path / "there"  # a fresh machine: no stage folders at all
+    cfg = _recipe(there, image_folders, f"resume={slim}", "average_last=1", steps=3)
+    cfg.stages = cfg.stages[:2]
+    result = run_stages(cfg)
+    assert result["stage"] == "stylise" and result["step"] == 3
+    assert not (there / "1-reconstruct").exists()  # the finished stage is not re-run
+    assert load_checkpoint(there / "2-stylise" / "checkpoints" / "latest.pt")["step"] == 3
+
+
+def test_train_py_refuses_a_bad_stage_in_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages:\n  - name: a\n    steps: 0\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(bad)], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["train.py: error: stage 'a': steps 0; expected at least 1"]
+
+
+def test_portable_drops_machine_paths():
+    value = {"data": {"content": "/work/pack384/content/train", "style": "../shared/data/style/train"},
+             "list": [str(ROOT / "configs" / "x.yaml")]}
+    assert portable(value, ROOT) == {"data": {"content": "…/content/train", "style": "../shared/data/style/train"},
+                                     "list": ["configs/x.yaml"]}
+
+
+def test_stages_share_one_adain_floor():
+    """The recipe trains with the same AdaIN as inference: a near-silent content channel's gain is
+    bounded by the std floor (adain.functional.normalising_std)."""
+    from adain import functional as AF
+
+    content = torch.randn(1, 8, 16, 16) * 50
+    content[:, 0] = 0.0
+    content[:, 0, 0, 0] = 1.0  # a channel silent but for one pixel: std ~0.06 against ~50
+    style = AF.FeatureStats(torch.zeros(1, 8, 1, 1), torch.full((1, 8, 1, 1), 50.0))
+    out = AF.adain(content, style)
+    assert out[:, 0].abs().max() < 50 * 0.1 * 16  # unfloored, that one pixel would be ~800× its std
