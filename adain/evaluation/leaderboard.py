@@ -22,7 +22,7 @@ SET_METRICS = {"fd_effnet_lite0": ("lower", "FD-EfficientNet-Lite0: Fréchet dis
 ALL_INFO = {**METRIC_INFO, **IDENTITY_INFO, **RECON_INFO, **SET_METRICS}
 NETWORK = {**METRIC_NETWORK, "style_top1": "efficientnet-lite0", "style_rank": "efficientnet-lite0",
            "fd_effnet_lite0": "efficientnet-lite0", "lpips_content": "alexnet", "fid": "inception-v3"}
-ORDER = ("frame", "grid", "edge_f", "style_top1", "style_rank", "recon_psnr", "recon_ssim",
+ORDER = ("frame", "grid", "stray_colour", "halo", "blotch", "muddiness", "colour_leak", "edge_f", "style_top1", "style_rank", "recon_psnr", "recon_ssim",
          "effnet_content", "effnet_layout", "effnet_style_mean_std", "effnet_style_gram", "fd_effnet_lite0", "ssim",
          "color_w1", "lpips_content", "fid", "rel_content", "rel_style", "content_loss", "style_mean_std",
          "style_gram", "ms_per_image", "peak_mb")

@@ -15,6 +15,7 @@ from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder
 from adain.evaluation import metrics as M
 from adain.evaluation.artefacts import frame_score, grid_score
 from adain.evaluation.edges import SIDE_TAPS, edge_f_score, load_hed
+from adain.evaluation.flaws import flaw_scores
 from adain.evaluation.features import CONTENT_STAGE, POOLED, STYLE_STAGES, load_efficientnet_lite0
 from adain.functional import mean_std
 
@@ -31,6 +32,15 @@ METRIC_INFO = {
     "style_mean_std": ("lower", "Σ_l MSE(μ) + MSE(σ), vgg16-hed relu1_1…relu4_1, output vs style"),
     "style_gram": ("lower", "Σ_l MSE of Gram matrices G=FFᵀ/HW, vgg16-hed relu1_1…relu4_1"),
     "color_w1": ("lower", "per-channel 1-D Wasserstein-1 of RGB values, output vs style (0–1 units)"),
+    "stray_colour": ("lower", "% of the output in coherent patches of a colour in neither the style nor the photo "
+                              "(ΔE > 20 from both palettes)"),
+    "halo": ("lower", "light rims: lightness excess (% of full scale) along the photo's strong edges over the "
+                      "output's own levels 9 px across, beyond the photo's own"),
+    "blotch": ("lower", "% of the output's variation in the photo's flattest fifth that lies at coarse scales "
+                        "(patches) rather than fine ones (an even texture)"),
+    "muddiness": ("lower", "% by which the output's contrast-free sharpness falls short of the style's"),
+    "colour_leak": ("lower", "% of the output whose chroma is far from every style colour and nearer the photo's "
+                             "at the same place"),
     "effnet_content": ("lower", "relative content distance, EfficientNet-Lite0 stage4 (/16, 112 ch)"),
     "effnet_layout": ("higher", "layout correlation ρ of output and content, EfficientNet-Lite0 stage4: the part "
                                 "of effnet_content that blander output features cannot lower (1 = the content's)"),
@@ -98,6 +108,7 @@ class PairScorer:
             "grid": grid_score(output, content),
             "edge_f": edge_f_score(self.hed.from_features(out_v, output.shape[-2:]),
                                    self.hed.from_features(content_v, content.shape[-2:])),
+            **{name: torch.tensor([value]) for name, value in flaw_scores(output, content, style.to(output.device)).items()},
         }
         if self.effnet is not None:
             out_e = self._eff(output, (*STYLE_STAGES, CONTENT_STAGE, POOLED))
