@@ -94,12 +94,14 @@ def _centred_square_mean(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return total / (height * width)
 
 
-def normalising_std(stats: FeatureStats, floor_ratio: float = STD_FLOOR_RATIO) -> torch.Tensor:
+def normalising_std(stats: FeatureStats, floor_ratio: float | None = None) -> torch.Tensor:
     """The std AdaIN divides the content by: max(σ_c, floor_ratio · median over channels of σ).
 
     (N, C, 1, 1) statistics → (N, C, 1, 1), float32; the median is per sample (per region for
-    masked statistics).  floor_ratio 0 gives σ_c itself.
+    masked statistics).  floor_ratio None: STD_FLOOR_RATIO as it is at the call (an experiment
+    may set it for a whole run); 0 gives σ_c itself.
     """
+    floor_ratio = STD_FLOOR_RATIO if floor_ratio is None else floor_ratio
     if floor_ratio <= 0:
         return stats.std
     floor = floor_ratio * stats.std.median(dim=1, keepdim=True).values  # (N, 1, 1, 1)

@@ -241,3 +241,27 @@ def test_match_luminance_gives_content_luminance_mean_and_std():
     got, want = AF.mean_std(matched, eps=0), AF.mean_std(content_luma, eps=0)
     torch.testing.assert_close(got.mean, want.mean, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got.std, want.std, atol=1e-5, rtol=1e-5)
+
+
+def test_the_std_floor_bounds_the_gain_the_same_in_every_form_of_adain():
+    """A channel silent in the content but for a few pixels gets a gain of at most
+    σ(s) / (STD_FLOOR_RATIO · median σ(c)) in plain, masked and folded (skip input) AdaIN alike."""
+    from adain.skip_inputs import adain_affine
+
+    g = torch.Generator().manual_seed(0)
+    content = torch.randn(1, 16, 12, 12, generator=g) * 40 + 100
+    content[:, 3] = 0.0
+    content[:, 3, 5, 5] = 2.0  # std ~0.17 against ~40 elsewhere: an unfloored gain of ~300
+    style = AF.FeatureStats(torch.full((1, 16, 1, 1), 10.0), torch.full((1, 16, 1, 1), 50.0))
+    plain = AF.adain(content, style)
+    stats = AF.mean_std(content)
+    floor = AF.STD_FLOOR_RATIO * stats.std.median()
+    assert AF.normalising_std(stats)[0, 3, 0, 0] == pytest.approx(floor.item(), rel=1e-6)
+    gain = (plain[0, 3, 5, 5] - plain[0, 3, 0, 0]) / 2.0
+    assert gain.item() == pytest.approx(50.0 / floor.item(), rel=1e-4)
+    torch.testing.assert_close(plain[:, :3], ((content[:, :3] - stats.mean[:, :3]) / stats.std[:, :3]) * 50 + 10)
+    masked = AF.masked_adain(content, [style], torch.ones(1, 1, 12, 12))
+    torch.testing.assert_close(masked, plain, rtol=1e-5, atol=1e-3)
+    scale, shift = adain_affine(stats, style)
+    torch.testing.assert_close(scale * content + shift, plain, rtol=1e-5, atol=1e-3)
+    assert AF.normalising_std(stats, floor_ratio=0)[0, 3, 0, 0] < floor / 10  # 0: the plain std
