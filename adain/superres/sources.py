@@ -131,7 +131,7 @@ def load_state(name: str) -> dict[str, torch.Tensor]:
 
 def load_network(name: str, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> nn.Module:
     """SOURCES[name] built, with its weights, in eval mode on `device`."""
-    network = SOURCES[name].build() if name in SOURCES else None
-    state = load_state(name)
+    state = load_state(name)  # an unknown name fails here, in one line
+    network = SOURCES[name].build()
     network.load_state_dict(state)
     return network.eval().requires_grad_(False).to(device=device, dtype=dtype)
