@@ -3,7 +3,7 @@
 YAML files under configs/ hold only what differs; `key=value` dot-overrides come last.  The merge
 uses OmegaConf *structured* configs, so a misspelt key or a wrong type is an error.
 
-    cfg = load_config("configs/train/adain.yaml", ["optim.lr=2e-4", "steps=100"])
+    cfg = load_config("configs/train/default.yaml", ["optim.lr=2e-4", "time_limit_min=60"])
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class OptimConfig:
     colour_weight: float = 0.0
     # Learning-rate factor for a palette decoder's head (model.decoder_palette): a fresh layer
     # beside trained ones.  At the decoder's 1e-4 its zero-initialised output layer moved ~1e-3 in
-    # 200 steps and changed no colour (experiments/palette/README.md).
+    # 200 steps and changed no colour (docs/history.md, the palette input).
     palette_lr_scale: float = 1.0
     # Likewise for a skip decoder's zero-initialised projections (model.decoder_skips).
     skip_lr_scale: float = 1.0

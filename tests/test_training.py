@@ -57,9 +57,45 @@ def _train(cfg):
 
 
 def test_shipped_configs_compose():
-    for path in sorted((ROOT / "configs" / "train").glob("*.yaml")):
+    """Every config under configs/train composes, stages included, and reads nothing from runs/
+    (a run directory is only written there): each runs on a fresh checkout."""
+    from adain.stages import stage_configs
+
+    paths = sorted((ROOT / "configs" / "train").glob("*.yaml"))
+    assert {"default.yaml", "finetune.yaml", "johnson.yaml", "smoke.yaml"} <= {p.name for p in paths}
+    for path in paths:
         cfg = load_config(path)
-        assert cfg.steps > 0 and cfg.optim.batch_size > 0, path
+        for stage in stage_configs(cfg) if cfg.stages else [cfg]:
+            assert stage.steps > 0 and stage.optim.batch_size > 0, path
+        inputs = [cfg.init_decoder, cfg.resume, cfg.style, cfg.model.encoder_weights, cfg.data.content,
+                  cfg.data.style, cfg.data.val_content, cfg.data.val_style]
+        assert not [item for item in inputs if item and Path(item).parts[0] == "runs"], path
+        assert cfg.init_decoder is None or (ROOT / cfg.init_decoder).is_file(), path
+
+
+def test_finetune_is_the_recipes_last_stage_on_the_shipped_decoder():
+    """configs/train/finetune.yaml: the default recipe's `refine` settings (losses, rates, crops),
+    starting from the shipped decoder as it is — its palette head, skip projections and bilinear
+    upsampling kept, no weight reset."""
+    from adain.config import to_dict
+    from adain.encoders import build_encoder
+    from adain.methods.adain import SHIPPED_DECODER
+    from adain.objectives import AdaINObjective
+    from adain.stages import stage_configs
+
+    refine = stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))[-1]
+    (finetune,) = stage_configs(load_config(ROOT / "configs" / "train" / "finetune.yaml"))
+    assert refine.stage == finetune.stage == "refine"
+    assert to_dict(finetune.optim) == to_dict(refine.optim)
+    assert (finetune.data.load_size, finetune.data.crop_size) == (refine.data.load_size, refine.data.crop_size)
+    assert finetune.model.encoder == refine.model.encoder == "vgg16-imagenet"
+    assert ROOT / finetune.init_decoder == SHIPPED_DECODER and 100 <= finetune.steps <= 1000
+    network = AdaINObjective(finetune, build_encoder("vgg16-imagenet")).network
+    shipped, _ = load_decoder(SHIPPED_DECODER)
+    assert network.upsample == "bilinear" and network.palette_head is not None
+    assert sorted(network.skip_taps) == sorted(refine.model.decoder_skips)
+    for (name, value), (shipped_name, shipped_value) in zip(network.state_dict().items(), shipped.state_dict().items()):
+        assert name == shipped_name and torch.equal(value, shipped_value)
 
 
 def test_config_typo_and_wrong_type_fail():
@@ -188,7 +224,9 @@ def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
     from adain.model import AdaINModel
     import contextlib
 
-    cfg = load(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml", ["init_decoder=null"])
+    from adain.stages import stage_configs
+
+    cfg = next(s for s in stage_configs(load(ROOT / "configs" / "train" / "default.yaml")) if s.stage == "stylise")
     assert (cfg.optim.identity_weight, cfg.optim.loss_scale) == (0.5, "relative")
     torch.manual_seed(0)
     model = AdaINModel(build_encoder("vgg16-hed"), Decoder("vgg16"))
@@ -199,10 +237,12 @@ def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
     identity = with_identity["loss_identity_feature"] + with_identity["loss_identity_pixel"]
     torch.testing.assert_close(with_identity["loss"], without["loss"] + 0.5 * identity)
     assert "loss_identity_feature" not in without
+    cfg.optim.colour_weight = 0.0  # the recipe's stage has a colour term (50): off, then at 100
+    no_colour = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
     cfg.optim.colour_weight = 100.0
     with_colour = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
     assert with_colour["loss_colour"] > 0
-    torch.testing.assert_close(with_colour["loss"], without["loss"] + 100.0 * with_colour["loss_colour"])
+    torch.testing.assert_close(with_colour["loss"], no_colour["loss"] + 100.0 * with_colour["loss_colour"])
 
 
 def test_resume_is_bit_exact(tmp_path, image_folders):
@@ -372,7 +412,7 @@ def test_ddp_two_processes_gloo(tmp_path, image_folders):
 
 def test_decoder_upsample_is_set_on_a_new_or_warm_started_decoder(tmp_path):
     """model.decoder_upsample: a fresh decoder gets it; a warm start keeps its file's mode unless
-    it is set (configs/train/cpu_bilinear.yaml fine-tunes the shipped nearest decoder as bilinear)."""
+    it is set (a nearest decoder can be fine-tuned as a bilinear one)."""
     from adain.config import load_config as load
     from adain.encoders import build_encoder
     from adain.objectives import AdaINObjective
@@ -384,7 +424,5 @@ def test_decoder_upsample_is_set_on_a_new_or_warm_started_decoder(tmp_path):
     assert AdaINObjective(load(None, [warm]), encoder).network.upsample == "nearest"
     assert AdaINObjective(load(None, [warm, "model.decoder_upsample=bilinear"]), encoder).network.upsample == "bilinear"
     assert AdaINObjective(load(None, ["model.decoder_upsample=bilinear"]), encoder).network.upsample == "bilinear"
-    cfg = load(ROOT / "configs" / "train" / "cpu_bilinear.yaml", [])
-    assert (cfg.model.decoder_upsample, cfg.init_decoder) == ("bilinear", "adain/weights/decoder-vgg16-imagenet.safetensors")
     with pytest.raises(UserError, match="model.decoder_upsample 'cubic': expected one of nearest, bilinear"):
         AdaINObjective(load(None, ["model.decoder_upsample=cubic"]), encoder)
