@@ -3,7 +3,7 @@
     python data/prepare_local.py                       # check the pack, print the config overrides
     python data/prepare_local.py --resize 512 --out /tmp/pack512
         # a copy with the shorter side at most 512 px (JPEG q90; keep it out of git).  For a GPU
-        # machine, whose carry is limited to 64 MiB, experiments/gpu_decoder/pack_carry.py makes a
+        # machine, whose carry is limited to 64 MiB, tools/gpu/pack_carry.py makes a
         # 384-px copy cut to the central 288² (--crop 288) as WebP q80: 32.9 MB for 2,023 images
 """
 

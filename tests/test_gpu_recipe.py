@@ -1,5 +1,5 @@
-"""The GPU training kit (experiments/gpu_decoder): the carry packer and one training slice, run
-here on the CPU at toy sizes, so the first command on a lent GPU works as written."""
+"""The GPU training kit (tools/gpu): the carry packer and slices of the default recipe, run here
+on the CPU at toy sizes, so the first command on a lent GPU works as written."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from adain.config import load_config
 from adain.weights import save_encoder_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
-KIT = ROOT / "experiments" / "gpu_decoder"
+KIT = ROOT / "tools" / "gpu"
+RECIPE = ROOT / "configs" / "train" / "default.yaml"
 # The slices' time limit (chunk.sh stops training there and kills it a minute later): far beyond
 # what their 2–3 steps on 64-px crops take on any CPU, so that their steps, not the clock, end them.
 SLICE_MINUTES = "60"
@@ -86,16 +87,35 @@ def test_pack_carry_reports_a_missing_pack_in_one_line(tmp_path):
                                    f"with its MANIFEST.csv")
 
 
-def test_gpu_config_composes():
-    cfg = load_config(ROOT / "configs" / "train" / "gpu.yaml")
-    assert cfg.time_limit_min > 0 and cfg.model.encoder_weights.startswith(".carry/")
-    assert cfg.model.encoder_weights == f".carry/{cfg.model.encoder}-relu4_1.safetensors"  # what pack_carry writes
-    assert cfg.init_decoder is None or (ROOT / cfg.init_decoder).is_file()
+def test_the_recipe_composes_with_what_the_machine_is_given(tmp_path):
+    """chunk.sh trains configs/train/default.yaml with the carried data and encoder file: those
+    overrides compose with every stage, and the encoder file is the one pack_carry.py writes."""
+    from adain.stages import stage_configs
+
+    script = (KIT / "chunk.sh").read_text()
+    assert "recipe=${RECIPE:-configs/train/default.yaml}" in script
+    carried = ["model.encoder_weights=.carry/vgg16-imagenet-relu4_1.safetensors", "data.content=.carry/data/content/train",
+               "data.load_size=288", "data.workers=8", "compile=true"]
+    assert all(item.replace(".carry", "$carry") in script for item in carried)
+    stages = stage_configs(load_config(RECIPE, carried))
+    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "refine"]
+    for stage in stages:
+        assert stage.model.encoder_weights == f".carry/{stage.model.encoder}-relu4_1.safetensors"  # what pack_carry writes
+        assert stage.data.content == ".carry/data/content/train" and stage.compile
+    # the refine stage's own load size wins over the carried one (chunk.sh's comment says so)
+    assert [s.data.load_size for s in stages] == [288, 288, 288, 512]
 
 
-def test_one_slice_runs_and_brings_back_slim_checkpoints(tmp_path, adain_cache):
-    """chunk.sh as the device would run it, on toy sizes: trains, stops, writes slim copies, and a
-    second slice on a 'bare machine' continues from the carried slim checkpoint."""
+def _two_stages(first: int, second: int) -> str:
+    """The recipe cut to two tiny stages with the real ones' names and kinds of override."""
+    return (f"stages=[{{name: reconstruct, steps: {first}, overrides: [optim.content_weight=0, optim.style_weight=0, "
+            f"optim.colour_weight=0]}}, {{name: stylise, steps: {second}, overrides: []}}]")
+
+
+def test_slices_run_the_recipe_and_a_bare_machine_continues_from_the_slim_checkpoint(tmp_path, adain_cache):
+    """chunk.sh as the device would run it, on toy sizes: trains, stops, writes slim copies; a
+    second slice on a 'bare machine' continues from the carried slim checkpoint of a finished stage
+    (the next stage starts from it, the finished one is not re-run) and brings the decoder back."""
     pack = _pack(tmp_path / "pack")
     carry = tmp_path / "carry"
     save_encoder_prefix("vgg16-imagenet", "relu4_1", carry / "vgg16-imagenet-relu4_1.safetensors")
@@ -104,35 +124,52 @@ def test_one_slice_runs_and_brings_back_slim_checkpoints(tmp_path, adain_cache):
                   ("val_content", "content/val"), ("val_style", "style/val"))]
     overrides += [f"model.encoder_weights={carry / 'vgg16-imagenet-relu4_1.safetensors'}", "device=cpu",
                   "precision=fp32", "compile=false", "data.workers=0", "data.load_size=96", "data.crop_size=64",
-                  "optim.batch_size=2", "val_pairs=2", "val_size=64", "val_every=2", "wandb.mode=disabled"]
+                  "optim.batch_size=2", "val_pairs=2", "val_size=64", "val_every=2", "wandb.mode=disabled",
+                  "average_last=1"]
 
-    def slice_(run_dir: Path, out: Path, steps: int, **env_extra: str) -> subprocess.CompletedProcess:
+    def slice_(run_dir: Path, out: Path, stages: str, **env_extra: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "PYTHON": sys.executable, "RUN_DIR": str(run_dir), "CARRY": str(carry), "OUT": str(out),
                **env_extra}
-        return subprocess.run(["bash", str(KIT / "chunk.sh"), SLICE_MINUTES, *overrides, f"steps={steps}"], cwd=ROOT, env=env,
+        return subprocess.run(["bash", str(KIT / "chunk.sh"), SLICE_MINUTES, *overrides, stages], cwd=ROOT, env=env,
                               capture_output=True, text=True)
 
-    refused = slice_(tmp_path / "machine0", tmp_path / "out0", 2)  # nothing to continue, no FRESH=1
+    refused = slice_(tmp_path / "machine0", tmp_path / "out0", _two_stages(2, 1))  # nothing to continue, no FRESH=1
     assert refused.returncode == 2 and "set FRESH=1 to start one" in refused.stderr
-    first = slice_(tmp_path / "machine1", tmp_path / "out1", 2, FRESH="1")
+    # the first slice: the first stage only (the recipe as it stood then)
+    first = slice_(tmp_path / "machine1", tmp_path / "out1", "stages=[{name: reconstruct, steps: 2, overrides: []}]",
+                   FRESH="1")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     out = tmp_path / "out1"
     assert {"latest-slim.pt", "best-slim.pt", "metrics.jsonl", "val_grid.png", "train.log"} <= {
         p.name for p in out.iterdir()}
     slim = load_checkpoint(out / "latest-slim.pt")
-    assert slim["step"] == 2 and "optimizer" not in slim
+    assert (slim["step"], slim["config"]["stage"]) == (2, "reconstruct") and "optimizer" not in slim
     assert all(t.dtype == torch.float16 for t in slim["decoder"].values())
 
     (carry / "resume.pt").write_bytes((out / "latest-slim.pt").read_bytes())
-    second = slice_(tmp_path / "machine2", tmp_path / "out2", 3)
+    second = slice_(tmp_path / "machine2", tmp_path / "out2", _two_stages(2, 3))
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     assert "continuing from" in second.stdout
-    assert load_checkpoint(tmp_path / "out2" / "latest-slim.pt")["step"] == 3
+    machine = tmp_path / "machine2"
+    # the finished stage did not train again: its checkpoint is the carried file, untouched
+    assert (machine / "1-reconstruct" / "checkpoints" / "latest.pt").read_bytes() == (carry / "resume.pt").read_bytes()
+    returned = load_checkpoint(tmp_path / "out2" / "latest-slim.pt")
+    assert (returned["step"], returned["config"]["stage"]) == (3, "stylise")
+    assert {"decoder.safetensors", "decoder.json"} <= {p.name for p in (tmp_path / "out2").iterdir()}
+    description = json.loads((tmp_path / "out2" / "decoder.json").read_text())
+    assert [stage["name"] for stage in description["recipe"]["stages"]] == ["reconstruct", "stylise"]
 
 
 def test_sweep_runs_slices_side_by_side_and_packs_each_for_the_return(tmp_path, adain_cache):
     """sweep.sh: two loss balances as two chunk.sh runs at once; each comes back as NAME.tar and
-    NAME-best.pt (the device returns at most 8 files), with its own overrides applied."""
+    NAME-best.pt (the device returns at most 8 files), with its own overrides applied.  The recipe is
+    default.yaml cut to one 2-step stage (sweep.sh splits its settings at commas: no list overrides)."""
+    from omegaconf import OmegaConf
+
+    recipe = OmegaConf.load(RECIPE)
+    recipe.stages = [{"name": "stylise", "steps": 2, "overrides": []}]
+    recipe.average_last = 1
+    OmegaConf.save(recipe, tmp_path / "recipe.yaml")
     pack = _pack(tmp_path / "pack")
     carry = tmp_path / "carry"
     save_encoder_prefix("vgg16-imagenet", "relu4_1", carry / "vgg16-imagenet-relu4_1.safetensors")
@@ -142,9 +179,9 @@ def test_sweep_runs_slices_side_by_side_and_packs_each_for_the_return(tmp_path, 
                       [f"model.encoder_weights={carry / 'vgg16-imagenet-relu4_1.safetensors'}", "device=cpu",
                        "precision=fp32", "compile=false", "data.load_size=96", "data.crop_size=64",
                        "optim.batch_size=2", "val_pairs=2", "val_size=64", "val_every=2", "wandb.mode=disabled",
-                       "steps=2", "log_every=1"])
+                       "log_every=1"])
     env = {**os.environ, "PYTHON": sys.executable, "CARRY": str(carry), "OUT": str(tmp_path / "out"), "FRESH": "1",
-           "RUNS": str(tmp_path / "runs")}
+           "RUNS": str(tmp_path / "runs"), "RECIPE": str(tmp_path / "recipe.yaml")}
     proc = subprocess.run(["bash", str(KIT / "sweep.sh"), SLICE_MINUTES, f"low:{common},optim.style_weight=1",
                            f"high:{common},optim.style_weight=20"], cwd=ROOT, env=env,
                           capture_output=True, text=True)
@@ -154,7 +191,7 @@ def test_sweep_runs_slices_side_by_side_and_packs_each_for_the_return(tmp_path, 
     losses = {}
     for name in ("low", "high"):
         with tarfile.open(out / f"{name}.tar") as tar:
-            assert {"./latest-slim.pt", "./metrics.jsonl", "./train.log"} <= set(tar.getnames())
+            assert {"./latest-slim.pt", "./metrics.jsonl", "./train.log", "./decoder.safetensors"} <= set(tar.getnames())
             tar.extractall(tmp_path / name, filter="data")
         assert load_checkpoint(tmp_path / name / "latest-slim.pt")["step"] == 2
         rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]

