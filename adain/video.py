@@ -5,9 +5,14 @@
                                         ema=0.9, flow_blend=0.5)
 
 Decoding and encoding are PyAV (its wheels bundle FFmpeg): any container and codec FFmpeg
-reads.  The output keeps the input's frame count, timestamps (so its frame rate), size and
-audio streams (copied packet for packet where the output container takes the codec, else
-re-encoded).  Frames stream through one at a time (a batch of them on CUDA), so memory does not
+reads (adain.video_read), written to .mp4/.m4v/.mov/.mkv (H.264), .webm (VP9) or .avi (MPEG-4
+Part 2) (adain.video_write).  The output keeps the input's frames in display order with strictly
+increasing timestamps (the input's, put back in order where the container shuffled them, or made
+from the frame rate where it has none), so its frame rate and duration, its size, and its audio
+streams (copied where the output container takes the codec, else re-encoded; one that cannot be
+carried is left out with a warning, never stopping the video).  A truncated or damaged clip gives
+every frame that decodes and a warning naming how many are missing (`strict=True`: a UserError).
+Frames stream through one at a time (a batch of them on CUDA), so memory does not
 grow with the clip; large frames take the Stylizer's tiled path (4K, 8K).  The style is encoded
 once per clip.  Temporal stability without retraining, both off by default:
 
@@ -20,19 +25,19 @@ once per clip.  Temporal stability without retraining, both off by default:
 
 Colour preservation recolours the style once, to the first frame's colours (per-frame
 recolouring would re-encode the style for every frame and make the palette flicker).
-A bad input — not a video, no video stream, a truncated or damaged file — or an output that
-cannot be written ends with a one-line UserError, and no partial output is left behind.
+A bad input — not a video, no video stream, no frame that decodes — or an output that cannot be
+written ends with a one-line UserError naming the stream and the operation that failed, and no
+partial output is left behind.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,21 +45,14 @@ from PIL import Image
 
 from adain import functional as AF
 from adain.errors import UserError
-
-# output suffix → (container format, video codec, audio codecs it takes as they are, audio codec to re-encode to)
-CONTAINERS = {
-    ".mp4": ("mp4", "libx264", {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}, "aac"),
-    ".m4v": ("mp4", "libx264", {"aac", "mp3", "alac", "ac3", "eac3"}, "aac"),
-    ".mov": ("mov", "libx264", {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"}, "aac"),
-    ".mkv": ("matroska", "libx264", None, "aac"),  # None: Matroska takes any codec
-    ".webm": ("webm", "libvpx-vp9", {"opus", "vorbis"}, "libopus"),
-    ".avi": ("avi", "mpeg4", {"mp3", "ac3", "pcm_s16le"}, "mp3"),
-}
-
+from adain.video_read import VideoReader, open_video, reason, stream_label
+from adain.video_write import CONTAINERS, OutputFormat, VideoWriter
 
 @dataclass
 class VideoResult:
-    """What `stylize_video` wrote: the file, its frame count, frame rate, size, audio streams and speed."""
+    """What `stylize_video` wrote: the file, its frame count, frame rate, size, audio streams and
+    speed; `expected_frames` is what the input should have held (more than `frames` for a
+    truncated or damaged clip) and `warnings` are one-line notes (frames missing, audio left out)."""
 
     output: Path
     frames: int
@@ -63,6 +61,8 @@ class VideoResult:
     height: int
     audio_streams: int
     seconds: float
+    expected_frames: int = 0
+    warnings: tuple[str, ...] = ()
 
     @property
     def frames_per_second(self) -> float:
@@ -89,41 +89,12 @@ class StatsEMA:
         return self.state
 
 
-def _av():
-    try:
-        import av
-    except ImportError as exc:  # pragma: no cover - a requirements.txt dependency
-        raise UserError("video needs PyAV (pip install -r requirements.txt)") from exc
-    return av
-
-
-def open_video(path: str | os.PathLike):
-    """PyAV input container and its first video stream; a one-line UserError for a missing
-    file, a file FFmpeg cannot read, or one without a video stream."""
-    av = _av()
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: video file not found")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"{path}: not a video file FFmpeg can read ({_reason(exc)})") from None
-    if not container.streams.video:
-        container.close()
-        raise UserError(f"{path}: no video stream (expected a video file)")
-    return container, container.streams.video[0]
-
-
-def _reason(exc: Exception) -> str:
-    return str(getattr(exc, "strerror", None) or exc).strip().rstrip(".") or type(exc).__name__
-
-
 def default_output(input_path: Path, styles: Sequence, folder: str | os.PathLike = "outputs") -> Path:
     names = "+".join(Path(s).stem if isinstance(s, (str, os.PathLike)) else "style" for s in styles) or "style"
     return Path(folder) / f"{input_path.stem}_stylized_{names}.mp4"
 
 
-def _check_output(output: Path, input_path: Path, overwrite: bool) -> tuple[str, str, set | None, str]:
+def _check_output(output: Path, input_path: Path, overwrite: bool) -> OutputFormat:
     if output.suffix.lower() not in CONTAINERS:
         raise UserError(f"{output}: unknown video format {output.suffix!r}; expected one of "
                         f"{', '.join(CONTAINERS)}")
@@ -142,7 +113,7 @@ def _temporary_path(output: Path) -> Path:
         with open(temporary, "wb"):
             pass
     except OSError as exc:
-        raise UserError(f"{output}: cannot write the output ({_reason(exc)})") from None
+        raise UserError(f"{output}: cannot write the output ({reason(exc)})") from None
     return temporary
 
 
@@ -163,60 +134,6 @@ def _load_masks(masks, size: tuple[int, int]) -> torch.Tensor | None:
     return torch.cat(loaded, dim=1)
 
 
-class _Writer:
-    """The output container: the video stream (H.264 by default) and the audio streams, copied
-    or re-encoded."""
-
-    def __init__(self, path: Path, spec, video_in, audio_in, width: int, height: int):
-        av = _av()
-        fmt, codec, audio_copy, audio_codec = spec
-        self.container = av.open(str(path), mode="w", format=fmt)
-        rate = video_in.average_rate or video_in.guessed_rate or Fraction(25)
-        self.video = self.container.add_stream(codec, rate=rate)
-        self.video.width, self.video.height = width, height
-        # 4:2:0 needs even sides; odd ones keep full chroma (H.264 High 4:4:4)
-        even = width % 2 == 0 and height % 2 == 0
-        self.video.pix_fmt = "yuv420p" if even or codec != "libx264" else "yuv444p"
-        if codec == "libx264":
-            self.video.options = {"crf": "18", "preset": "medium"}
-        self.video.codec_context.time_base = video_in.time_base
-        self.video.time_base = video_in.time_base
-        self.audio: dict[int, tuple[Any, Any]] = {}  # input index → (output stream, decoder or None)
-        for stream in audio_in:
-            name = stream.codec_context.name
-            if audio_copy is None or name in audio_copy:
-                self.audio[stream.index] = (self.container.add_stream_from_template(stream), None)
-            else:
-                out = self.container.add_stream(audio_codec, rate=stream.rate or 48000)
-                out.layout = stream.layout.name if stream.layout else "stereo"
-                self.audio[stream.index] = (out, stream)
-
-    def write_frame(self, rgb: np.ndarray, pts, time_base) -> None:
-        av = _av()
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame.pts, frame.time_base = pts, time_base
-        self.container.mux(self.video.encode(frame))
-
-    def write_audio(self, packet) -> None:
-        out, decode_from = self.audio[packet.stream.index]
-        if decode_from is None:
-            if packet.dts is None:  # the demuxer's flush packet
-                return
-            packet.stream = out
-            self.container.mux(packet)
-            return
-        for frame in packet.decode():
-            frame.pts = None  # the encoder numbers samples itself
-            self.container.mux(out.encode(frame))
-
-    def close(self) -> None:
-        self.container.mux(self.video.encode(None))
-        for out, decode_from in self.audio.values():
-            if decode_from is not None:
-                self.container.mux(out.encode(None))
-        self.container.close()
-
-
 def stylize_video(
     stylizer,
     input: str | os.PathLike,
@@ -235,6 +152,7 @@ def stylize_video(
     flow_size: int = 512,
     batch: int = 0,
     overwrite: bool = False,
+    strict: bool = False,
     progress: bool = True,
     on_frame=None,
     **options,
@@ -256,15 +174,16 @@ def stylize_video(
         batch: frames per forward pass (0: 8 on CUDA, 1 on the CPU; 1 whenever ema, flow_blend,
             masks or colour preservation make frames depend on each other or on per-frame state).
         overwrite: replace an existing output file.
+        strict: refuse (UserError) a clip whose frames do not all decode, instead of writing
+            those that do with a warning in `VideoResult.warnings`.
         progress: frames/s and time left on stderr.
         on_frame: called as on_frame(index, input_rgb, output_rgb) with (H, W, 3) uint8 arrays
             (the experiment measures flicker with it).
         **options: the method's own (AdaIN: alpha, tile, max_memory, photo, …).
 
     Returns:
-        VideoResult.
+        VideoResult; its `warnings` (frames missing, audio left out) are for the caller to show.
     """
-    av = _av()
     input_path = Path(input)
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     output = Path(output) if output is not None else default_output(input_path, styles)
@@ -273,18 +192,20 @@ def stylize_video(
     if ema and stylizer.name != "adain":
         raise UserError(f"ema: smooths AdaIN's content statistics; {stylizer.name} has none")
     stats_hook = StatsEMA(ema) if ema else None
-    spec = _check_output(output, input_path, overwrite)
+    output_format = _check_output(output, input_path, overwrite)
     container, video_in = open_video(input_path)
-    temporary = None
+    temporary = writer = None
     try:
         width, height = video_in.codec_context.width, video_in.codec_context.height
         if not width or not height:
-            raise UserError(f"{input_path}: the video stream has no frame size (damaged file?)")
+            raise UserError(f"{input_path}: {stream_label(video_in)} has no frame size (damaged file?)")
         mask_tensor = _load_masks(masks, (width, height))
         codes = [stylizer.encode_style(s, style_size, max_size, style_scale=style_scale) for s in styles]
         temporary = _temporary_path(output)
         audio_in = list(container.streams.audio)
-        writer = _Writer(temporary, spec, video_in, audio_in, width, height)
+        origin = Fraction(container.start_time or 0, 1_000_000)  # microseconds
+        writer = VideoWriter(temporary, output_format, video_in, audio_in, width, height, origin, shown_as=output)
+        reader = VideoReader(container, video_in, audio_in, on_audio=writer.write_audio)
         sequential = bool(ema or flow_blend or masks is not None or preserve_color != "none")
         batch = 1 if sequential else (batch or (8 if str(getattr(stylizer, "device", "cpu")).startswith("cuda") else 1))
         frame_options = dict(style_weights=style_weights, masks=mask_tensor, preserve_color=preserve_color,
@@ -295,11 +216,10 @@ def stylize_video(
 
         counter = progress_bar(video_in.frames or None, "adain video", unit="frame", disable=not progress)
         state = {"previous": None, "index": 0, "recoloured": False}
-        pending: list[tuple[np.ndarray, Any, Any]] = []
+        pending: list[tuple[np.ndarray, int, Fraction]] = []
         start = time.monotonic()
-        last_end = float("-inf")  # where the packets read so far end, seconds
 
-        def run(frames: list[tuple[np.ndarray, Any, Any]]) -> None:
+        def run(frames: list[tuple[np.ndarray, int, Fraction]]) -> None:
             nonlocal codes
             if preserve_color != "none" and not state["recoloured"]:  # the style recoloured once, to frame 1
                 first = torch.from_numpy(frames[0][0]).permute(2, 0, 1).unsqueeze(0).float() / 255
@@ -318,52 +238,38 @@ def stylize_video(
                 counter.update()
 
         try:
-            for packet in container.demux(video_in, *audio_in):
-                if packet.pts is not None and packet.time_base is not None:
-                    last_end = max(last_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-                if packet.stream.type == "audio":
-                    writer.write_audio(packet)
-                    continue
-                for frame in packet.decode():
-                    pending.append((frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base))
-                    if len(pending) >= batch:
-                        run(pending)
-                        pending = []
+            for item in reader.frames():
+                pending.append(item)
+                if len(pending) >= batch:
+                    run(pending)
+                    pending = []
             if pending:
                 run(pending)
-        except av.error.FFmpegError as exc:
-            raise UserError(f"{input_path}: could not decode frame {state['index'] + len(pending) + 1} "
-                            f"({_reason(exc)}); the file is truncated or damaged") from None
         finally:
             counter.close()
-        declared = video_in.frames
         if state["index"] == 0:
-            raise UserError(f"{input_path}: no frame could be decoded; the file is truncated or damaged")
-        if declared and state["index"] < declared:
-            raise UserError(f"{input_path}: only {state['index']} of {declared} frames could be decoded; "
-                            "the file is truncated")
-        if container.duration and last_end > float("-inf"):  # Matroska & co. declare no frame count
-            begin = (container.start_time or 0) / 1e6
-            missing = begin + container.duration / 1e6 - last_end
-            if missing > 0.25 + 2 / float(video_in.average_rate or 25):
-                raise UserError(f"{input_path}: the streams end {missing:.2f} s before the declared duration; "
-                                "the file is truncated")
-        try:
-            writer.close()
-        except av.error.FFmpegError as exc:
-            raise UserError(f"{output}: could not finish the video ({_reason(exc)})") from None
+            why = f"; {reader.last_error}" if reader.last_error else ""
+            raise UserError(f"{input_path}: {stream_label(video_in)}: no frame could be decoded{why}")
+        shortfall = reader.shortfall()
+        if shortfall is not None and strict:
+            raise UserError(f"{shortfall.message(input_path)}; --strict refuses an incomplete clip")
+        writer.close()
+        notes = ([shortfall.message(input_path)] if shortfall else []) + writer.notes
         seconds = time.monotonic() - start
         os.replace(temporary, output)
         temporary = None
-        rate = video_in.average_rate or video_in.guessed_rate or 0
-        return VideoResult(output, state["index"], float(rate), width, height, len(audio_in), seconds)
+        return VideoResult(output, state["index"], float(reader.rate), width, height, len(writer.audio), seconds,
+                           expected_frames=shortfall.expected if shortfall else state["index"],
+                           warnings=tuple(notes))
     finally:
-        container.close()
-        if temporary is not None:
+        if temporary is not None:  # a failure: nothing half-written is left
+            if writer is not None:
+                writer.abandon()
             try:
                 temporary.unlink()
             except FileNotFoundError:
                 pass
+        container.close()
 
 
 def _stylize_frames(stylizer, frames: list[np.ndarray], codes, options: dict) -> list[np.ndarray]:

@@ -3,10 +3,14 @@
     adain video --input clip.mp4 --style art.jpg --ema 0.9 --flow-blend 0.5 --output out.mp4
 
 A bad input or output ends with one line and exit status 2 (cli.main), leaving no partial file.
+A truncated or damaged clip gives the frames that decode and one warning line on stderr naming how
+many are missing (exit 0); --strict refuses it instead (exit 2).  An audio stream the output
+cannot carry is left out with one warning line.
 """
 
 from __future__ import annotations
 
+import sys
 from argparse import Namespace
 from pathlib import Path
 
@@ -50,6 +54,9 @@ def add_video_parser(commands, add_runtime_options, add_look_options, add_tiling
     p.add_argument("--output", metavar="FILE",
                    help=".mp4 (H.264), .mov, .mkv, .webm (VP9) or .avi (default: outputs/<input>_stylized_<style>.mp4)")
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a truncated or damaged clip (exit 2) instead of stylising the frames that decode "
+                        "with a warning")
     p.add_argument("--no-progress", action="store_true", help="no progress bar / progress lines")
     p.add_argument("--encoder", default=None, help="default: the encoder the decoder was trained with")
     p.add_argument("--encoder-weights", metavar="PATH", help="local copy of the encoder's original weight file")
@@ -89,7 +96,10 @@ def run_video(args: Namespace) -> int:
         args.input, args.style or None, args.output, style_weights=args.style_weights, masks=args.mask,
         preserve_color=args.preserve_color, content_size=args.content_size, style_size=args.style_size,
         style_scale=args.style_scale, ema=args.ema, flow_blend=args.flow_blend, flow_size=args.flow_size,
-        batch=args.batch, overwrite=args.overwrite, progress=not args.no_progress, **photo, **method_options)
+        batch=args.batch, overwrite=args.overwrite, strict=args.strict, progress=not args.no_progress, **photo,
+        **method_options)
+    for warning in result.warnings:
+        print(f"adain: warning: {warning}", file=sys.stderr)
     print(f"{result.output}: {result.frames} frames at {result.fps:.3g} fps, {result.width}×{result.height}, "
           f"{result.audio_streams} audio stream(s); {result.frames_per_second:.2f} frames/s")
     return 0

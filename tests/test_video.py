@@ -276,12 +276,13 @@ def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_bad_inputs_one_line_exit_2_no_partial_file(clip, style_file, tmp_path):
+    """Truncated clips are refused with --strict only (without it: tests/test_video_damaged.py)."""
     expected = {"not a video": "not a video file", "no video stream": "no video stream",
                 "truncated": "truncated", "truncated mkv": "truncated"}
     out_dir = tmp_path / "out"
     for name, path in _bad_inputs(tmp_path).items():
         code, err = _run(["video", "--input", str(path), "--style", str(style_file), "--style-size", "64",
-                          "--output", str(out_dir / f"{path.stem}.mp4"), "--no-progress"])
+                          "--output", str(out_dir / f"{path.stem}.mp4"), "--no-progress", "--strict"])
         assert code == 2, (name, err)
         assert len(err.strip().splitlines()) == 1 and err.startswith("adain: error: "), (name, err)
         assert expected[name] in err, (name, err)
