@@ -25,19 +25,9 @@ from adain.runtime import compile_with_fallback, prepare_for_inference, resolve_
 from adain.weights import load_decoder
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-# The default (issue 14, experiments/skips/ "Seventh stage"): the weights' mean of the decoder below
-# and of its continuation with content weight 1.5 and colour weight 100 (the same network).
+# The default: vgg16-imagenet encoder, a decoder with palette and skip inputs (docs/history.md tells
+# how it was trained; its JSON description holds the recipe and its figures).
 SHIPPED_DECODER = WEIGHTS / "decoder-vgg16-imagenet-mix.safetensors"
-# The previous default (experiments/skips/ "Sixth stage"): the skip decoder below trained on with a
-# sliced Wasserstein term on the pixels and features (configs/train/cpu_sw.yaml).
-DECODER_VGG16_IMAGENET_SW = WEIGHTS / "decoder-vgg16-imagenet-sw.safetensors"
-# The default before that: the vgg16-imagenet decoder with a palette input and skip inputs, fine-tuned
-# on the CPU from the GPU decoder below (experiments/skips/ "Second stage").
-DECODER_VGG16_IMAGENET_SKIPS = WEIGHTS / "decoder-vgg16-imagenet-skips.safetensors"
-# Before that: the plain decoder trained on one lent GPU (experiments/gpu_decoder/).
-DECODER_VGG16_IMAGENET = WEIGHTS / "decoder-vgg16-imagenet.safetensors"
-# The default before issue 14 (issue 7): kept for comparisons; its encoder is the one of design.md's numbers.
-DECODER_VGG16_HED = WEIGHTS / "decoder-vgg16-hed.safetensors"
 
 
 def default_decoder_path() -> Path:
