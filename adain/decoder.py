@@ -26,9 +26,9 @@ DECODER_TOP_TAP = "relu4_1"
 # 3×3 convs that follow turn into patterns of period 2, 4 and 8 px (the grid score,
 # adain.evaluation.artefacts); a bilinear resize has no such blocks.  Same weights, same size.
 UPSAMPLE_MODES = ("nearest", "bilinear")
-# The palette input (issue 14): the AdaIN target t carries nothing of the style but its relu4_1
+# The palette input: the AdaIN target t carries nothing of the style but its relu4_1
 # channel statistics, and those predict the style image's RGB mean only to ~0.05 RMS (a
-# cross-validated linear probe, experiments/palette/): about the error of every decoder's outputs,
+# cross-validated linear probe, docs/history.md): about the error of every decoder's outputs,
 # against Magenta's 0.041.  A palette decoder is also given the style's RGB mean and std
 # (6 numbers, or a map of them under masks) and modulates its last hidden layer with them.
 PALETTE_INPUTS = 6

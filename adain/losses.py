@@ -87,12 +87,11 @@ def sliced_wasserstein_loss(output: torch.Tensor, style: torch.Tensor, projectio
     mean squared difference of the output's and the style's quantiles (the style's interpolated
     to H·W when the sizes differ) over the mean square of the style's, both over the whole batch:
     scale-free across layers, and a dark style cannot blow up its own sample's term (the first run,
-    with a per-sample ratio and no gradient clipping, diverged at step ~190: experiments/skips/
-    README.md).  A bimodal palette (blue and white under an orange sky) has the same mean/std as a
-    grey blend of it; its quantiles do not, which is why the AdaIN and colour mean/std losses let
-    decoders paint such styles in the photo's own colours (issue 14, experiments/skips/
-    style_gap.py).  The style side gets no gradient; the sort passes the output's gradient back
-    to the positions it came from.
+    with a per-sample ratio and no gradient clipping, diverged at step ~190: docs/history.md).  A
+    bimodal palette (blue and white under an orange sky) has the same mean/std as a grey blend of
+    it; its quantiles do not, which is why the AdaIN and colour mean/std losses let decoders paint
+    such styles in the photo's own colours (tools/style_gap.py).  The style side gets no gradient;
+    the sort passes the output's gradient back to the positions it came from.
     """
     channels = output.shape[1]
     directions = torch.randn(channels, projections, generator=generator, device=output.device)

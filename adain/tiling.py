@@ -65,10 +65,10 @@ TILE_BYTES_PER_PIXEL = {torch.bfloat16: 360, torch.float16: 360, torch.float32: 
 # A skip decoder's tiles re-encode in pass 2 (up to relu3_1 where pass 1 kept the relu4_1 map, to
 # relu4_1 otherwise) and hold the tile's relu2_1 and relu3_1 maps (192 B per pixel of the crop in
 # float32) until the decoder has used them; its relu1_1 is recomputed from the image and its AdaINs
-# are folded into the projections (adain.skip_inputs).  Measured (experiments/skips/tile_memory.py,
+# are folded into the projections (adain.skip_inputs).  Measured (experiments/bench/tile_memory.py,
 # 1536² fp32, peak RSS against the same decoder without skips): +270 B per pixel of a 784² tile
 # re-encoding to relu4_1, ~70–100 with the map kept (SKIP_KEPT_…: 150 gives 560-px tiles at 4K,
-# 1.28 GB peak; 512 px at 8K, 1.71 GB; experiments/skips/defaults_4k.txt); +2 B per pixel untiled.  With
+# 1.28 GB peak; 512 px at 8K, 1.71 GB; experiments/bench/defaults_4k.txt); +2 B per pixel untiled.  With
 # masks the shallow targets are built and held: +380 B per pixel of a tile.  16-bit models hold
 # the maps at half the bytes: the same budget (not measured; bf16 is emulated on the AVX2 machine).
 SKIP_TILE_BYTES_PER_PIXEL = {torch.bfloat16: 300, torch.float16: 300, torch.float32: 300}

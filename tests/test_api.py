@@ -213,7 +213,7 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
     # than the content itself, and closer to the content's features than the style image pasted in
     # its place.  256 px: at 128 px relu4_1 is only 16×16 and the ratios swing.  Measured for this
     # decoder (the mean of the sliced Wasserstein decoder and its heavier-content continuation,
-    # experiments/skips "Seventh stage"): style ratios 0.14–0.34, content ratios 0.28–0.50 (mean 0.40);
+    # docs/history.md): style ratios 0.14–0.34, content ratios 0.28–0.50 (mean 0.40);
     # the sliced Wasserstein decoder alone 0.12–0.30 and 0.30–0.55 (mean 0.44); skip inputs 0.07–0.37
     # and 0.29–0.66 (mean 0.48); the GPU decoder 0.14–0.36 and 0.30–0.54; the vgg16-hed decoder,
     # judged by its own network, 0.10–0.24 and 0.48–0.73.

@@ -128,6 +128,25 @@ def test_default_configs_load():
     assert [m.name for m in default.methods] == ["adain", "gatys", "johnson", "magenta"]
 
 
+def test_every_checked_in_eval_config_loads_and_names_files_that_exist():
+    """configs/eval and every experiment's eval config: they load, and the manifests and weight
+    files they name are in the repository (images and run outputs are not checked)."""
+    root = Path(__file__).resolve().parents[1]
+    configs = sorted((root / "configs" / "eval").glob("*.yaml")) + sorted(  # an eval config has methods:
+        p for p in (root / "experiments").rglob("*.yaml") if "\nmethods:" in p.read_text())
+    assert len(configs) >= 8
+    for path in configs:
+        cfg = load_eval_config(path)
+        for source in (cfg.content, cfg.style):
+            if source.endswith((".txt", ".csv")):
+                assert (root / source).is_file(), (path, source)
+        for method in cfg.methods:
+            for key in ("decoder", "model"):
+                named = method.settings.get(key)
+                if named and not named.startswith("runs/"):
+                    assert (root / named).is_file(), (path, named)
+
+
 def test_two_by_two_writes_every_file_and_reruns_from_the_cache(tmp_path, image_sets, decoder_file, tint_method):
     from adain.evaluation import run
 

@@ -1,6 +1,6 @@
 """Which content × style pairs a method variant runs on, and the images at protocol size.
 
-Protocol (design.md, experiments/cpu_decoder): content = centre square crop resized to size²,
+Protocol (design.md; tools/protocol.py): content = centre square crop resized to size²,
 style = shorter side style_size, both RGB in [0, 1].  Contents and styles are sorted by path;
 `max_contents` / `max_styles` keep the first N.  Every content meets every style, except that a
 method entry with `styles: [...]` (a Johnson network trained on one style) only meets those.

@@ -1,13 +1,13 @@
 """Blind forced-choice comparison of two methods on the pairs of an eval.py run.
 
     # 1. trial images (content | style | LEFT | RIGHT), a blank answers.csv and the key
-    .venv/bin/python experiments/eval/forced_choice.py prepare runs/eval/val_subset "adain[alpha=1]" magenta \
+    .venv/bin/python experiments/eval/forced_choice.py prepare runs/eval/methods "adain[alpha=1]" magenta \
         runs/forced_choice/adain-vs-magenta [--seed 0] [--max-trials 40]
     # 2. a person opens trials/*.png in order and writes L, R or = into answers.csv (not looking at key.json)
     # 3. unblind
     .venv/bin/python experiments/eval/forced_choice.py score runs/forced_choice/adain-vs-magenta
 
-See experiments/eval/README.md ("Judging by eye") and adain/evaluation/forced_choice.py.
+See docs/evaluation.md ("Judging by eye") and adain/evaluation/forced_choice.py.
 """
 
 import argparse
