@@ -1,13 +1,15 @@
-"""Figures and numbers for stroke-size control and photo mode (README).
+"""Figures and numbers for stroke-size control and photo mode (experiments/stroke_photo/README.md).
 
     .venv/bin/python experiments/stroke_photo/figures.py [--size 384] [--part stroke|photo]
 
-stroke_scales.jpg  content | style | style_scale 0.5 | 1 | 2 | 0.5+1+2 averaged, one row per style,
-                   with the detail-layer frequency (adain.evaluation.stroke) of each output;
-photo_mode.jpg     content | style photo | AdaIN | AdaIN + photo mode, one row per deep-photo-
-                   styletransfer pair (a day photo restyled by a sunset / night photo);
+stroke_scales.jpg  style_scale 0.5 | 1 | 2 | 0.5+1+2 averaged, one row per style, with the
+                   detail-layer frequency (adain.evaluation.stroke) of each output;
+photo_mode.jpg     AdaIN | + photo mode | + photo mode, luminance only, one row per deep-photo-
+                   styletransfer pair (a day photo restyled by a sunset / night photo).
+                   Outputs only: the pack's own images stay out of the repository (each row's
+                   first label names its content and style files);
 results.json       the numbers: stroke frequency and size per scale; for photo mode SSIM on
-                   luminance, HED edge F-score (adain.evaluation.edges, issue 13's measure),
+                   luminance, HED edge F-score (adain.evaluation.edges),
                    gradient correlation (adain.evaluation.photo) against the content;
                    design.md's relative style loss and the colour distance (per-channel
                    Wasserstein-1, metrics.color_wasserstein) against the style photo.
@@ -86,14 +88,15 @@ def stroke_figure(model, args, results: dict) -> None:
     content = load_image(STROKE_CONTENT, args.size)
     rows = []
     for style in STROKE_STYLES:
-        row = [labelled(tensor_to_pil(content), "content"), labelled(Image.open(style).convert("RGB"), "style")]
+        row = []
         for scale in SCALES + [tuple(SCALES)]:
             out = model.stylize(content, style, content_size=0, style_size=args.size, style_scale=scale)
             freq = float(detail_frequency(out))
             name = "+".join(f"{s:g}" for s in scale) if isinstance(scale, tuple) else f"{scale:g}"
             results["stroke"].append({"style": style.name, "scale": name, "detail_frequency": freq,
                                       "stroke_px": 1 / freq})
-            row.append(labelled(tensor_to_pil(out), f"S={name}  f={freq:.3f}"))
+            prefix = f"{STROKE_CONTENT.stem} x {style.stem}  " if not row else ""
+            row.append(labelled(tensor_to_pil(out), f"{prefix}S={name}  f={freq:.3f}"))
         rows.append(row)
     sheet(rows, HERE / "stroke_scales.jpg", args.tile_height)
 
@@ -108,7 +111,7 @@ def photo_figure(model, args, results: dict) -> None:
         content = load_image(find(f"dpst_in{index}"), args.size)
         style_path = find(f"dpst_tar{index}")
         style = load_image(style_path, args.size)
-        row = [labelled(tensor_to_pil(content), f"in{index}"), labelled(tensor_to_pil(style), f"tar{index}")]
+        row = []
         content_edges = hed(content)
         for label, options in (("AdaIN", {}), ("AdaIN + photo", {"photo": True}),
                                ("+ photo, luminance", {"photo": True, "preserve_color": "luminance"})):
@@ -120,7 +123,7 @@ def photo_figure(model, args, results: dict) -> None:
                        "rel_style": float(measure_relative_style(encoder, out, style)),
                        "colour_w1_to_style": float(color_wasserstein(out, style))}
             results["photo"].append(numbers)
-            row.append(labelled(tensor_to_pil(out), label))
+            row.append(labelled(tensor_to_pil(out), f"in{index} x tar{index}  {label}" if not row else label))
         rows.append(row)
     sheet(rows, HERE / "photo_mode.jpg", args.tile_height)
 
