@@ -139,7 +139,7 @@ def test_training_reaches_the_palette_head(hed_encoder):
     from adain.config import load_config
     from adain.objectives import train_step
 
-    cfg = load_config(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml",
+    cfg = load_config(ROOT / "configs" / "train" / "default.yaml",
                       ["init_decoder=null", "model.decoder_palette=true", "optim.colour_weight=50"])
     torch.manual_seed(0)
     decoder = Decoder("vgg16", palette=True)

@@ -75,7 +75,7 @@ def test_a_nearly_black_style_does_not_dominate_the_batch():
 
 
 def test_sliced_wasserstein_term_joins_the_losses():
-    cfg = load_config(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml", ["init_decoder=null"])
+    cfg = load_config(ROOT / "configs" / "train" / "default.yaml", ["init_decoder=null"])
     torch.manual_seed(0)
     model = AdaINModel(build_encoder("vgg16-hed"), Decoder("vgg16"))
     content, style = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 48, 48)
@@ -89,7 +89,7 @@ def test_sliced_wasserstein_term_joins_the_losses():
 
 
 def test_an_unknown_sliced_wasserstein_tap_is_refused_by_name():
-    cfg = load_config(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml",
+    cfg = load_config(ROOT / "configs" / "train" / "default.yaml",
                       ["init_decoder=null", "optim.sw_weight=1", "optim.sw_taps=[rgb,relu9_9]"])
     with pytest.raises(UserError, match=r"optim.sw_taps: \['relu9_9'\] not in the vgg16-hed encoder"):
         AdaINObjective(cfg, build_encoder("vgg16-hed"))

@@ -33,7 +33,7 @@ def test_structure_ignores_the_statistics_the_style_loss_sets_and_prices_a_moved
 
 
 def test_structure_term_joins_the_losses_and_encodes_its_taps():
-    cfg = load_config(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml", ["init_decoder=null"])
+    cfg = load_config(ROOT / "configs" / "train" / "default.yaml", ["init_decoder=null"])
     torch.manual_seed(0)
     model = AdaINModel(build_encoder("vgg16-hed"), Decoder("vgg16"))
     content, style = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
@@ -50,7 +50,7 @@ def test_structure_term_joins_the_losses_and_encodes_its_taps():
 
 
 def test_an_unknown_structure_tap_is_refused_by_name():
-    cfg = load_config(ROOT / "configs" / "train" / "cpu_imagenet_style.yaml",
+    cfg = load_config(ROOT / "configs" / "train" / "default.yaml",
                       ["init_decoder=null", "optim.structure_weight=1", "optim.structure_taps=[relu3_1,relu9_9]"])
     with pytest.raises(UserError, match=r"optim.structure_taps: \['relu9_9'\] not in the vgg16-hed encoder"):
         AdaINObjective(cfg, build_encoder("vgg16-hed"))
