@@ -1,7 +1,8 @@
-"""The README's picture of `adain serve` in use: starts the server, drives the page with
-Playwright (Debian's chromium, headless) as a user would, and saves a JPEG.
+"""A picture of `adain serve` in use (docs/images/serve_screenshot.jpg): starts the server on a free
+local port, drives the page with Playwright (Debian's chromium, headless) as a user would, and saves
+a JPEG.  tests/test_serve_browser.py drives the page the same way.
 
-    .venv/bin/python experiments/serve/screenshot.py [--out experiments/serve/screenshot.jpg]
+    .venv/bin/python tools/serve_screenshot.py [--out docs/images/serve_screenshot.jpg]
 
 Content: the built-in cat; styles: both built-in styles, weights 1 and 0.6; AdaIN at 512 px.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -67,7 +68,7 @@ def drive(url: str, png: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "experiments" / "serve" / "screenshot.jpg")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "serve_screenshot.jpg")
     parser.add_argument("--width", type=int, default=1000, help="width of the saved JPEG")
     args = parser.parse_args()
     port = free_port()
