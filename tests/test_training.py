@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -401,9 +402,13 @@ def test_ddp_two_processes_gloo(tmp_path, image_folders):
     overrides = [f"{k}={v}" for k, v in image_folders.items()] + [f"run_dir={tmp_path / 'ddp'}", "precision=fp32", "steps=2",
                                                                   "time_limit_min=60"]  # ranks agree each step
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+    with socket.socket() as sock:  # a free port: other test sessions may run this test at the same time
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # A hang guard only (a rank stuck in the rendezvous would wait for ever): the run takes minutes on a busy CPU.
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
                            str(ROOT / "train.py"), "--config", str(SMOKE), *overrides],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     state = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "latest.pt")
     assert state["step"] == 2
