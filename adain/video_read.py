@@ -149,6 +149,7 @@ class VideoReader:
         self.last_error: str | None = None  # the last decode or demux failure, for the messages
         self.stopped_early = False  # the demuxer failed before the end of the file
         self.ends = {"video": float("-inf"), "any": float("-inf")}  # where the packets read end, seconds
+        self.video_start = float("inf")  # the earliest video packet time, seconds
 
     def frames(self) -> Iterator[tuple[np.ndarray, int, Fraction]]:
         """Yield (rgb, pts, time_base) for every frame that decodes."""
@@ -180,6 +181,7 @@ class VideoReader:
                 self.ends["any"] = max(self.ends["any"], end)
                 if packet.stream.type == "video":
                     self.ends["video"] = max(self.ends["video"], end)
+                    self.video_start = min(self.video_start, float(packet.pts * packet.time_base))
             if packet.stream.type == "audio":
                 self.on_audio(packet)
                 continue
@@ -196,17 +198,16 @@ class VideoReader:
         except av.error.FFmpegError:  # already drained (EOFError) or failing: nothing more to get
             pass
 
-    def unread_seconds(self) -> float:
-        """How much of the declared length no packet was read for: the video stream's declared
-        end (AVI, MP4, MOV) against its last packet's, else the file's (Matroska, WebM: no
-        stream durations) against the last packet of any stream (audio may outlast the video)."""
+    def declared_end(self) -> tuple[float, str]:
+        """The declared end, seconds, and which packets to hold it against: the video stream's
+        (AVI, MP4, MOV), else the file's (Matroska, WebM: no stream durations), against the
+        packets of any stream (audio may outlast the video)."""
         stream = self.stream
         if stream.duration and stream.time_base:
-            start = stream.start_time or 0
-            return float((start + stream.duration) * stream.time_base) - self.ends["video"]
+            return float(((stream.start_time or 0) + stream.duration) * stream.time_base), "video"
         if self.container.duration:
-            return ((self.container.start_time or 0) + self.container.duration) / 1e6 - self.ends["any"]
-        return 0.0
+            return ((self.container.start_time or 0) + self.container.duration) / 1e6, "any"
+        return float("-inf"), "any"
 
     def declared_frames(self) -> int:
         """The header's frame count (AVI, MP4, MOV; Matroska files from mkvmerge carry it as a
@@ -225,12 +226,15 @@ class VideoReader:
         that gave no picture (the decoder refused them, or dropped them silently, as it does
         with the frames after a lost reference)."""
         frame_seconds = 1 / float(self.rate)
-        unread_seconds = self.unread_seconds()
+        end, held_against = self.declared_end()
         # lengths are rounded (a file's, with no stream length: Matroska, WebM, to audio packets)
-        by_time = unread_seconds > 1.5 * frame_seconds + (0.0 if self.stream.duration else 0.1)
+        by_time = end - self.ends[held_against] > 1.5 * frame_seconds + (0.1 if held_against == "any" else 0.0)
         declared = self.declared_frames()
         by_count = declared - self.video_packets > 1  # 1: AVI counts a leading empty chunk
-        unread = max(round(unread_seconds / frame_seconds) if by_time else 0,
+        # the packets read cover one frame each from the first (the last one's time runs ahead of
+        # them by the B-frame delay): the rest of the declared length is unread
+        covered = self.video_start + self.video_packets * frame_seconds if self.video_packets else self.ends["any"]
+        unread = max(max(0, round((end - covered) / frame_seconds)) if by_time else 0,
                      declared - self.video_packets if by_count else 0)
         # progressive video has one packet per picture in every common container
         no_picture = max(self.failed_packets, 0 if self.interlaced else self.video_packets - self.decoded)
@@ -246,8 +250,7 @@ class VideoReader:
             causes.append(f"the file holds {self.video_packets} of the {declared} frames its header declares: "
                           "truncated")
         elif unread:
-            end = self.ends["video" if self.stream.duration else "any"]
-            causes.append(f"no data after {max(end, 0):.2f} s of the declared {end + unread_seconds:.2f} s: "
+            causes.append(f"no data after {max(self.ends[held_against], 0):.2f} s of the declared {end:.2f} s: "
                           "truncated or damaged")
         if self.stopped_early:
             causes.append(self.last_error)

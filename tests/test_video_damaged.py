@@ -51,8 +51,13 @@ def _check_partial(result, clip: Path, expected_count: int, phrase: str) -> None
     assert np.all(np.diff(times) > 0)
     np.testing.assert_allclose(times - times[0], reference_times - reference_times[0], atol=0.002)
     assert written.audio_seconds == pytest.approx(reference.audio_seconds, abs=0.05)
-    assert result.expected_frames == expected_count
     assert len(result.warnings) == 1
+    if "about" in result.warnings[0]:
+        # no frame count in the file (Matroska): the total is estimated from the declared length
+        assert abs(result.expected_frames - expected_count) <= 2, result.warnings
+        expected_count = result.expected_frames
+    else:
+        assert result.expected_frames == expected_count
     missing = expected_count - result.frames
     assert f"{result.frames} of " in result.warnings[0] and f"{expected_count} frames decoded; " in result.warnings[0]
     assert f"{missing} missing" in result.warnings[0] and phrase in result.warnings[0], result.warnings

@@ -179,7 +179,12 @@ class Decoded:
     audio: list[tuple[str, int]]  # (codec, sample rate) per audio stream
     audio_seconds: list[float]  # decoded samples / rate, per audio stream
     audio_frame_seconds: list[float]  # the longest decoded audio frame, per stream: codec padding
+    audio_start: list[float]  # the first decoded audio frame's time, per stream
     first_audio: np.ndarray | None  # the first audio stream's samples, first channel
+
+    @property
+    def video_start(self) -> float:
+        return float(min(self.pts) * self.time_base)
 
     @property
     def video_seconds(self) -> float:
@@ -201,23 +206,25 @@ def decode(path: Path) -> Decoded:
             except av.error.FFmpegError:
                 pass
         rate, time_base = Fraction(stream.average_rate or stream.guessed_rate), stream.time_base
-    audio_seconds, frame_seconds, first_audio = [], [], None
+    audio_seconds, frame_seconds, audio_start, first_audio = [], [], [], None
     for index in range(len(audio)):
         with av.open(str(path)) as container:
             stream = container.streams.audio[index]
-            chunks = []
+            chunks, start = [], None
             for packet in container.demux(stream):
                 try:
-                    chunks += [f.to_ndarray().reshape(len(f.layout.channels), -1)[0].astype(np.float64)
-                               for f in packet.decode()]
+                    for frame in packet.decode():
+                        chunks.append(frame.to_ndarray().reshape(len(frame.layout.channels), -1)[0].astype(np.float64))
+                        start = frame.time if start is None else start
                 except av.error.FFmpegError:
                     pass
+            audio_start.append(start)
             samples = np.concatenate(chunks) if chunks else np.zeros(0)
             audio_seconds.append(len(samples) / stream.rate)
             frame_seconds.append(max((len(c) for c in chunks), default=0) / stream.rate)
             if index == 0:
                 first_audio = samples
-    return Decoded(frames, pts, time_base, rate, audio, audio_seconds, frame_seconds, first_audio)
+    return Decoded(frames, pts, time_base, rate, audio, audio_seconds, frame_seconds, audio_start, first_audio)
 
 
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:
