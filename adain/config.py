@@ -214,6 +214,8 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = (), schema: 
             if bad:
                 raise UserError(f"override {bad[0]!r}: expected key=value")
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except TypeError as exc:  # a dot-override into a list ("stages.0.steps=2"): OmegaConf cannot merge it
+        raise UserError(f"config: {exc}; a list (e.g. stages) is set whole in the YAML, not by index") from None
     except OmegaConfBaseException as exc:
         message = str(exc).splitlines()[0]
         key = getattr(exc, "full_key", None)

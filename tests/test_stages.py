@@ -116,6 +116,11 @@ def test_train_py_refuses_a_bad_stage_in_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == ["train.py: error: stage 'a': steps 0; expected at least 1"]
 
 
+def test_a_stage_set_by_index_is_a_one_line_error():
+    with pytest.raises(UserError, match="set whole in the YAML"):
+        load_config(RECIPE, ["stages.0.steps=2"])
+
+
 def test_portable_drops_machine_paths():
     value = {"data": {"content": "/work/pack384/content/train", "style": "../shared/data/style/train"},
              "list": [str(ROOT / "configs" / "x.yaml")]}
