@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 
 def main(argv=None) -> int:

@@ -3,18 +3,18 @@
 import argparse
 import sys
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", help="YAML with the keys that differ from adain.config.TrainConfig")
+    parser.add_argument("--config", help="YAML with the keys that differ from adain.train.config.TrainConfig")
     parser.add_argument("--resume", nargs="?", const="auto", help="resume from a checkpoint (default: the run's latest)")
     parser.add_argument("overrides", nargs="*", help="dot-overrides such as optim.lr=2e-4 steps=1000")
     args = parser.parse_args(argv)
     try:
-        from adain.config import load_config
-        from adain.stages import train
+        from adain.train.config import load_config
+        from adain.train.stages import train
 
         overrides = list(args.overrides) + ([f"resume={args.resume}"] if args.resume else [])
         result = train(load_config(args.config, overrides))

@@ -1,5 +1,5 @@
 import sys
 
-from adain.cli import main
+from adain.cli.main import main
 
 sys.exit(main())

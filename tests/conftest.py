@@ -32,7 +32,7 @@ def adain_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def hed_encoder(adain_cache):
     """The fp32 vgg16-hed encoder with its real (converted, cached) weights."""
-    from adain.encoders import build_encoder
+    from adain.nn.pretrained import build_encoder
 
     return build_encoder("vgg16-hed")
 
@@ -40,7 +40,7 @@ def hed_encoder(adain_cache):
 @pytest.fixture(scope="session")
 def imagenet_encoder(adain_cache):
     """The fp32 vgg16-imagenet encoder with its real (converted, cached) weights."""
-    from adain.encoders import build_encoder
+    from adain.nn.pretrained import build_encoder
 
     return build_encoder("vgg16-imagenet")
 
@@ -51,7 +51,7 @@ def make_decoder(arch: str = "vgg16", seed: int = 0):
     see only the clamp."""
     import torch
 
-    from adain.decoder import Decoder
+    from adain.nn.decoder import Decoder
 
     torch.manual_seed(seed)
     return Decoder(arch)
@@ -60,7 +60,7 @@ def make_decoder(arch: str = "vgg16", seed: int = 0):
 @pytest.fixture(scope="session")
 def decoder_file(tmp_path_factory) -> Path:
     """A vgg16 decoder saved the way shipped decoders are (safetensors + JSON metadata)."""
-    from adain.weights import save_decoder
+    from adain.nn.decoder import save_decoder
 
     path = tmp_path_factory.mktemp("decoder") / "decoder-test.safetensors"
     save_decoder(make_decoder("vgg16"), path, {"encoder": "vgg16-hed"})

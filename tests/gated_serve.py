@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str]) -> int:
     report_fd, gate_fd, serve_args = int(argv[0]), None if argv[1] == "none" else int(argv[1]), argv[2:]
-    from adain import serve
-    from adain.cli import main as adain_main
-    from adain.serve_jobs import DemoBackend
+    from adain.cli import serve
+    from adain.cli.main import main as adain_main
+    from adain.cli.serve_jobs import DemoBackend
 
     run, first = DemoBackend.run, threading.Lock()
 

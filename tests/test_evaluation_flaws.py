@@ -97,6 +97,7 @@ def test_the_photos_colours_kept_are_a_leak(scene):
     assert colour_leak(half, content, style).item() > 45
 
 
+@pytest.mark.slow
 def test_outputs_of_any_size_score_at_the_working_size(scene):
     content, style, clean = scene
     big = torch.nn.functional.interpolate(clean, scale_factor=2, mode="bilinear")
@@ -108,10 +109,11 @@ def test_outputs_of_any_size_score_at_the_working_size(scene):
         halo(clean, content[..., :-8])
 
 
+@pytest.mark.slow
 def test_real_photo_scores_where_the_flaws_are_and_are_not(shared_data):
     """A real photo against itself has no stray colour and no halo; its colours leak where the
     painting's do not; a blur of it is muddier than the photo."""
-    from adain.io import load_image
+    from adain.core.io import load_image
 
     photo = load_image(sorted((shared_data / "content" / "val").glob("*.jpg"))[0], size=384)
     painting = load_image(sorted((shared_data / "style" / "val").glob("*.jpg"))[0], size=256)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 from adain.evaluation.config import load_eval_config
 from adain.methods.base import Stylizer
 from conftest import write_image
@@ -147,6 +147,7 @@ def test_every_checked_in_eval_config_loads_and_names_files_that_exist():
                     assert (root / named).is_file(), (path, named)
 
 
+@pytest.mark.slow
 def test_two_by_two_writes_every_file_and_reruns_from_the_cache(tmp_path, image_sets, decoder_file, tint_method):
     from adain.evaluation import run
 
@@ -160,7 +161,7 @@ def test_two_by_two_writes_every_file_and_reruns_from_the_cache(tmp_path, image_
                  "color_w1", "effnet_content", "effnet_layout", "effnet_style_mean_std", "effnet_style_gram", "stylize_ms", "peak_mb"):
         assert all(float(r[name]) == float(r[name]) for r in rows), name  # present, not NaN
     assert all((run_dir / r["output"]).is_file() for r in rows)
-    for name in ("frame", "grid", "edge_f", "style_rank", "style_top1"):  # issue 13's measures
+    for name in ("frame", "grid", "edge_f", "style_rank", "style_top1"):  # the frame, grid, edge and identity measures
         assert all(float(r[name]) == float(r[name]) for r in rows), name
     assert all(float(r["frame"]) >= 1.0 and float(r["style_rank"]) in (1.0, 2.0) for r in rows)
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -211,6 +212,7 @@ def test_two_by_two_writes_every_file_and_reruns_from_the_cache(tmp_path, image_
     assert len(_rows(run_dir)) == 12
 
 
+@pytest.mark.slow
 def test_missing_image_and_unknown_method_are_one_line_errors(tmp_path, image_sets, decoder_file, tint_method, capsys):
     import eval as eval_cli
 
@@ -254,6 +256,7 @@ def test_bad_config_key_is_a_one_line_error_and_exit_2(capsys):
     assert err.count("\n") == 0 and "no_such_key" in err
 
 
+@pytest.mark.slow
 def test_optional_method_that_cannot_load_is_a_note(tmp_path, image_sets, tint_method):
     from adain.evaluation import run
 
@@ -268,6 +271,7 @@ def test_optional_method_that_cannot_load_is_a_note(tmp_path, image_sets, tint_m
     assert johnson["pairs"] == 0 and johnson["note"].startswith("skipped (optional)")
 
 
+@pytest.mark.slow
 def test_the_thread_setting_applies_to_the_run_only(tmp_path, image_sets, tint_method):
     """`threads` is set for the evaluation and given back afterwards: a caller in the same process
     (a notebook, the SIGKILL test's reference run) keeps its own setting."""

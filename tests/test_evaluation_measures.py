@@ -1,4 +1,4 @@
-"""Issue 13's measures on images with a known defect: each must move the right way when the
+"""The evaluation's measures on images with a known defect: each must move the right way when the
 defect is added and stay put when it is not.  Natural photos come from scikit-image's bundled
 `skimage.data` (no download); everything is at most 128 px."""
 
@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from adain.evaluation import metrics as M
 from adain.evaluation.artefacts import border_ratio, frame_score, grid_score, lattice_ratio
 from adain.evaluation.edges import edge_f_score
+from adain.nn.losses import distances as D
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -151,9 +152,9 @@ def test_style_ranks_top1_and_mean_rank():
 
 
 def test_style_identity_in_efficientnet_space_tells_styles_apart():
-    from adain.errors import UserError
+    from adain.core.errors import UserError
     from adain.evaluation.features import STYLE_STAGES, load_efficientnet_lite0
-    from adain.functional import mean_std
+    from adain.nn.functional import mean_std
 
     try:
         net = load_efficientnet_lite0()
@@ -170,7 +171,7 @@ def test_style_identity_in_efficientnet_space_tells_styles_apart():
     # outputs that carry their style (the style itself, lightly mixed with the content) are
     # recognised; the content returned unchanged is not recognised as any particular style
     outputs = [0.85 * s + 0.15 * content for s in styles] + [content]
-    distances = torch.stack([torch.cat([M.relative_style_stats(stats(o), s, STYLE_STAGES) for s in style_stats])
+    distances = torch.stack([torch.cat([D.relative_style_stats(stats(o), s, STYLE_STAGES) for s in style_stats])
                              for o in outputs])
     ranks = M.style_ranks(distances, torch.tensor([0, 1, 2, 0]))
     assert ranks[:3].tolist() == [1.0, 1.0, 1.0]
@@ -178,7 +179,7 @@ def test_style_identity_in_efficientnet_space_tells_styles_apart():
 
 def test_psnr_of_a_known_error_and_reconstruction_of_a_stand_in_decoder(hed_encoder):
     from adain.evaluation.reconstruction import reconstruct, reconstruction_scores
-    from adain.model import AdaINModel
+    from adain.nn.model import AdaINModel
     from conftest import make_decoder
 
     image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from adain.evaluation import metrics as M
-from adain.functional import EPS
+from adain.nn.functional import EPS
+from adain.nn.losses import distances as D
 
 
 def _image(seed: int = 0, size: tuple[int, int] = (32, 40)) -> torch.Tensor:
@@ -20,11 +21,11 @@ def _image(seed: int = 0, size: tuple[int, int] = (32, 40)) -> torch.Tensor:
 def test_identical_images_score_zero_distance_and_ssim_one():
     image = _image()
     feats = {"a": image * 3.0, "b": image[:, :2] + 1.0}
-    assert M.content_mse(feats["a"], feats["a"]).item() == 0.0
-    assert M.relative_content(feats["a"], feats["a"]).item() == 0.0
-    assert M.style_mean_std_loss(feats, feats, ("a", "b")).item() == 0.0
-    assert M.relative_style(feats, feats, ("a", "b")).item() == 0.0
-    assert M.gram_loss(feats, feats, ("a", "b")).item() == 0.0
+    assert D.content_mse(feats["a"], feats["a"]).item() == 0.0
+    assert D.relative_content(feats["a"], feats["a"]).item() == 0.0
+    assert D.style_mean_std_loss(feats, feats, ("a", "b")).item() == 0.0
+    assert D.relative_style(feats, feats, ("a", "b")).item() == 0.0
+    assert D.gram_loss(feats, feats, ("a", "b")).item() == 0.0
     assert M.color_wasserstein(image, image).item() == 0.0
     assert M.ssim_luminance(image, image).item() == pytest.approx(1.0, abs=1e-5)
 
@@ -39,7 +40,7 @@ def test_layout_correlation_separates_a_kept_layout_from_blander_features():
     assert M.layout_correlation(unrelated, content).abs().max() < 0.2
     # the distance itself is decomposed by ρ: halving an unrelated output's energy lowers the
     # relative content distance but leaves ρ alone
-    assert (M.relative_content(0.5 * unrelated, content) < M.relative_content(unrelated, content)).all()
+    assert (D.relative_content(0.5 * unrelated, content) < D.relative_content(unrelated, content)).all()
     torch.testing.assert_close(M.layout_correlation(0.5 * unrelated, content), M.layout_correlation(unrelated, content))
 
 
@@ -61,20 +62,20 @@ def test_mean_std_loss_of_a_known_affine_change():
     feat = board.expand(1, 4, 8, 8).clone()
     changed = 2.0 * feat + 3.0  # μ: 0 → 3, σ: 1 → 2
     expected = 3.0**2 + (math.sqrt(4 + EPS) - math.sqrt(1 + EPS)) ** 2
-    loss = M.style_mean_std_loss({"x": changed}, {"x": feat}, ("x",))
+    loss = D.style_mean_std_loss({"x": changed}, {"x": feat}, ("x",))
     assert loss.item() == pytest.approx(expected, rel=1e-5)
-    relative = M.relative_style({"x": changed}, {"x": feat}, ("x",))
+    relative = D.relative_style({"x": changed}, {"x": feat}, ("x",))
     assert relative.item() == pytest.approx(expected / (0 + 1 + EPS), rel=1e-5)
     # Gram of 2F is 4G: mean (3G)² = 9 mean G², and the relative Gram loss is 9
     gram_feat = {"x": _image(1)}
     doubled = {"x": 2.0 * gram_feat["x"]}
-    assert M.relative_gram_loss(doubled, gram_feat, ("x",)).item() == pytest.approx(9.0, rel=1e-5)
+    assert D.relative_gram_loss(doubled, gram_feat, ("x",)).item() == pytest.approx(9.0, rel=1e-5)
 
 
 def test_relative_numbers_of_images_follow_design_md(hed_encoder):
     """measure_relative_* (the one implementation used by training validation, eval.py and the
     experiments) against design.md's formulas written out here with plain loops."""
-    from adain.encoders import CONTENT_TAP, STYLE_TAPS
+    from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS
 
     output, content, style = _image(0), _image(1), _image(2, (40, 48))
     with torch.no_grad():
@@ -89,9 +90,9 @@ def test_relative_numbers_of_images_follow_design_md(hed_encoder):
             o_sd, s_sd = (o.var(1, unbiased=False) + EPS).sqrt(), (s.var(1, unbiased=False) + EPS).sqrt()
             expected_style += float((((o_mu - s_mu) ** 2).mean() + ((o_sd - s_sd) ** 2).mean())
                                     / ((s_mu ** 2).mean() + (s_sd ** 2).mean()))
-        assert M.measure_relative_content(hed_encoder, output, content).item() == pytest.approx(expected_content.item(), rel=1e-5)
-        assert M.measure_relative_style(hed_encoder, output, style).item() == pytest.approx(expected_style, rel=1e-4)
-        assert M.relative_content(out_f[CONTENT_TAP], content_f[CONTENT_TAP]).item() == pytest.approx(
+        assert D.measure_relative_content(hed_encoder, output, content).item() == pytest.approx(expected_content.item(), rel=1e-5)
+        assert D.measure_relative_style(hed_encoder, output, style).item() == pytest.approx(expected_style, rel=1e-4)
+        assert D.relative_content(out_f[CONTENT_TAP], content_f[CONTENT_TAP]).item() == pytest.approx(
             expected_content.item(), rel=1e-5)
 
 
@@ -126,7 +127,7 @@ def test_frechet_distance_matches_torchmetrics_fid_with_a_custom_feature():
 
 @pytest.fixture(scope="module")
 def effnet():
-    from adain.errors import UserError
+    from adain.core.errors import UserError
     from adain.evaluation.features import load_efficientnet_lite0
 
     try:
@@ -158,7 +159,7 @@ def test_efficientnet_classifies_chelsea_as_a_cat(effnet):
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
 def test_magenta_stylizer_runs_on_a_tiny_input():
-    from adain.errors import UserError
+    from adain.core.errors import UserError
     from adain.evaluation.magenta import load_magenta
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 from adain.evaluation.forced_choice import binomial_two_sided_p, prepare, score, wilson_interval
 from conftest import write_image
 

@@ -1,4 +1,4 @@
-"""adain.functional: statistics, AdaIN, blending, masks, Gram matrices and colour transfer."""
+"""adain.nn.functional: statistics, AdaIN, blending, masks, Gram matrices and colour transfer."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from adain import functional as AF
-from adain.errors import UserError
+from adain.core.errors import UserError
+from adain.nn import functional as AF
 
 
 def feats(*shape: int, seed: int = 0, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
@@ -246,7 +246,7 @@ def test_match_luminance_gives_content_luminance_mean_and_std():
 def test_the_std_floor_bounds_the_gain_the_same_in_every_form_of_adain():
     """A channel silent in the content but for a few pixels gets a gain of at most
     σ(s) / (STD_FLOOR_RATIO · median σ(c)) in plain, masked and folded (skip input) AdaIN alike."""
-    from adain.skip_inputs import adain_affine
+    from adain.nn.skip_inputs import adain_affine
 
     g = torch.Generator().manual_seed(0)
     content = torch.randn(1, 16, 12, 12, generator=g) * 40 + 100

@@ -12,12 +12,12 @@ import json
 import pytest
 import torch
 
-from adain.cli import main
-from adain.errors import UserError
-from adain.functional import gram
+from adain.cli.main import main
+from adain.core.errors import UserError
 from adain.methods.base import to_tensor
 from adain.methods.gatys import GatysOptions, GatysStylizer, load_gatys, scale_sizes
-from adain.methods.gatys_losses import masked_gram
+from adain.nn.functional import gram
+from adain.nn.losses.gatys import masked_gram
 
 from conftest import random_rgb, write_image
 

@@ -12,12 +12,13 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
-from adain.checkpoint import load_checkpoint
-from adain.config import load_config
-from adain.weights import save_encoder_prefix
+from adain.nn.pretrained import save_encoder_prefix
+from adain.train.checkpoint import load_checkpoint
+from adain.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 KIT = ROOT / "tools" / "gpu"
@@ -90,7 +91,7 @@ def test_pack_carry_reports_a_missing_pack_in_one_line(tmp_path):
 def test_the_recipe_composes_with_what_the_machine_is_given(tmp_path):
     """chunk.sh trains configs/train/default.yaml with the carried data and encoder file: those
     overrides compose with every stage, and the encoder file is the one pack_carry.py writes."""
-    from adain.stages import stage_configs
+    from adain.train.stages import stage_configs
 
     script = (KIT / "chunk.sh").read_text()
     assert "recipe=${RECIPE:-configs/train/default.yaml}" in script
@@ -112,6 +113,7 @@ def _two_stages(first: int, second: int) -> str:
             f"optim.colour_weight=0]}}, {{name: stylise, steps: {second}, overrides: []}}]")
 
 
+@pytest.mark.slow
 def test_slices_run_the_recipe_and_a_bare_machine_continues_from_the_slim_checkpoint(tmp_path, adain_cache):
     """chunk.sh as the device would run it, on toy sizes: trains, stops, writes slim copies; a
     second slice on a 'bare machine' continues from the carried slim checkpoint of a finished stage
@@ -160,6 +162,7 @@ def test_slices_run_the_recipe_and_a_bare_machine_continues_from_the_slim_checkp
     assert [stage["name"] for stage in description["recipe"]["stages"]] == ["reconstruct", "stylise"]
 
 
+@pytest.mark.slow
 def test_sweep_runs_slices_side_by_side_and_packs_each_for_the_return(tmp_path, adain_cache):
     """sweep.sh: two loss balances as two chunk.sh runs at once; each comes back as NAME.tar and
     NAME-best.pt (the device returns at most 8 files), with its own overrides applied.  The recipe is

@@ -1,4 +1,4 @@
-"""adain.io: decoding every image mode to RGB in [0, 1], clear errors, resizing, atomic saving."""
+"""adain.core.io: decoding every image mode to RGB in [0, 1], clear errors, resizing, atomic saving."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from adain import io
-from adain.errors import UserError
+from adain.core import io
+from adain.core.errors import UserError
 
 from conftest import random_rgb, write_image, write_truncated_jpeg
 

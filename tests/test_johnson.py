@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.checkpoint import load_checkpoint
-from adain.config import load_config
-from adain.errors import UserError
-from adain.transformer_net import InstanceNorm, TransformerNet, reflect_pad
+from adain.core.errors import UserError
+from adain.methods.johnson.network import InstanceNorm, TransformerNet, reflect_pad
+from adain.train.checkpoint import load_checkpoint
+from adain.train.config import load_config
 
 from conftest import write_image
 from test_training import SMOKE, _write_images
@@ -39,7 +39,7 @@ def _config(run_dir: Path, data: dict[str, str], *extra: str):
 
 
 def _train(cfg):
-    from adain.training import run
+    from adain.train.loop import run
 
     return run(cfg)
 
@@ -102,6 +102,7 @@ def test_losses_fall(tmp_path, johnson_data):
     assert np.mean(losses[-2:]) < 0.5 * np.mean(losses[:2])
 
 
+@pytest.mark.slow
 def test_resume_is_bit_exact(tmp_path, johnson_data):
     _train(_config(tmp_path / "straight", johnson_data, "steps=4"))
     _train(_config(tmp_path / "halves", johnson_data, "steps=2"))
@@ -138,7 +139,7 @@ def test_adain_checkpoint_cannot_resume_a_johnson_run(tmp_path, johnson_data, jo
 
 @pytest.fixture(scope="module")
 def exported(johnson_run, tmp_path_factory) -> Path:
-    from adain.export import export_johnson
+    from adain.train.export import export_johnson
 
     out = tmp_path_factory.mktemp("johnson_export") / "johnson-painting.safetensors"
     return export_johnson(johnson_run / "checkpoints" / "best.pt", out, dtype="float32")
@@ -167,8 +168,8 @@ def test_export_round_trip_gives_equal_outputs(johnson_run, exported):
 
 
 def test_fp16_export_loads_back_close(johnson_run, tmp_path):
-    from adain.export import export_johnson
-    from adain.methods.johnson import load_johnson
+    from adain.train.export import export_johnson
+    from adain.methods.johnson.stylizer import load_johnson
 
     out = export_johnson(johnson_run / "checkpoints" / "best.pt", tmp_path / "half.safetensors")
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
@@ -191,7 +192,7 @@ def test_style_is_ignored(exported):
 
 
 def test_bf16_fast_path(exported):
-    from adain.methods.johnson import load_johnson
+    from adain.methods.johnson.stylizer import load_johnson
 
     stylizer = load_johnson(exported, "cpu", "bf16")
     assert stylizer.dtype == torch.bfloat16
@@ -201,7 +202,7 @@ def test_bf16_fast_path(exported):
 
 
 def test_cli_stylize(exported, tmp_path):
-    from adain.cli import main
+    from adain.cli.main import main
 
     content = write_image(tmp_path / "photo.png", 50, 41, seed=5)
     output = tmp_path / "out.png"
@@ -215,7 +216,7 @@ def test_cli_stylize(exported, tmp_path):
 
 
 def test_cli_without_a_style_makes_one_output_per_content(exported, tmp_path):
-    from adain.cli import main
+    from adain.cli.main import main
 
     contents = [write_image(tmp_path / f"photo{i}.png", 40, 32, seed=i) for i in range(2)]
     code = main(["stylize", "--method", "johnson", "--johnson-model", str(exported), "--content", *map(str, contents),
@@ -226,8 +227,8 @@ def test_cli_without_a_style_makes_one_output_per_content(exported, tmp_path):
 
 
 def test_cli_without_model_uses_the_shipped_network(tmp_path, capsys):
-    from adain.cli import main
-    from adain.methods.johnson import SHIPPED_JOHNSON, load_johnson
+    from adain.cli.main import main
+    from adain.methods.johnson.stylizer import SHIPPED_JOHNSON, load_johnson
 
     content = write_image(tmp_path / "photo.png", 32, 32, seed=5)
     code = main(["stylize", "--method", "johnson", "--content", str(content), "--output", str(tmp_path / "out"),
@@ -241,7 +242,7 @@ def test_cli_without_model_uses_the_shipped_network(tmp_path, capsys):
 def test_cli_style_under_johnson_is_exit_2_one_line(tmp_path, capsys):
     """A johnson network renders one style: a style folder used to give N identical files, each
     named after a style it did not use."""
-    from adain.cli import main
+    from adain.cli.main import main
 
     content = write_image(tmp_path / "photo.png", 32, 32, seed=5)
     styles = tmp_path / "styles"
@@ -256,7 +257,7 @@ def test_cli_style_under_johnson_is_exit_2_one_line(tmp_path, capsys):
 
 
 def test_cli_export_of_a_johnson_checkpoint(johnson_run, tmp_path):
-    from adain.cli import main
+    from adain.cli.main import main
 
     out = tmp_path / "j.safetensors"
     assert main(["export", str(johnson_run / "checkpoints" / "latest.pt"), str(out)]) == 0
@@ -264,7 +265,7 @@ def test_cli_export_of_a_johnson_checkpoint(johnson_run, tmp_path):
 
 
 def test_bench_johnson_against_adain(exported, tmp_path):
-    from adain.cli import main
+    from adain.cli.main import main
     from adain.methods.adain import SHIPPED_DECODER
 
     if not SHIPPED_DECODER.is_file():

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import torch
 
-from adain.encoders import CONTENT_TAP, STYLE_TAPS
-from adain.functional import mean_std
-from adain.losses import content_loss, relative_content_loss, relative_style_stats_loss, style_stats_loss
-from adain.evaluation.metrics import measure_relative_content as metric_content
-from adain.evaluation.metrics import measure_relative_style as metric_style
+from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS
+from adain.nn.functional import mean_std
+from adain.nn.losses.distances import measure_relative_content as metric_content
+from adain.nn.losses.distances import measure_relative_style as metric_style
+from adain.nn.losses.training import content_loss, relative_content_loss, relative_style_stats_loss, style_stats_loss
 
 
 def _images(seed: int, count: int = 2, size: int = 48) -> torch.Tensor:
@@ -52,7 +52,7 @@ def test_relative_losses_ignore_activation_scale_raw_ones_do_not():
 
 
 def test_colour_stats_loss_prices_the_palette_not_the_layout():
-    from adain.losses import colour_stats_loss
+    from adain.nn.losses.training import colour_stats_loss
 
     style = _images(4, size=64)
     # The same pixels in another order: same palette, no cost (only the eps of mean_std remains).

@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from adain import functional as AF
-from adain.errors import UserError
+from adain.core.errors import UserError
 from adain.methods import METHODS, load_method
 from adain.methods.base import StyleCode, Stylizer
+from adain.nn import functional as AF
 
 
 class ChannelShift(Stylizer):

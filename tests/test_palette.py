@@ -1,4 +1,4 @@
-"""Palette decoders (issue 14): the style's RGB mean/std as a second decoder input, FiLM on the last
+"""Palette decoders: the style's RGB mean/std as a second decoder input, FiLM on the last
 hidden layer.  Zero-initialised head = the plain decoder; tiled = untiled; saved = loaded; masks,
 weights and α build the palette the way they build the AdaIN target; training reaches the head."""
 
@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain import functional as AF
-from adain import tiling
-from adain.decoder import Decoder
-from adain.errors import UserError
-from adain.model import AdaINModel
-from adain.weights import load_decoder, save_decoder
+from adain.core.errors import UserError
+from adain.nn import functional as AF
+from adain.nn.decoder import Decoder
+from adain.nn.decoder import load_decoder, save_decoder
+from adain.nn.model import AdaINModel
 from conftest import TILING_OPTION_IDS, TILING_OPTIONS, assert_tiled_equals_untiled
 from conftest import random_rgb_tensor as image
 
@@ -79,7 +78,7 @@ def test_saved_palette_decoders_load_with_their_head(tmp_path):
 
 
 def test_a_description_that_disagrees_with_the_palette_tensors_is_refused(tmp_path):
-    from adain.weights import DECODER_METADATA_KEY, read_safetensors
+    from adain.nn.weights import DECODER_METADATA_KEY, read_safetensors
     from safetensors.torch import save_file
 
     path = tmp_path / "palette.safetensors"
@@ -136,8 +135,8 @@ def test_tiled_equals_untiled_with_a_palette_decoder(model, options):
 
 
 def test_training_reaches_the_palette_head(hed_encoder):
-    from adain.config import load_config
-    from adain.objectives import train_step
+    from adain.train.config import load_config
+    from adain.train.objectives import train_step
 
     cfg = load_config(ROOT / "configs" / "train" / "default.yaml",
                       ["init_decoder=null", "model.decoder_palette=true", "optim.colour_weight=50"])
@@ -152,8 +151,8 @@ def test_training_reaches_the_palette_head(hed_encoder):
 
 
 def test_a_warm_start_gets_a_zero_head(tmp_path, decoder_file, hed_encoder):
-    from adain.config import load_config
-    from adain.objectives import AdaINObjective
+    from adain.train.config import load_config
+    from adain.train.objectives import AdaINObjective
 
     cfg = load_config(ROOT / "configs" / "train" / "smoke.yaml",
                       [f"init_decoder={decoder_file}", "model.decoder_palette=true", "model.encoder=vgg16-hed"])
@@ -174,8 +173,8 @@ def test_reconstruction_gives_a_palette_decoder_the_contents_own_palette(model):
 
 
 def test_the_palette_head_can_learn_faster_than_the_decoder(decoder_file, hed_encoder):
-    from adain.config import load_config
-    from adain.objectives import AdaINObjective
+    from adain.train.config import load_config
+    from adain.train.objectives import AdaINObjective
 
     overrides = [f"init_decoder={decoder_file}", "model.decoder_palette=true", "model.encoder=vgg16-hed"]
     fast = AdaINObjective(load_config(ROOT / "configs" / "train" / "smoke.yaml",

@@ -1,4 +1,4 @@
-"""Issue 15: no silent overwrites, flags that mean what they say, limits that hold.
+"""Reliability: no silent overwrites, flags that mean what they say, limits that hold.
 
 Tiny seeded images, the real vgg16-hed encoder and a seeded stand-in decoder, on the CPU.
 """
@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from adain import functional as AF
-from adain.cli import main
-from adain.errors import UserError
+from adain.cli.main import main
+from adain.core.errors import UserError
+from adain.nn import functional as AF
 from conftest import make_decoder, write_image
 
 
@@ -58,18 +58,18 @@ def test_existing_outputs_are_kept_unless_overwrite(tmp_path, decoder_file, caps
 
 def test_a_write_failure_in_a_batch_spares_the_others(tmp_path, decoder_file, monkeypatch, capsys):
     """--batch used to abort the whole command at the first failed write."""
-    import adain.io
+    import adain.core.io
 
     contents = [write_image(tmp_path / f"c{i}.png", 40, 32, seed=i) for i in range(3)]
     style = write_image(tmp_path / "s.png", 32, 32, seed=9)
-    real_save = adain.io.save_image
+    real_save = adain.core.io.save_image
 
     def save_image(image, path, **kwargs):
         if "c0_" in str(path):
             raise UserError(f"{path}: cannot write image ([Errno 28] No space left on device)")
         return real_save(image, path, **kwargs)
 
-    monkeypatch.setattr(adain.io, "save_image", save_image)
+    monkeypatch.setattr(adain.core.io, "save_image", save_image)
     out = tmp_path / "out"
     code = main(stylize(decoder_file, "--content", *contents, "--style", style, "--output", out, "--batch", "3"))
     err = capsys.readouterr().err
@@ -105,7 +105,7 @@ def test_max_pixels_decides_not_pillows_guard(tmp_path, monkeypatch):
     """Pillow refuses images over 2 × Image.MAX_IMAGE_PIXELS (~179 MP) before our check runs, and
     its error told the user to raise --max-pixels, which could not help.  Scaled down here: a
     Pillow limit of 5,000 pixels and a 120×100 image (12,000 pixels)."""
-    from adain.io import load_image
+    from adain.core.io import load_image
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5_000)
     path = write_image(tmp_path / "big.png", 120, 100, seed=1)
@@ -148,11 +148,11 @@ def test_overlapping_masks_still_average_their_styles():
 
 def test_zero_padded_decoder_survives_export_and_reload(tmp_path):
     """A decoder trained with model.decoder_padding=zero used to come back reflect-padded."""
-    from adain.checkpoint import atomic_torch_save
-    from adain.config import TrainConfig, to_dict
-    from adain.decoder import Decoder
-    from adain.export import export_decoder
-    from adain.weights import load_decoder
+    from adain.train.checkpoint import atomic_torch_save
+    from adain.train.config import TrainConfig, to_dict
+    from adain.nn.decoder import Decoder
+    from adain.train.export import export_decoder
+    from adain.nn.decoder import load_decoder
     from omegaconf import OmegaConf
 
     torch.manual_seed(0)
@@ -179,7 +179,7 @@ def test_zero_padded_decoder_survives_export_and_reload(tmp_path):
 
 @pytest.fixture(scope="module")
 def model(hed_encoder):
-    from adain.model import AdaINModel
+    from adain.nn.model import AdaINModel
 
     return AdaINModel(hed_encoder, make_decoder()).eval()
 
@@ -187,7 +187,7 @@ def model(hed_encoder):
 def test_default_budget_is_on_top_of_what_the_process_holds(model):
     """The default used to be 3 GiB for the whole process: a notebook or the eval process holding
     3 GiB already was refused a 512² image, with an error naming --max-memory, never passed."""
-    from adain import tiling
+    from adain.inference import tiling
 
     assert tiling.choose_tile(model, 512, 512, in_use=5 << 30) is None
     for size in ((2160, 3840), (4320, 7680)):
@@ -202,7 +202,7 @@ def test_default_budget_is_on_top_of_what_the_process_holds(model):
 
 
 def test_on_cuda_the_default_budget_is_the_free_gpu_memory(model):
-    from adain import tiling
+    from adain.inference import tiling
 
     assert tiling.choose_tile(model, 2160, 3840, gpu_free=40 << 30) is None  # fits untiled on the GPU
     plan = tiling.choose_tile(model, 2160, 3840, gpu_free=2 << 30)
@@ -214,7 +214,7 @@ def test_on_cuda_the_default_budget_is_the_free_gpu_memory(model):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_free_bytes_reads_the_device(model):
-    from adain import tiling
+    from adain.inference import tiling
 
     free, total = torch.cuda.mem_get_info()
     assert 0 < tiling.gpu_free_bytes(torch.device("cuda")) <= total
@@ -225,7 +225,7 @@ def test_gpu_free_bytes_reads_the_device(model):
 def test_line_progress_writes_one_line_per_interval(monkeypatch):
     import io
 
-    from adain import progress as P
+    from adain.core import progress as P
 
     clock = iter(range(0, 1000, 5))  # each call 5 s later
     monkeypatch.setattr(P.time, "monotonic", lambda: next(clock))
@@ -242,6 +242,7 @@ def test_line_progress_writes_one_line_per_interval(monkeypatch):
     assert lines[-1] == "train.py: 12/12 steps (100 %), 1:05 elapsed, 5.42 s/step, 0:00 left, loss=0.083"
 
 
+@pytest.mark.slow
 def test_stylize_and_gatys_log_plain_lines_when_stderr_is_not_a_terminal(tmp_path, decoder_file, capfd,
                                                                          monkeypatch):
     monkeypatch.setenv("ADAIN_PROGRESS_EVERY", "0")  # a line at every update

@@ -1,4 +1,4 @@
-"""The web demo's request handling (adain.serve_jobs), without a browser: upload checks and
+"""The web demo's request handling (adain.cli.serve_jobs), without a browser: upload checks and
 their messages, painted masks, and every method run through the library at tiny sizes."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adain.errors import UserError
-from adain.serve_jobs import DemoBackend, Job, ServeSettings, mask_from_layers
+from adain.cli.serve_jobs import DemoBackend, Job, ServeSettings, mask_from_layers
+from adain.core.errors import UserError
 from conftest import write_image, write_truncated_jpeg
 
 
@@ -128,7 +128,7 @@ def test_stroke_size(backend, images):
     if not backend.style_scale_available:
         with pytest.raises(UserError, match="stroke size"):
             backend.run(job(2.0))
-        pytest.skip("this install's Stylizer has no style_scale (issue 16)")
+        pytest.skip("this install's Stylizer has no style_scale")
     small, large = backend.run(job(1.0)).image, backend.run(job(2.0)).image
     assert np.abs(pixels(small) - pixels(large)).mean() > 0.5
 
@@ -140,7 +140,7 @@ def test_only_the_newest_results_are_kept(backend, images):
 
 
 def test_serve_with_a_missing_decoder_is_one_line(tmp_path, capsys):
-    from adain.cli import main
+    from adain.cli.main import main
 
     assert main(["serve", "--decoder", str(tmp_path / "nope.safetensors"), "--port", "1"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()

@@ -4,7 +4,7 @@ jobs of mixed sizes, one of them a 40 MP upload, and one upload that is not an i
 
 Checks that the queue reports the others waiting behind a running job, that every request gets
 its own answer (the stylised image of the right size, equal to the same job run directly through
-adain.serve_jobs; the bad upload its one-line message), and that the server's peak RSS stays
+adain.cli.serve_jobs; the bad upload its one-line message), and that the server's peak RSS stays
 within --max-memory.  The first job waits at a gate until the others are seen waiting
 (tests/gated_serve.py), so what is checked does not depend on the machine's speed.
 
@@ -73,7 +73,7 @@ def read_status(pid: int, field: str) -> int:
 
 
 def stylise_arguments(folder: Path, content: str, output_side: int, styles) -> list:
-    """The /stylise endpoint's inputs (adain.serve.build_app's run.click): content, method, α,
+    """The /stylise endpoint's inputs (adain.cli.serve.build_app's run.click): content, method, α,
     stroke size, Gatys iterations, colour, output size, mask, three style slots, three weights."""
     from gradio_client import handle_file
 
@@ -83,10 +83,10 @@ def stylise_arguments(folder: Path, content: str, output_side: int, styles) -> l
 
 
 def references(folder: Path, results: Path) -> dict[str, Image.Image]:
-    """Each request's job run directly through adain.serve_jobs, in this process (whose memory
+    """Each request's job run directly through adain.cli.serve_jobs, in this process (whose memory
     use is not the server's: the default budget, so that an earlier test's leftovers cannot
     make --max-memory too small here)."""
-    from adain.serve_jobs import DemoBackend, Job, ServeSettings
+    from adain.cli.serve_jobs import DemoBackend, Job, ServeSettings
 
     backend = DemoBackend(ServeSettings(device="cpu", results_dir=results))
     return {r.name: backend.run(Job(str(folder / r.name), [(str(folder / s), w) for s, w in r.styles],

@@ -1,4 +1,4 @@
-"""A skip decoder's inputs in folded form (adain.skip_inputs): the same output as the AdaIN targets
+"""A skip decoder's inputs in folded form (adain.nn.skip_inputs): the same output as the AdaIN targets
 they replace, with relu1_1 recomputed band by band from the image exactly as the encoder computes
 it, and the encoder and the tile statistics reducing maps without holding them."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adain import functional as AF
-from adain.encoders import get_spec, VGGEncoder
-from adain.model import AdaINModel, pad_to_multiple
-from adain.skip_inputs import AffineSkip, RecomputedSkip, adain_affine, add_projection_
-from adain.tiling import _RegionMoments
+from adain.inference.tiling.passes import _RegionMoments
+from adain.nn import functional as AF
+from adain.nn.encoders import get_spec, VGGEncoder
+from adain.nn.model import AdaINModel, DecoderInputs, pad_to_multiple
+from adain.nn.skip_inputs import AffineSkip, RecomputedSkip, adain_affine, add_projection_
 from conftest import random_rgb_tensor as image
 from test_skips import skip_decoder
 
@@ -25,7 +25,7 @@ def reference_output(model: AdaINModel, content, styles, weights, alpha):
     skips = model.skip_targets(feats, styles, weights, None, alpha)
     content_palette = AF.mean_std(content) if AF.palette_needs_content(None, alpha) else None
     palette = model.palette(styles, content_palette, target.shape[-2:], weights, None, alpha)
-    return model.decode(target, palette, skips)[..., :height, :width]
+    return model.decode(DecoderInputs(target, palette, skips))[..., :height, :width]
 
 
 @pytest.mark.parametrize("memory_format", [torch.channels_last, torch.contiguous_format],

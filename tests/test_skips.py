@@ -1,4 +1,4 @@
-"""Skip decoders (issue 14): the AdaIN targets of relu3_1 / relu2_1 / relu1_1 as extra decoder
+"""Skip decoders: the AdaIN targets of relu3_1 / relu2_1 / relu1_1 as extra decoder
 inputs.  Zero-initialised projections = the plain decoder; saved = loaded; the targets follow
 weights, masks and α as relu4_1's do; decode(encode(x)) is α = 0; tiled = untiled; video smoothing
 keeps them; training reaches them; unknown taps are one-line errors; pass 2 beside a kept relu4_1
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain import functional as AF
-from adain.decoder import Decoder
-from adain.errors import UserError
-from adain.model import AdaINModel
-from adain.weights import load_decoder, save_decoder
+from adain.core.errors import UserError
+from adain.nn import functional as AF
+from adain.nn.decoder import Decoder
+from adain.nn.decoder import load_decoder, save_decoder
+from adain.nn.model import AdaINModel
 from conftest import TILING_OPTION_IDS, TILING_OPTIONS, assert_tiled_equals_untiled
 from conftest import random_rgb_tensor as image
 
@@ -79,7 +79,7 @@ def test_the_skips_change_the_output():
 def test_saved_skip_decoders_load_with_their_projections_and_a_disagreeing_description_is_refused(tmp_path):
     from safetensors.torch import save_file
 
-    from adain.weights import DECODER_METADATA_KEY, read_safetensors
+    from adain.nn.weights import DECODER_METADATA_KEY, read_safetensors
 
     decoder = skip_decoder(seed=3)
     path = tmp_path / "skips.safetensors"
@@ -139,8 +139,8 @@ def test_reconstruction_gives_a_skip_decoder_the_contents_own_features(model):
 
 
 def test_training_reaches_the_skips_at_their_own_rate(decoder_file, hed_encoder):
-    from adain.config import load_config
-    from adain.objectives import AdaINObjective, train_step
+    from adain.train.config import load_config
+    from adain.train.objectives import AdaINObjective, train_step
 
     overrides = [f"init_decoder={decoder_file}", "model.encoder=vgg16-hed", "model.decoder_skips=[relu2_1,relu1_1]",
                  "optim.skip_lr_scale=20", "optim.lr=1e-4", "optim.identity_weight=0.5"]
@@ -181,7 +181,7 @@ def test_tiled_equals_untiled_with_a_skip_decoder(hed_encoder, options):
 
 
 def test_smoothed_video_statistics_carry_the_skip_taps(model):
-    from adain.video import StatsEMA
+    from adain.inference.video import StatsEMA
 
     ema = StatsEMA(0.5)
     first, second = (model.content_stats(feats["relu4_1"], None, feats)
@@ -195,7 +195,7 @@ def test_smoothed_video_statistics_carry_the_skip_taps(model):
 def test_tile_plans_keep_the_relu4_1_map_and_budget_for_the_shallow_maps(model, hed_encoder):
     """A skip decoder keeps pass 1's relu4_1 map like any decoder (pass 2 re-encodes only up to
     relu3_1), its tiles paying for the shallow maps they hold: smaller than a plain decoder's."""
-    from adain import tiling
+    from adain.inference import tiling
 
     plain = AdaINModel(hed_encoder, Decoder("vgg16", upsample="bilinear")).eval()
     budget = dict(max_memory=2 << 30, in_use=700 << 20)
@@ -221,7 +221,7 @@ def test_tile_plans_keep_the_relu4_1_map_and_budget_for_the_shallow_maps(model, 
 def test_pass_two_with_the_kept_map_equals_re_encoding_with_a_skip_decoder(model, masked):
     """Pass 2 given pass 1's relu4_1 map re-encodes the tile only up to relu3_1, with that tap's
     smaller halo: the same image as re-encoding everything (and as untiled: the test above)."""
-    from adain import tiling
+    from adain.inference import tiling
 
     content = image(90, 70, seed=1)
     tile_image = tiling.TiledImage(content)

@@ -1,4 +1,4 @@
-"""The sliced Wasserstein term (adain.losses.sliced_wasserstein_loss, optim.sw_weight): issue 14."""
+"""The sliced Wasserstein term (adain.nn.losses.training.sliced_wasserstein_loss, optim.sw_weight)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain.config import load_config
-from adain.decoder import Decoder
-from adain.encoders import build_encoder
-from adain.errors import UserError
-from adain.losses import colour_stats_loss, sliced_wasserstein_loss
-from adain.model import AdaINModel
-from adain.objectives import AdaINObjective, train_step
+from adain.core.errors import UserError
+from adain.nn.decoder import Decoder
+from adain.nn.losses.training import colour_stats_loss, sliced_wasserstein_loss
+from adain.nn.model import AdaINModel
+from adain.nn.pretrained import build_encoder
+from adain.train.config import load_config
+from adain.train.objectives import AdaINObjective, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The staged recipe (configs/train/default.yaml, adain.stages): every stage runs, resumes, exports."""
+"""The staged recipe (configs/train/default.yaml, adain.train.stages): every stage runs, resumes, exports."""
 
 import json
 import subprocess
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain.checkpoint import load_checkpoint, write_slim_checkpoint
-from adain.config import load_config, portable
-from adain.errors import UserError
-from adain.stages import run_stages, stage_configs
-from adain.weights import load_decoder
+from adain.core.errors import UserError
+from adain.nn.decoder import load_decoder
+from adain.train.checkpoint import load_checkpoint, write_slim_checkpoint
+from adain.train.config import load_config, portable
+from adain.train.stages import run_stages, stage_configs
 from test_training import image_folders  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +130,8 @@ def test_portable_drops_machine_paths():
 
 def test_stages_share_one_adain_floor():
     """The recipe trains with the same AdaIN as inference: a near-silent content channel's gain is
-    bounded by the std floor (adain.functional.normalising_std)."""
-    from adain import functional as AF
+    bounded by the std floor (adain.nn.functional.normalising_std)."""
+    from adain.nn import functional as AF
 
     content = torch.randn(1, 8, 16, 16) * 50
     content[:, 0] = 0.0

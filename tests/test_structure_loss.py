@@ -1,4 +1,4 @@
-"""The structure term (adain.losses.structure_loss, optim.structure_weight): issue 14."""
+"""The structure term (adain.nn.losses.training.structure_loss, optim.structure_weight)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain import functional as AF
-from adain.config import load_config
-from adain.decoder import Decoder
-from adain.encoders import build_encoder
-from adain.errors import UserError
-from adain.losses import structure_loss
-from adain.model import AdaINModel
-from adain.objectives import AdaINObjective, train_step
+from adain.core.errors import UserError
+from adain.nn import functional as AF
+from adain.nn.decoder import Decoder
+from adain.nn.losses.training import structure_loss
+from adain.nn.model import AdaINModel
+from adain.nn.pretrained import build_encoder
+from adain.train.config import load_config
+from adain.train.objectives import AdaINObjective, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Super-resolution (adain.superres): the ncnn reader, the converted weights (pinned by sha256),
+"""Super-resolution (adain.inference.superres): the ncnn reader, the converted weights (pinned by sha256),
 parity with the ncnn binaries on a seeded image, seamless tiles, and `upscale=N` through the
 Python API and `adain stylize`.  All on tiny images, float32, on the CPU."""
 
@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.errors import UserError
-from adain.superres import ncnn
-from adain.superres.factors import check_upscale
-from adain.superres.sources import SOURCES, load_state
-from adain.superres.upscale import DEFAULT_TILE, network_for, tile_for, upscale, upscale_pass
-from adain.weights import read_safetensors, tensors_sha256
+from adain.core.errors import UserError
+from adain.inference.superres import ncnn
+from adain.inference.superres.factors import check_upscale
+from adain.inference.superres.sources import SOURCES, load_state
+from adain.inference.superres.upscale import DEFAULT_TILE, network_for, tile_for, upscale, upscale_pass
+from adain.nn.weights import read_safetensors, tensors_sha256
 from conftest import random_rgb, random_rgb_tensor, write_image
 from test_cli import adain_cli, assert_clean_failure, stylize_args
 
@@ -164,7 +164,7 @@ def test_api_output_has_the_requested_size(stylizer_fp32, factor):
     """A content whose sides are not multiples of N comes back at its own size, and is the reduced
     stylisation enlarged: shrunk back, it correlates with that (the ×4 network also removes
     some of the seeded image's noise) more than with the same content in another style."""
-    from adain.superres.stylize import reduce_image
+    from adain.inference.superres.stylize import reduce_image
 
     content, style = random_rgb_tensor(93, 70, seed=1), random_rgb_tensor(64, 64, seed=2)
     out = stylizer_fp32.stylize(content, style, content_size=0, style_size=0, upscale=factor)

@@ -1,4 +1,4 @@
-"""Tiled stylisation (adain.tiling): equal to the untiled run, no seams, bounded memory, clear errors.
+"""Tiled stylisation (adain.inference.tiling): equal to the untiled run, no seams, bounded memory, clear errors.
 
 Everything runs in fp32 on tiny seeded images with the real vgg16-hed encoder and a seeded
 stand-in decoder; one test measures peak RSS in subprocesses on a 1024×768 image.
@@ -16,10 +16,11 @@ import pytest
 import torch
 from PIL import Image
 
-from adain import tiling
-from adain.cli import main
-from adain.errors import UserError
-from adain.model import AdaINModel
+from adain.cli.main import main
+from adain.core.errors import UserError
+from adain.core.runtime import process_memory
+from adain.inference import tiling
+from adain.nn.model import AdaINModel, DecoderInputs
 from conftest import REPO_ROOT, make_decoder, random_rgb, write_image
 
 TILE = 64  # px: 90×70 content → 2×2 tiles, each with halos reaching into its neighbours
@@ -75,7 +76,7 @@ def test_decoder_reach_is_its_halo(model, upsample, reach):
         changed = feat.clone()
         changed[..., 8, 8] += 5
         with torch.inference_mode():
-            diff = (model.decode(changed) - model.decode(feat)).abs().amax(dim=(0, 1))  # (128, 128)
+            diff = (model.decode(DecoderInputs(changed)) - model.decode(DecoderInputs(feat))).abs().amax(dim=(0, 1))  # (128, 128)
     finally:
         model.decoder.upsample = "nearest"
     rows = torch.nonzero(diff.amax(dim=1) > 0).flatten()
@@ -142,7 +143,7 @@ def test_tiled_pil_output_equals_untiled_within_one_level(model, tmp_path):
 
 def test_statistics_are_global_not_per_tile(model, content):
     """Pass 1 gives the untiled feature map's mean/std (also per soft mask region) and the map."""
-    from adain import functional as AF
+    from adain.nn import functional as AF
 
     with torch.inference_mode():
         feat = model.encode(content[..., :64, :88])  # a multiple of 8: no padding involved
@@ -191,8 +192,8 @@ def test_no_seam_at_tile_borders(model, monkeypatch):
     tiled = stylizer.stylize(content, style_image(2), content_size=0, style_size=0, tile=TILE)
     assert border_to_interior_ratio(tiled, TILE) < 1.25
     # the same measure sees the seams of naive tiling (no halos): it can fail
-    monkeypatch.setattr(tiling, "encoder_halo_cells", lambda arch: 0)
-    monkeypatch.setattr(tiling, "decoder_halo_cells", lambda arch, upsample="nearest": 0)
+    monkeypatch.setattr(tiling.passes, "encoder_halo_cells", lambda arch: 0)
+    monkeypatch.setattr(tiling.passes, "decoder_halo_cells", lambda arch, upsample="nearest": 0)
     naive = stylizer.stylize(content, style_image(2), content_size=0, style_size=0, tile=TILE)
     assert border_to_interior_ratio(naive, TILE) > 1.5
 
@@ -205,11 +206,11 @@ MEMORY_SCRIPT = textwrap.dedent("""
     from PIL import Image
     sys.path.insert(0, {tests!r})
     from conftest import make_decoder
-    from adain import tiling
-    from adain.encoders import build_encoder
+    from adain.inference import tiling
+    from adain.nn.pretrained import build_encoder
     from adain.methods.adain import AdaINStylizer
-    from adain.model import AdaINModel
-    from adain.runtime import prepare_for_inference
+    from adain.nn.model import AdaINModel
+    from adain.core.runtime import prepare_for_inference, process_memory
 
     def high_water():  # VmHWM of /proc/self/status, bytes
         for line in open("/proc/self/status"):
@@ -222,7 +223,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     stylizer = AdaINStylizer(model)
     style = stylizer.encode_style(torch.rand(1, 3, 128, 128))
     content = Image.fromarray(np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8))
-    in_use = tiling.process_rss()
+    in_use = process_memory() or 0
     # building the encoder may have converted its weights (a fresh $ADAIN_CACHE), which peaks
     # far above the stylisation; reset the high-water mark so only the stylisation is measured
     with open("/proc/self/clear_refs", "w") as handle:

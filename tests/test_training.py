@@ -14,12 +14,12 @@ import pytest
 import torch
 from PIL import Image
 
-from adain.checkpoint import load_checkpoint
-from adain.config import TrainConfig, load_config
-from adain.data import ImagePool, PairBatches, StreamPosition, list_images, to_unit_float
-from adain.errors import UserError
-from adain.decoder import Decoder
-from adain.weights import load_decoder
+from adain.core.errors import UserError
+from adain.nn.decoder import Decoder
+from adain.nn.decoder import load_decoder
+from adain.train.checkpoint import load_checkpoint
+from adain.train.config import TrainConfig, load_config
+from adain.train.data import ImagePool, PairBatches, StreamPosition, list_images, to_unit_float
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "train" / "smoke.yaml"
@@ -52,7 +52,7 @@ def _config(run_dir: Path, folders: dict[str, str], *extra: str):
 
 
 def _train(cfg):
-    from adain.training import run
+    from adain.train.loop import run
 
     return run(cfg)
 
@@ -60,7 +60,7 @@ def _train(cfg):
 def test_shipped_configs_compose():
     """Every config under configs/train composes, stages included, and reads nothing from runs/
     (a run directory is only written there): each runs on a fresh checkout."""
-    from adain.stages import stage_configs
+    from adain.train.stages import stage_configs
 
     paths = sorted((ROOT / "configs" / "train").glob("*.yaml"))
     assert {"default.yaml", "finetune.yaml", "johnson.yaml", "smoke.yaml"} <= {p.name for p in paths}
@@ -78,11 +78,11 @@ def test_finetune_is_the_recipes_last_stage_on_the_shipped_decoder():
     """configs/train/finetune.yaml: the default recipe's `refine` settings (losses, rates, crops),
     starting from the shipped decoder as it is — its palette head, skip projections and bilinear
     upsampling kept, no weight reset."""
-    from adain.config import to_dict
-    from adain.encoders import build_encoder
+    from adain.train.config import to_dict
+    from adain.nn.pretrained import build_encoder
     from adain.methods.adain import SHIPPED_DECODER
-    from adain.objectives import AdaINObjective
-    from adain.stages import stage_configs
+    from adain.train.objectives import AdaINObjective
+    from adain.train.stages import stage_configs
 
     refine = stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))[-1]
     (finetune,) = stage_configs(load_config(ROOT / "configs" / "train" / "finetune.yaml"))
@@ -167,7 +167,7 @@ def test_losses_fall(tmp_path, image_folders):
 
 
 def test_validation_pairs_and_a_second_pairing(image_folders):
-    from adain.training import ValidationSet
+    from adain.train.loop import ValidationSet
 
     contents, styles = list_images(image_folders["data.val_content"]), list_images(image_folders["data.val_style"])
     first = ValidationSet(contents, styles, 2, 32)
@@ -198,7 +198,7 @@ def test_reconstruction_stage_learns_to_give_the_content_back(tmp_path, image_fo
     """Stage 1 of the ImageNet-encoder schedule in miniature: with content and style weights 0 only
     the identity term trains (relative relu1_1…relu4_1 features + pixel L1 of decode(encode(c)));
     it falls, and no style image is ever encoded."""
-    from adain import objectives
+    from adain.train import objectives
 
     encoded_batches = []
     real_adain = objectives.AF.adain
@@ -219,13 +219,13 @@ def test_reconstruction_stage_learns_to_give_the_content_back(tmp_path, image_fo
 
 
 def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
-    from adain.config import load_config as load
-    from adain.objectives import train_step
-    from adain.encoders import build_encoder
-    from adain.model import AdaINModel
+    from adain.train.config import load_config as load
+    from adain.train.objectives import train_step
+    from adain.nn.pretrained import build_encoder
+    from adain.nn.model import AdaINModel
     import contextlib
 
-    from adain.stages import stage_configs
+    from adain.train.stages import stage_configs
 
     cfg = next(s for s in stage_configs(load(ROOT / "configs" / "train" / "default.yaml")) if s.stage == "stylise")
     assert (cfg.optim.identity_weight, cfg.optim.loss_scale) == (0.5, "relative")
@@ -246,6 +246,7 @@ def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
     torch.testing.assert_close(with_colour["loss"], no_colour["loss"] + 100.0 * with_colour["loss_colour"])
 
 
+@pytest.mark.slow
 def test_resume_is_bit_exact(tmp_path, image_folders):
     straight = _config(tmp_path / "straight", image_folders, "steps=4")
     _train(straight)
@@ -261,11 +262,12 @@ def test_resume_is_bit_exact(tmp_path, image_folders):
     assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
 
 
+@pytest.mark.slow
 def test_a_warm_started_palette_run_resumes_without_its_warm_start_file(tmp_path, image_folders):
     """A run resumed on a fresh machine has its checkpoint but not the decoder it started from: the
     network is shaped by the checkpoint (here: bilinear, palette head added at the start), and the
     resumed run equals the straight one bit for bit."""
-    from adain.weights import save_decoder
+    from adain.nn.decoder import save_decoder
 
     warm_file = tmp_path / "warm.safetensors"
     torch.manual_seed(0)
@@ -296,7 +298,7 @@ def test_time_limit_stops_with_a_checkpoint_and_resumes(tmp_path, image_folders,
 
 
 def test_slim_checkpoint_is_small_and_resumes(tmp_path, image_folders, capsys):
-    from adain.checkpoint import write_slim_checkpoint
+    from adain.train.checkpoint import write_slim_checkpoint
 
     run_dir = tmp_path / "run"
     _train(_config(run_dir, image_folders, "steps=2"))
@@ -314,9 +316,9 @@ def test_slim_checkpoint_is_small_and_resumes(tmp_path, image_folders, capsys):
 
 
 def test_slim_resume_continues_at_the_scheduled_learning_rate(tmp_path, image_folders):
-    from adain.checkpoint import write_slim_checkpoint
-    from adain.decoder import Decoder
-    from adain.training import restore
+    from adain.train.checkpoint import write_slim_checkpoint
+    from adain.nn.decoder import Decoder
+    from adain.train.loop import restore
 
     run_dir = tmp_path / "run"
     _train(_config(run_dir, image_folders, "steps=2", "optim.lr=1e-3", "optim.lr_decay=1.0"))
@@ -354,7 +356,7 @@ def test_run_directory_contents(tmp_path, image_folders):
 
 
 def test_export_writes_metadata(tmp_path, image_folders):
-    from adain.export import export_decoder
+    from adain.train.export import export_decoder
 
     run_dir = tmp_path / "run"
     _train(_config(run_dir, image_folders))
@@ -366,8 +368,9 @@ def test_export_writes_metadata(tmp_path, image_folders):
     assert next(iter(decoder.parameters())).dtype == torch.float32  # loaded for use in fp32
 
 
+@pytest.mark.slow
 def test_export_averages_checkpoints(tmp_path, image_folders):
-    from adain.export import export_decoder
+    from adain.train.export import export_decoder
 
     run_dir = tmp_path / "run"
     _train(_config(run_dir, image_folders, "steps=4", "checkpoint_every=2", "optim.lr=1e-3"))
@@ -397,6 +400,7 @@ def test_train_cli_reports_bad_config(tmp_path):
     assert proc.stderr.startswith("train.py: error:") and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(tmp_path, image_folders):
     """torchrun with 2 CPU processes: ranks train in lock-step and rank 0 writes the run."""
     overrides = [f"{k}={v}" for k, v in image_folders.items()] + [f"run_dir={tmp_path / 'ddp'}", "precision=fp32", "steps=2",
@@ -418,10 +422,10 @@ def test_ddp_two_processes_gloo(tmp_path, image_folders):
 def test_decoder_upsample_is_set_on_a_new_or_warm_started_decoder(tmp_path):
     """model.decoder_upsample: a fresh decoder gets it; a warm start keeps its file's mode unless
     it is set (a nearest decoder can be fine-tuned as a bilinear one)."""
-    from adain.config import load_config as load
-    from adain.encoders import build_encoder
-    from adain.objectives import AdaINObjective
-    from adain.weights import save_decoder
+    from adain.train.config import load_config as load
+    from adain.nn.pretrained import build_encoder
+    from adain.train.objectives import AdaINObjective
+    from adain.nn.decoder import save_decoder
 
     encoder = build_encoder("vgg16-hed")
     save_decoder(Decoder("vgg16"), tmp_path / "nearest.safetensors", {"encoder": "vgg16-hed"})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from adain.checkpoint import atomic_torch_save, load_checkpoint
+from adain.train.checkpoint import atomic_torch_save, load_checkpoint
 from test_training import ROOT, SMOKE, _config, _train, _write_images
 
 
@@ -31,6 +31,7 @@ def folders(tmp_path_factory) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_resuming_with_a_new_learning_rate_applies_it_and_says_so(tmp_path, folders, capsys):
     run_dir = tmp_path / "run"
     _train(_config(run_dir, folders, "steps=2", "optim.lr=1e-4"))
@@ -52,6 +53,7 @@ def test_resuming_with_a_new_learning_rate_applies_it_and_says_so(tmp_path, fold
     assert "optim.lr" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_resumed_chunk_continues_the_same_wandb_run(tmp_path, folders):
     """Offline W&B: each chunk writes a run folder; all carry the run id kept in the checkpoint."""
     pytest.importorskip("wandb")
@@ -75,7 +77,7 @@ def test_a_resumed_chunk_continues_the_same_wandb_run(tmp_path, folders):
 
 
 def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, folders, monkeypatch, capsys):
-    import adain.checkpoint
+    import adain.train.checkpoint
 
     sys.path.insert(0, str(ROOT))
     import train
@@ -90,7 +92,7 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, fold
                                "file data/3: file write failed\nframe #0: c10::Error")
         return real_save(obj, path, *args, **kwargs)
 
-    monkeypatch.setattr(adain.checkpoint.torch, "save", save)
+    monkeypatch.setattr(adain.train.checkpoint.torch, "save", save)
     run_dir = tmp_path / "run"
     overrides = [f"{k}={v}" for k, v in folders.items()] + [f"run_dir={run_dir}", "precision=fp32", "steps=4"]
     assert train.main(["--config", str(SMOKE), *overrides]) == 2
@@ -99,7 +101,7 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, fold
     err = [line for line in output.splitlines() if "error" in line]
     assert len(err) == 1 and err[0].startswith(f"train.py: error: {run_dir}: cannot write")
     assert f"{run_dir}/checkpoints/latest.pt (step 2) is intact" in err[0]
-    monkeypatch.setattr(adain.checkpoint.torch, "save", real_save)
+    monkeypatch.setattr(adain.train.checkpoint.torch, "save", real_save)
     assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["step"] == 2
     assert not list((run_dir / "checkpoints").glob(".*tmp"))  # no half-written file left
     assert train.main(["--config", str(SMOKE), *overrides, "--resume"]) == 0  # and it resumes
@@ -138,6 +140,7 @@ KILLS = [("checkpoint_write", 4, 3),  # half of latest.pt written: the rename ne
          ("optimizer_step", 7, 6)]  # gradients computed, weights not yet updated
 
 
+@pytest.mark.slow
 def test_sigkill_at_three_moments_then_resume_is_bit_exact(tmp_path, folders, hed_encoder):
     """A real train.py killed with SIGKILL in the middle of a checkpoint write, during a
     validation and inside a training step, resumed after each, ends with the weights of an

@@ -1,4 +1,4 @@
-"""Video (issue 16): PyAV I/O that keeps frames, rate, size and audio; temporal stability; the
+"""Video: PyAV I/O that keeps frames, rate, size and audio; temporal stability; the
 flicker measure; optical flow; bad inputs.  Clips are synthetic and tiny: a photo panned and
 zoomed (known motion), written by the test itself."""
 
@@ -17,10 +17,10 @@ import torch
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from adain import flow as flowlib  # noqa: E402
-from adain.errors import UserError  # noqa: E402
+from adain.core.errors import UserError  # noqa: E402
 from adain.evaluation.flicker import flicker  # noqa: E402
-from adain.video import StatsEMA  # noqa: E402
+from adain.inference import flow as flowlib  # noqa: E402
+from adain.inference.video import StatsEMA  # noqa: E402
 
 from conftest import write_image  # noqa: E402
 
@@ -105,7 +105,7 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def style_file(tmp_path_factory) -> Path:
-    from adain.examples import stained_glass
+    from adain.cli.examples import stained_glass
 
     path = tmp_path_factory.mktemp("style") / "glass.png"
     stained_glass(96).save(path)
@@ -196,7 +196,7 @@ def test_temporal_options(clip, style_file):
 
 
 def test_stats_ema():
-    from adain.functional import FeatureStats
+    from adain.nn.functional import FeatureStats
 
     ema = StatsEMA(0.75)
     first = ema([FeatureStats(torch.zeros(1, 2, 1, 1), torch.ones(1, 2, 1, 1))])
@@ -226,7 +226,7 @@ def test_memory_does_not_grow_with_the_clip(stylizer_fp32, style_file, tmp_path)
 
 
 def test_progress_lines_when_not_a_terminal(stylizer_fp32, style_file, tmp_path, monkeypatch):
-    """stderr that is not a terminal gets plain lines with frames/s and time left (adain.progress)."""
+    """stderr that is not a terminal gets plain lines with frames/s and time left (adain.core.progress)."""
     monkeypatch.setenv("ADAIN_PROGRESS_EVERY", "0")
     clip = write_clip(tmp_path / "four.mp4", synthetic_frames(4), audio=False)
     err = io.StringIO()
@@ -242,7 +242,7 @@ def test_progress_lines_when_not_a_terminal(stylizer_fp32, style_file, tmp_path,
 # --- the command line and bad inputs -----------------------------------------------------------
 
 def _run(args: list[str]) -> tuple[int, str]:
-    from adain.cli import main
+    from adain.cli.main import main
 
     err = io.StringIO()
     with redirect_stderr(err):

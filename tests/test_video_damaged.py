@@ -13,8 +13,8 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from adain.errors import UserError  # noqa: E402
-from adain.video_read import Timeline  # noqa: E402
+from adain.core.errors import UserError  # noqa: E402
+from adain.inference.video_read import Timeline  # noqa: E402
 
 from video_clips import ClipSpec, break_packet, decode, truncate, write_clip  # noqa: E402
 
@@ -79,13 +79,13 @@ def test_damaged_clip_gives_every_frame_that_decodes(stylizer_fp32, clips, tmp_p
 
 
 def _style():
-    from adain.examples import stained_glass
+    from adain.cli.examples import stained_glass
 
     return stained_glass(96)
 
 
 def _cli(args: list[str]) -> tuple[int, str]:
-    from adain.cli import main
+    from adain.cli.main import main
 
     err = io.StringIO()
     with redirect_stderr(err):

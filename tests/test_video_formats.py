@@ -17,8 +17,8 @@ import pytest
 
 av = pytest.importorskip("av")
 
-import adain.video as video_module  # noqa: E402
-from adain.video_write import CONTAINERS, OutputFormat, _audio_plan  # noqa: E402
+import adain.inference.video as video_module  # noqa: E402
+from adain.inference.video_write import CONTAINERS, OutputFormat, _audio_plan  # noqa: E402
 
 from video_clips import (ClipSpec, decode, dominant_frequency, encoders_available, nearest_source,  # noqa: E402
                          source_frames, write_clip)
@@ -81,7 +81,7 @@ def clip_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def style_code(stylizer_fp32):
-    from adain.examples import stained_glass
+    from adain.cli.examples import stained_glass
 
     return stylizer_fp32.encode_style(stained_glass(96), 64)
 

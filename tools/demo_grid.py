@@ -12,11 +12,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adain.api import load  # noqa: E402
-from adain.examples import example_contents, example_styles  # noqa: E402
-from adain.data import center_square  # noqa: E402
-from adain.io import open_image, save_image  # noqa: E402
-from adain.training import image_grid  # noqa: E402
+from adain import load  # noqa: E402
+from adain.cli.examples import example_contents, example_styles  # noqa: E402
+from adain.core.io import open_image, save_image  # noqa: E402
+from adain.train.data import center_square  # noqa: E402
+from adain.train.loop import image_grid  # noqa: E402
 
 
 def main() -> None:

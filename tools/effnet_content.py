@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from adain.data import center_square
+from adain.core.io import open_image, pil_to_tensor
 from adain.evaluation.features import CONTENT_STAGE, load_efficientnet_lite0
-from adain.evaluation.metrics import relative_content
-from adain.io import open_image, pil_to_tensor
+from adain.nn.losses.distances import relative_content
+from adain.train.data import center_square
 
 
 def _contents_by_stem(run_dir: Path) -> dict[str, Path]:

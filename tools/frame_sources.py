@@ -27,9 +27,9 @@ from pathlib import Path
 
 import torch
 
+from adain.core.io import load_image
 from adain.evaluation.artefacts import border_ratio, frame_score, gradient_energy
 from adain.evaluation.pairs import ImageStore
-from adain.io import load_image
 
 EDGE_PX = 3  # outermost rows/columns that a scan or sensor border line occupies
 INSIDE_PX = 16  # the reference: everything further in than both 8-px bands of the frame score

@@ -21,13 +21,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adain.api import load  # noqa: E402
-from adain.data import list_images  # noqa: E402
-from adain.encoders import build_encoder  # noqa: E402
+from adain import load  # noqa: E402
+from adain.core.io import save_image  # noqa: E402
 from adain.evaluation.magenta import load_magenta  # noqa: E402
-from adain.io import save_image  # noqa: E402
-from adain.evaluation.metrics import measure_relative_content, measure_relative_style  # noqa: E402
-from adain.training import ValidationSet, image_grid  # noqa: E402
+from adain.nn.losses.distances import measure_relative_content, measure_relative_style
+from adain.nn.pretrained import build_encoder
+from adain.train.data import list_images  # noqa: E402
+from adain.train.loop import ValidationSet, image_grid  # noqa: E402
 
 
 def main() -> None:

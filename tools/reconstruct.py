@@ -23,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adain.api import load  # noqa: E402
-from adain.data import center_square, list_images  # noqa: E402
+from adain import load  # noqa: E402
+from adain.cli.examples import example_contents  # noqa: E402
+from adain.core.io import open_image, pil_to_tensor, save_image  # noqa: E402
 from adain.evaluation.reconstruction import reconstruct, reconstruction_scores  # noqa: E402
-from adain.examples import example_contents  # noqa: E402
-from adain.io import open_image, pil_to_tensor, save_image  # noqa: E402
+from adain.train.data import center_square, list_images  # noqa: E402
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from adain.encoders import build_encoder
-from adain.evaluation.metrics import relative_style_stats
-from adain.functional import mean_std
-from adain.io import load_image
+from adain.core.io import load_image
+from adain.nn.functional import mean_std
+from adain.nn.losses.distances import relative_style_stats
+from adain.nn.pretrained import build_encoder
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 STYLE_SIZE = 384

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from adain.functional import luminance
+from adain.nn.functional import luminance
 
 FRAME_BAND = 8  # px: the deepest ×2 upsampling of a VGG decoder (relu4_1 → /8) spans 8 output px
 GRID_PERIOD = 8  # px: three nearest ×2 upsamplings repeat every 2, 4 and 8 px

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from adain.io import load_image, save_image
+from adain.core.io import load_image, save_image
 
 METRICS_VERSION = 1
 
@@ -132,7 +132,7 @@ class ResultCache:
         os.replace(tmp, path)
 
     def load_stats(self, key: str) -> dict | None:
-        from adain.functional import FeatureStats
+        from adain.nn.functional import FeatureStats
 
         path = self._stats_path(key)
         if not path.is_file():

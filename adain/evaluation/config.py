@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from adain.config import WandbConfig, load_config
-from adain.errors import UserError
+from adain.core.errors import UserError
+from adain.train.config import WandbConfig, load_config
 
 
 @dataclass

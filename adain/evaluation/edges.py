@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 SIDE_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 THRESHOLDS = tuple(i / 10 for i in range(1, 10))  # 0.1 … 0.9
@@ -63,8 +63,8 @@ def load_hed(path=None, encoder=None) -> HEDEdges:
     `encoder`: an already built fp32 `vgg16-hed` encoder to share (its backbone)."""
     import h5py
 
-    from adain.encoders import build_encoder
-    from adain.weights import hed_weights_file
+    from adain.nn.pretrained import build_encoder
+    from adain.nn.pretrained import hed_weights_file
 
     path = path or hed_weights_file()
     try:

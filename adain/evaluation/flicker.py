@@ -13,7 +13,7 @@ TIP 2020):
 
 where Ô_t−1 is the previous stylised frame warped onto frame t by the optical flow of the
 *input* frames and M_t masks out occlusions, so that only change the input's motion cannot
-explain counts.  Deviations, stated: the flow is OpenCV's DIS (`adain.flow`) rather than the
+explain counts.  Deviations, stated: the flow is OpenCV's DIS (`adain.inference.flow`) rather than the
 learned FlowNet2/PWC-Net flow of those papers, and the occlusion mask is the forward–backward
 check of Sundaram et al. (2010); ‖·‖² is the mean over the three RGB channels of values in
 [0, 1].  The input clip itself scores near 0 (only the flow's and the interpolation's error);
@@ -26,7 +26,7 @@ from typing import Iterable
 
 import numpy as np
 
-from adain import flow as flowlib
+from adain.inference import flow as flowlib
 
 
 def _unit(frame: np.ndarray) -> np.ndarray:

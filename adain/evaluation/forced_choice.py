@@ -19,7 +19,7 @@ import math
 import random
 from pathlib import Path
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 CHOICES = {"l": "left", "r": "right", "=": "tie"}
 
@@ -35,8 +35,8 @@ def prepare(run_dir: str | Path, method_a: str, method_b: str, out_dir: str | Pa
     pair on which both variants of an eval run have an output.  Returns the key's trials."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from adain.data import center_square
-    from adain.io import open_image, resize_shorter, save_image
+    from adain.train.data import center_square
+    from adain.core.io import open_image, resize_shorter, save_image
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not (run_dir / "metrics.csv").is_file():

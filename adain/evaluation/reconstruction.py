@@ -21,10 +21,9 @@ from pathlib import Path
 
 import torch
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 from adain.evaluation.cache import file_fingerprint
 from adain.evaluation.metrics import psnr, ssim_luminance
-from adain.io import save_image
 
 RECON_INFO = {
     "recon_psnr": ("higher", "reconstruction fidelity: PSNR (dB) of decode(encode(content)) vs content, RGB"),
@@ -35,17 +34,15 @@ RECON_INFO = {
 @torch.inference_mode()
 def reconstruct(model, content: torch.Tensor) -> torch.Tensor:
     """decode(encode(x)) of an AdaINModel, (N, 3, H, W) in [0, 1] → same shape, clamped.  A palette
-    decoder is given the content's own palette (what α = 0 gives it, adain.functional.palette_map), a
+    decoder is given the content's own palette (what α = 0 gives it, adain.nn.functional.palette_map), a
     skip decoder the content's own features at its skip taps."""
-    from adain import functional as AF
-    from adain.model import pad_to_multiple
+    from adain.nn import functional as AF
+    from adain.nn.model import pad_to_multiple
 
     content = content.to(model.device)
     padded, (height, width) = pad_to_multiple(content)
-    palette = AF.palette_vector(AF.mean_std(content.float())) if getattr(model, "takes_palette", False) else None
-    feats = model.encode_all(padded)
-    skips = {tap: feats[tap] for tap in model.skip_taps} or None  # the content's own: AdaIN to itself
-    return model.decode(feats["relu4_1"], palette, skips)[..., :height, :width].float().clamp(0, 1).cpu()
+    inputs = model.decoder_inputs(model.encode_all(padded), None, content_palette=AF.mean_std(content.float()))
+    return model.decode(inputs)[..., :height, :width].float().clamp(0, 1).cpu()
 
 
 def reconstruction_scores(reconstruction: torch.Tensor, content: torch.Tensor) -> dict[str, float]:
@@ -63,7 +60,8 @@ def decoder_label(settings: dict) -> str:
 def add_reconstruction(evaluation, results, summaries: list[dict]) -> list[dict]:
     """One row per distinct AdaIN decoder (its mean PSNR/SSIM over the contents); the same means
     are added to the summary of every variant that uses that decoder."""
-    from adain.evaluation.harness import build_stylizer, slug
+    from adain.evaluation.stylizers import build_stylizer
+    from adain.evaluation.sweep import slug
     from adain.evaluation.pairs import pairs_for
 
     groups: dict[str, list[int]] = {}

@@ -8,7 +8,6 @@ the contact sheet and the trade-off plot."""
 from __future__ import annotations
 
 import csv
-import math
 import os
 import shlex
 import sys
@@ -18,13 +17,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
+from adain.core.io import load_image, save_image, tensor_to_pil
 from adain.evaluation.cache import write_json_atomic
 from adain.evaluation.identity import IDENTITY_INFO
 from adain.evaluation.leaderboard import ALL_INFO, leading_table, measures_table
 from adain.evaluation.plot import tradeoff_plot
 from adain.evaluation.scoring import METRIC_INFO
 from adain.evaluation.sweep import short
-from adain.io import load_image, save_image, tensor_to_pil
 
 def command_line() -> str:
     """The command that started this process, as a user would type it."""
@@ -221,7 +220,7 @@ def log_wandb(cfg: dict, run_dir: Path, rows: list[dict], summaries: list[dict],
               reconstruction: list[dict] = (), contact_sheet: Path | None = None) -> None:
     """Config, a per-(variant, pair) table with images, summary metrics, the reconstruction table,
     the contact sheet, the trade-off plot."""
-    from adain.tracking import Tracker
+    from adain.train.tracking import Tracker
 
     w = cfg["wandb"]
     tracker = Tracker(run_dir, cfg, mode=w["mode"], project=w["project"], entity=w["entity"], name=w["name"],

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import torch
 
-from adain.encoders import CONTENT_TAP, STYLE_TAPS, build_encoder
 from adain.evaluation import metrics as M
 from adain.evaluation.artefacts import frame_score, grid_score
 from adain.evaluation.edges import SIDE_TAPS, edge_f_score, load_hed
-from adain.evaluation.flaws import flaw_scores
 from adain.evaluation.features import CONTENT_STAGE, POOLED, STYLE_STAGES, load_efficientnet_lite0
-from adain.functional import mean_std
+from adain.evaluation.flaws import flaw_scores
+from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS
+from adain.nn.functional import mean_std
+from adain.nn.losses import distances as D
+from adain.nn.pretrained import build_encoder
 
 # name → (direction, one line); the report and summary.json print these
 METRIC_INFO = {
@@ -97,12 +99,12 @@ class PairScorer:
         content_v = self._vgg(content, (CONTENT_TAP, *SIDE_TAPS), content_key)
         style_v = self._vgg(style, STYLE_TAPS, style_key)
         row = {
-            "rel_content": M.relative_content(out_v[CONTENT_TAP], content_v[CONTENT_TAP]),
-            "rel_style": M.relative_style(out_v, style_v, STYLE_TAPS),
-            "content_loss": M.content_mse(out_v[CONTENT_TAP], content_v[CONTENT_TAP]),
+            "rel_content": D.relative_content(out_v[CONTENT_TAP], content_v[CONTENT_TAP]),
+            "rel_style": D.relative_style(out_v, style_v, STYLE_TAPS),
+            "content_loss": D.content_mse(out_v[CONTENT_TAP], content_v[CONTENT_TAP]),
             "ssim": M.ssim_luminance(output, content.to(output.device)),
-            "style_mean_std": M.style_mean_std_loss(out_v, style_v, STYLE_TAPS),
-            "style_gram": M.gram_loss(out_v, style_v, STYLE_TAPS),
+            "style_mean_std": D.style_mean_std_loss(out_v, style_v, STYLE_TAPS),
+            "style_gram": D.gram_loss(out_v, style_v, STYLE_TAPS),
             "color_w1": M.color_wasserstein(output, style.to(output.device)),
             "frame": frame_score(output, content),
             "grid": grid_score(output, content),
@@ -114,10 +116,10 @@ class PairScorer:
             out_e = self._eff(output, (*STYLE_STAGES, CONTENT_STAGE, POOLED))
             content_e = self._eff(content, (CONTENT_STAGE,), content_key)
             style_e = self._eff(style, STYLE_STAGES, style_key)
-            row["effnet_content"] = M.relative_content(out_e[CONTENT_STAGE], content_e[CONTENT_STAGE])
+            row["effnet_content"] = D.relative_content(out_e[CONTENT_STAGE], content_e[CONTENT_STAGE])
             row["effnet_layout"] = M.layout_correlation(out_e[CONTENT_STAGE], content_e[CONTENT_STAGE])
-            row["effnet_style_mean_std"] = M.relative_style(out_e, style_e, STYLE_STAGES)
-            row["effnet_style_gram"] = M.relative_gram_loss(out_e, style_e, STYLE_STAGES)
+            row["effnet_style_mean_std"] = D.relative_style(out_e, style_e, STYLE_STAGES)
+            row["effnet_style_gram"] = D.relative_gram_loss(out_e, style_e, STYLE_STAGES)
         extras = {}
         if self.effnet is not None:
             extras = {"pooled": out_e[POOLED][0].cpu(),

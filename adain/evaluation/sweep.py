@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 from adain.evaluation.config import set_key
 
 
@@ -147,3 +147,9 @@ def _swept_for_entry(root_combo: dict[str, Any], entry_index: int) -> dict[str, 
         elif not key.startswith("methods."):
             swept[key] = value
     return swept
+
+
+def slug(label: str) -> str:
+    """A label as a folder name: adain[alpha=0.5] → adain_alpha-0.5."""
+    keep = "".join(c if c.isalnum() or c in ".-_" else "_" if c in "[,#" else "-" if c == "=" else "" for c in label)
+    return keep.strip("_")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 # name → "module:factory"; each factory takes keyword settings and returns a Stylizer
 METHODS = {
     "adain": "adain.methods.adain:load_adain",
     "gatys": "adain.methods.gatys:load_gatys",
-    "johnson": "adain.methods.johnson:load_johnson",
+    "johnson": "adain.methods.johnson.stylizer:load_johnson",
 }
 
 

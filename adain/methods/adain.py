@@ -14,17 +14,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from adain import functional as AF
-from adain import tiling
-from adain.encoders import build_encoder
-from adain.errors import UserError
-from adain.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, scaled_size, to_rgb
-from adain.methods.base import PRESERVE_COLOR, StyleCode, Stylizer, masks_to_tensor
-from adain.model import AdaINModel
-from adain.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
-from adain.weights import load_decoder
+from adain.core.errors import UserError
+from adain.core.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, scaled_size, to_rgb
+from adain.core.io import masks_to_tensor
+from adain.core.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
+from adain.inference import tiling
+from adain.methods.base import StyleCode, Stylizer, check_preserve_color, grey_rgb
+from adain.nn import functional as AF
+from adain.nn.decoder import load_decoder
+from adain.nn.model import AdaINModel
+from adain.nn.pretrained import build_encoder
+from adain.nn.weights import SHIPPED_DIR
 
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS = SHIPPED_DIR
 # The default: vgg16-imagenet encoder, a decoder with palette and skip inputs (docs/history.md tells
 # how it was trained; its JSON description holds the recipe and its figures).
 SHIPPED_DECODER = WEIGHTS / "decoder-vgg16-imagenet-mix.safetensors"
@@ -74,9 +76,9 @@ class AdaINStylizer(Stylizer):
     """Stylise with a frozen AdaIN model; all work runs under inference_mode.
 
     Options of `stylize`: alpha (content–style trade-off in [0, 1], 0 reconstructs the content);
-    content_stats_hook (the content statistics → those to normalise with; adain.video smooths
+    content_stats_hook (the content statistics → those to normalise with; adain.inference.video smooths
     them across frames);
-    tile (px; 0: never tile) and max_memory (bytes) for large images, see adain.tiling: by
+    tile (px; 0: never tile) and max_memory (bytes) for large images, see adain.inference.tiling: by
     default only images that would not fit untiled in what the process may add for them
     (tiling.default_headroom on the CPU, the free GPU memory on CUDA) are tiled.
     """
@@ -99,7 +101,7 @@ class AdaINStylizer(Stylizer):
     def stylize(self, content, style, *, tile: int | None = None, max_memory: int | None = None, upscale: int = 1,
                 **kwargs):
         if upscale != 1:  # tile and max_memory then apply to the reduced stylisation
-            from adain.superres.stylize import stylize_upscaled
+            from adain.inference.superres.stylize import stylize_upscaled
 
             return stylize_upscaled(self, content, style, upscale, tile=tile, max_memory=max_memory, **kwargs)
         if tile == 0 or (isinstance(content, torch.Tensor) and content.dim() == 4 and content.shape[0] > 1):
@@ -142,12 +144,10 @@ class AdaINStylizer(Stylizer):
         `pixels` is the content at its working size, (H, W, 3) uint8 or (1, 3, H, W) float;
         `original_size` (W, H) the size masks must have.
         """
-        if preserve_color not in PRESERVE_COLOR:
-            raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
+        check_preserve_color(preserve_color)
         if not 0.0 <= alpha <= 1.0:
             raise UserError(f"alpha: {alpha} is outside [0, 1]")
-        styles = list(style) if isinstance(style, (list, tuple)) else [style]
-        codes = [self.encode_style(s, style_size, max_size, max_pixels, style_scale) for s in styles]
+        codes = self._style_codes(style, style_size, max_size, max_pixels, style_scale)
         image = tiling.TiledImage(pixels)
         del pixels
         region_masks = masks_at_taps = None
@@ -160,13 +160,10 @@ class AdaINStylizer(Stylizer):
 
         transform = finish = None
         if preserve_color != "none":
-            color_mean, color_cov = tiling.color_statistics(image)
-            codes = [self._recoloured_from_stats(code, preserve_color, color_mean, color_cov) for code in codes]
+            color_stats = tiling.color_statistics(image)
+            codes = [self._recoloured(code, preserve_color, color_stats=color_stats) for code in codes]
         if preserve_color == "luminance":
-            def transform(rgb: torch.Tensor) -> torch.Tensor:  # the network sees grey (1, 3, h, w)
-                return AF.luminance(rgb).expand(-1, 3, -1, -1).contiguous()
-
-            finish = AF.combine_luminance
+            transform, finish = grey_rgb, AF.combine_luminance
         style_stats = [code.features for code in codes]
         content_stats, features = tiling.content_statistics(self.model, image, plan.tile, region_masks, transform,
                                                             keep_features=plan.keep_features,
@@ -178,7 +175,7 @@ class AdaINStylizer(Stylizer):
                                    region_masks, alpha, transform, finish, as_tensor, features=features,
                                    masks_at_taps=masks_at_taps)
         if photo:  # edge-aware smoothing guided by the content, band by band over the uint8 buffers
-            from adain.guided_filter import photo_smooth, photo_smooth_bands
+            from adain.inference.guided_filter import photo_smooth, photo_smooth_bands
 
             if as_tensor:
                 out.data = photo_smooth(out.data, image.pixels.float(), photo_radius, photo_eps)
@@ -186,19 +183,6 @@ class AdaINStylizer(Stylizer):
                 photo_smooth_bands(out.data, image.pixels, photo_radius, photo_eps)
         del image, features  # before the PIL copy of the output (4 B/pixel)
         return out.data if as_tensor else Image.fromarray(out.data, mode="RGB")
-
-    def _recoloured_from_stats(self, code: StyleCode, preserve_color: str, color_mean: torch.Tensor,
-                               color_cov: torch.Tensor) -> StyleCode:
-        """Stylizer._recoloured with the content's colour statistics given, not its image."""
-        if code.recoloured:
-            return code
-        if preserve_color == "histogram":
-            image = AF.match_color(code.image, None, target_stats=(color_mean, color_cov)).clamp(0, 1)
-        else:
-            content_luma = tiling.luminance_statistics(color_mean, color_cov)
-            image = AF.match_luminance(AF.luminance(code.image), None, content_stats=content_luma).clamp(0, 1)
-            image = image.expand(-1, 3, -1, -1).contiguous()
-        return StyleCode(image, self._features_at_scales(image, code.scales), code.name, code.scales)
 
 
 def from_cli(args) -> tuple[AdaINStylizer, dict]:

@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from adain import functional as AF
-from adain.errors import UserError
-from adain.io import (DEFAULT_MAX_PIXELS, load_mask, open_image, pil_to_tensor, resize_shorter, scaled_size,
+from adain.core.errors import UserError
+from adain.core.io import (DEFAULT_MAX_PIXELS, masks_to_tensor, open_image, pil_to_tensor, resize_shorter, scaled_size,
                       tensor_to_pil, to_rgb)
+from adain.nn import functional as AF
 
 ImageLike = Union[str, os.PathLike, Image.Image, torch.Tensor]
 PRESERVE_COLOR = ("none", "histogram", "luminance")
@@ -49,12 +49,8 @@ class StyleCode:
     name: str = "style"
     #: the sizes, relative to `image`, the features were computed at and averaged over (stroke size)
     scales: tuple[float, ...] = (1.0,)
-    #: already recoloured for colour preservation (a video recolours its style once, adain.video)
+    #: already recoloured for colour preservation (a video recolours its style once, adain.inference.video)
     recoloured: bool = False
-
-    @property
-    def stats(self):  # the AdaIN name for its features, kept for callers of the first API
-        return self.features
 
 
 def to_tensor(image: ImageLike, size: int = 0, max_size: int = 0,
@@ -118,29 +114,15 @@ def average_features(features: Sequence[Any]) -> Any:
     raise TypeError(f"cannot average style features of type {type(first).__name__}")
 
 
-def masks_to_tensor(masks: Sequence[ImageLike] | torch.Tensor, original_size: tuple[int, int],
-                    size: tuple[int, int], n_styles: int) -> torch.Tensor:
-    """Masks at the content's original (W, H) → (1, K, H', W') at the working (W', H').
+def check_preserve_color(preserve_color: str) -> None:
+    if preserve_color not in PRESERVE_COLOR:
+        raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
 
-    K styles take K masks, or K − 1 masks with the last style taking what they leave.
-    """
-    if isinstance(masks, torch.Tensor):
-        stack = masks.float() if masks.dim() == 4 else masks.float().unsqueeze(0)
-    else:
-        loaded = []
-        for mask in masks:
-            if isinstance(mask, (str, os.PathLike)):
-                loaded.append(load_mask(mask, original_size))
-            else:
-                if mask.size != original_size:
-                    raise UserError(f"mask: size {mask.size}; expected the content's size {original_size}")
-                loaded.append(pil_to_tensor(mask.convert("L")))
-        stack = torch.cat(loaded, dim=1) if loaded else torch.zeros(1, 0, *original_size[::-1])
-    if stack.shape[1] == n_styles - 1:
-        stack = torch.cat([stack, (1 - stack.sum(dim=1, keepdim=True)).clamp_min(0)], dim=1)
-    if stack.shape[1] != n_styles:
-        raise UserError(f"masks: got {stack.shape[1]} for {n_styles} styles; expected {n_styles} or {n_styles - 1}")
-    return F.interpolate(stack, size=size[::-1], mode="bilinear", align_corners=False).clamp(0, 1)
+
+def grey_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) → its luminance in all three channels: what the network sees under
+    luminance-only transfer."""
+    return AF.luminance(rgb).expand(-1, 3, -1, -1).contiguous()
 
 
 class Stylizer(ABC):
@@ -203,20 +185,38 @@ class Stylizer(ABC):
 
     def stylize_video(self, input: str | os.PathLike, style, output: str | os.PathLike | None = None, **options):
         """Stylise a video file frame by frame with temporal-stability options; returns a
-        VideoResult (see `adain.video.stylize_video` for the options)."""
-        from adain.video import stylize_video
+        VideoResult (see `adain.inference.video.stylize_video` for the options)."""
+        from adain.inference.video import stylize_video
 
         return stylize_video(self, input, style, output, **options)
 
-    def _recoloured(self, code: StyleCode, content: torch.Tensor, preserve_color: str) -> StyleCode:
+    def _recoloured(self, code: StyleCode, preserve_color: str, content: torch.Tensor | None = None,
+                    color_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> StyleCode:
+        """The style recoloured to the content's colours (colour preservation, the module
+        docstring): from the content image (N, 3, H, W), or from its colour mean (1, 3, 1) and
+        covariance (1, 3, 3) when the image is too large to hold as floats (tiled)."""
         if preserve_color == "none" or not self.recolours_style or code.recoloured:
             return code
         if preserve_color == "histogram":
-            image = AF.match_color(code.image, content[:1]).clamp(0, 1)
+            image = AF.match_color(code.image, None if content is None else content[:1],
+                                   target_stats=color_stats).clamp(0, 1)
         else:
-            image = AF.match_luminance(AF.luminance(code.image), AF.luminance(content[:1])).clamp(0, 1)
+            content_luma = None if content is None else AF.luminance(content[:1])
+            luma_stats = None if color_stats is None else AF.luminance_statistics(*color_stats)
+            image = AF.match_luminance(AF.luminance(code.image), content_luma, content_stats=luma_stats).clamp(0, 1)
             image = image.expand(-1, 3, -1, -1).contiguous()
         return StyleCode(image, self._features_at_scales(image, code.scales), code.name, code.scales)
+
+    def _style_codes(self, style, style_size: int, max_size: int, max_pixels: int,
+                     style_scale: float | Sequence[float] | None) -> list[StyleCode]:
+        """`stylize`'s style argument (None, one, or a list) → one StyleCode per style, checked
+        against what the method supports."""
+        styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+        if len(styles) > 1 and not self.supports_multiple_styles:
+            raise UserError(f"{self.name}: one style at a time; got {len(styles)}")
+        if len(styles) > 0 and not self.supports_style_scale and style_scales(style_scale) not in (None, (1.0,)):
+            raise UserError(f"{self.name}: style scale has no effect (the style is built into the network)")
+        return [self.encode_style(s, style_size, max_size, max_pixels, style_scale) for s in styles]
 
     def stylize(
         self,
@@ -252,30 +252,24 @@ class Stylizer(ABC):
             style_scale: stroke size: the style is encoded at this factor times `style_size`
                 (several factors: their statistics are averaged); None keeps a StyleCode's own.
             photo: structure-preserving photo mode: the result is smoothed edge-aware with the
-                content as guide (adain.guided_filter; photo_radius 0: 35 px per 512 px of the
+                content as guide (adain.inference.guided_filter; photo_radius 0: 35 px per 512 px of the
                 shorter side; photo_eps: the filter's ε on [0, 1] intensities).
             upscale: N > 1 stylises at 1/N of the working size and super-resolves ×N back to it
-                (2, 3 or 4; adain.superres.stylize); everything else acts at the reduced size.
+                (2, 3 or 4; adain.inference.superres.stylize); everything else acts at the reduced size.
             **options: the method's own settings (AdaIN: alpha; Gatys: iterations, …).
 
         Returns:
             A PIL image if `content` was a path or PIL image, else an (N, 3, H, W) tensor in [0, 1].
         """
-        if preserve_color not in PRESERVE_COLOR:
-            raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
+        check_preserve_color(preserve_color)
         if upscale != 1:
-            from adain.superres.stylize import stylize_upscaled
+            from adain.inference.superres.stylize import stylize_upscaled
 
             return stylize_upscaled(self, content, style, upscale, style_weights=style_weights, masks=masks,
                                     preserve_color=preserve_color, content_size=content_size, style_size=style_size,
                                     max_size=max_size, max_pixels=max_pixels, style_scale=style_scale, photo=photo,
                                     photo_radius=photo_radius, photo_eps=photo_eps, **options)
-        styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
-        if len(styles) > 1 and not self.supports_multiple_styles:
-            raise UserError(f"{self.name}: one style at a time; got {len(styles)}")
-        if len(styles) > 0 and not self.supports_style_scale and style_scales(style_scale) not in (None, (1.0,)):
-            raise UserError(f"{self.name}: style scale has no effect (the style is built into the network)")
-        codes = [self.encode_style(s, style_size, max_size, max_pixels, style_scale) for s in styles]
+        codes = self._style_codes(style, style_size, max_size, max_pixels, style_scale)
         photo_options = dict(photo=photo, photo_radius=photo_radius, photo_eps=photo_eps)
         if isinstance(content, (str, os.PathLike)):
             pil = open_image(content, max_pixels)
@@ -293,10 +287,8 @@ class Stylizer(ABC):
         height, width = content_tensor.shape[-2:]
         mask_tensor = None if masks is None else masks_to_tensor(masks, original_size, (width, height), len(codes))
 
-        codes = [self._recoloured(code, content_tensor, preserve_color) for code in codes]
-        network_input = content_tensor
-        if preserve_color == "luminance":
-            network_input = AF.luminance(content_tensor).expand(-1, 3, -1, -1).contiguous()
+        codes = [self._recoloured(code, preserve_color, content_tensor) for code in codes]
+        network_input = grey_rgb(content_tensor) if preserve_color == "luminance" else content_tensor
         out = self._stylize(network_input, codes, style_weights, mask_tensor, **options).float().cpu()
         if preserve_color == "luminance":
             out = AF.combine_luminance(out, content_tensor)
@@ -304,7 +296,7 @@ class Stylizer(ABC):
             out = AF.match_color(out.clamp(0, 1), content_tensor)
         out = out.clamp(0, 1)
         if photo:
-            from adain.guided_filter import photo_smooth
+            from adain.inference.guided_filter import photo_smooth
 
             out = photo_smooth(out, content_tensor, photo_radius, photo_eps)
         return out if isinstance(content, torch.Tensor) else tensor_to_pil(out)

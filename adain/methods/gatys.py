@@ -29,13 +29,14 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from adain.encoders import DEFAULT_ENCODER, VGGEncoder, build_encoder
-from adain.errors import UserError
-from adain.functional import gram, normalise_weights
+from adain.core.errors import UserError
+from adain.core.runtime import prepare_for_inference, resolve_device, resolve_dtype
 from adain.methods.base import StyleCode, Stylizer
-from adain.methods.gatys_losses import content_loss, style_loss, total_variation
 from adain.methods.gatys_options import AUTO_COARSEST_SIDE, DEFAULT_POOLING, MIN_SIDE, GatysOptions
-from adain.runtime import prepare_for_inference, resolve_device, resolve_dtype
+from adain.nn.encoders import DEFAULT_ENCODER, VGGEncoder
+from adain.nn.functional import gram, normalise_weights
+from adain.nn.losses.gatys import content_loss, style_loss, total_variation
+from adain.nn.pretrained import build_encoder
 
 
 def scale_sizes(height: int, width: int, scales: int = 0) -> list[tuple[int, int]]:
@@ -213,7 +214,7 @@ class GatysStylizer(Stylizer):
 
 
 def _progress_bar(opts: GatysOptions, sizes: list[tuple[int, int]], batch: int):
-    from adain.progress import progress_bar
+    from adain.core.progress import progress_bar
 
     label = " → ".join(f"{w}×{h}" for h, w in sizes)
     return progress_bar(opts.iterations * len(sizes), f"gatys {label}" + (f" ×{batch}" if batch > 1 else ""),
@@ -231,10 +232,3 @@ def from_cli(args) -> tuple[GatysStylizer, dict]:
     stylizer = load_gatys(args.encoder, getattr(args, "pooling", None), args.device, args.precision,
                           getattr(args, "encoder_weights", None))
     return stylizer, options
-
-
-def run_bench(args, device: torch.device, dtype: torch.dtype) -> int:
-    """`adain bench --method gatys`: seconds per iteration, fast path vs fp32 NCHW reference."""
-    from adain.methods.gatys_bench import bench_iterations
-
-    return bench_iterations(args, device, dtype)

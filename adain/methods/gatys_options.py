@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from adain.errors import UserError
+from adain.core.errors import UserError
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from adain import layers  # noqa: E402
 from adain.methods.adain import load_adain  # noqa: E402
+from adain.nn import layers  # noqa: E402
 
 
 def with_copy(self, x):  # Conv3x3.forward before: always the padded copy

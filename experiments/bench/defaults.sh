@@ -21,7 +21,7 @@ PY
 # The plan each setting gets (tile side, kept map), as adain stylize chooses it
 .venv/bin/python - <<'PY' | tee "$B/plans.txt"
 import torch
-from adain import tiling
+from adain.inference import tiling
 from adain.methods.adain import load_adain
 model = load_adain().model
 for name, (h, w) in {"4k": (2160, 3840), "8k": (4320, 7680)}.items():

@@ -5,7 +5,7 @@
 Stylises a 1536² noise image at a fixed 640-px tile (784² with the 72-px halos; --tile 0:
 untiled), once to warm up and once measured, and prints the process's peak RSS (ru_maxrss).  Run it in a fresh process
 per setting: the difference between two runs, over 784², is the per-pixel cost
-adain.tiling.SKIP_TILE_BYTES_PER_PIXEL budgets for.  --skips adds zero-initialised skip inputs
+adain.inference.tiling.SKIP_TILE_BYTES_PER_PIXEL budgets for.  --skips adds zero-initialised skip inputs
 to DECODER (the cost does not depend on the weights).  --masks: two styles, the left half of
 the image to one (a skip decoder then holds its shallow targets: SKIP_MASKED_TILE_BYTES_PER_PIXEL).
 """
@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from adain.decoder import SKIP_TAPS
-from adain.encoders import build_encoder
 from adain.methods.adain import AdaINStylizer
-from adain.model import AdaINModel
-from adain.weights import load_decoder
+from adain.nn.decoder import SKIP_TAPS
+from adain.nn.decoder import load_decoder
+from adain.nn.model import AdaINModel
+from adain.nn.pretrained import build_encoder
 
 
 def main() -> None:

@@ -33,11 +33,12 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from adain import functional as AF  # noqa: E402
-from adain.encoders import STYLE_TAPS, build_encoder  # noqa: E402
-from adain.examples import example_contents, example_styles  # noqa: E402
-from adain.io import load_image, save_image  # noqa: E402
-from adain.losses import relative_content_loss, relative_style_stats_loss  # noqa: E402
+from adain.cli.examples import example_contents, example_styles  # noqa: E402
+from adain.core.io import load_image, save_image  # noqa: E402
+from adain.nn import functional as AF  # noqa: E402
+from adain.nn.encoders import STYLE_TAPS
+from adain.nn.losses.training import relative_content_loss, relative_style_stats_loss  # noqa: E402
+from adain.nn.pretrained import build_encoder
 
 HERE = Path(__file__).resolve().parent
 ENCODERS = ("vgg16-hed", "vgg16-imagenet")

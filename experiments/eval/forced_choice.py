@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from adain.errors import UserError  # noqa: E402
+from adain.core.errors import UserError  # noqa: E402
 from adain.evaluation.forced_choice import prepare, score  # noqa: E402
 
 

@@ -16,11 +16,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from adain.data import center_square, list_images  # noqa: E402
-from adain.encoders import build_encoder  # noqa: E402
+from adain.core.io import open_image, pil_to_tensor, resize_shorter  # noqa: E402
 from adain.evaluation.magenta import load_magenta  # noqa: E402
-from adain.io import open_image, pil_to_tensor, resize_shorter  # noqa: E402
-from adain.evaluation.metrics import measure_relative_content, measure_relative_style  # noqa: E402
+from adain.nn.losses.distances import measure_relative_content, measure_relative_style
+from adain.nn.pretrained import build_encoder
+from adain.train.data import center_square, list_images  # noqa: E402
 
 
 def main() -> None:

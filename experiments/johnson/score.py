@@ -16,13 +16,13 @@ import json
 
 import torch
 
-from adain.data import center_square, list_images
-from adain.encoders import build_encoder
-from adain.io import open_image, pil_to_tensor, resize_shorter, save_image
+from adain.core.io import open_image, pil_to_tensor, resize_shorter, save_image
 from adain.methods.adain import load_adain
-from adain.methods.johnson import load_johnson
-from adain.evaluation.metrics import measure_relative_content, measure_relative_style
-from adain.training import image_grid
+from adain.methods.johnson.stylizer import load_johnson
+from adain.nn.losses.distances import measure_relative_content, measure_relative_style
+from adain.nn.pretrained import build_encoder
+from adain.train.data import center_square, list_images
+from adain.train.loop import image_grid
 
 
 def main() -> None:

@@ -22,15 +22,15 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
 from PIL import Image, ImageDraw
 
 import adain
-from adain.encoders import build_encoder
-from adain.evaluation.metrics import color_wasserstein, measure_relative_style, ssim_luminance
+from adain.core.io import load_image, tensor_to_pil
+from adain.evaluation.metrics import color_wasserstein, ssim_luminance
 from adain.evaluation.photo import gradient_correlation
 from adain.evaluation.stroke import detail_frequency
-from adain.io import load_image, tensor_to_pil
+from adain.nn.losses.distances import measure_relative_style
+from adain.nn.pretrained import build_encoder
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[2] / "shared" / "data"

@@ -2,7 +2,7 @@
 
     python experiments/superres/bicubic.py CONTENT STYLE OUTPUT N
 
-Mirrors adain.superres.stylize (content reflected to a multiple of N, reduced by N, stylised with
+Mirrors adain.inference.superres.stylize (content reflected to a multiple of N, reduced by N, stylised with
 the shipped decoder at the defaults) but enlarges with PIL's bicubic filter instead of a network.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 import adain
-from adain.io import open_image, save_image, tensor_to_pil
-from adain.superres.stylize import reduce_image
+from adain.core.io import open_image, save_image, tensor_to_pil
+from adain.inference.superres.stylize import reduce_image
 
 content_path, style_path, output, factor = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 content = open_image(content_path)

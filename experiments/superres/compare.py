@@ -70,7 +70,7 @@ def stroke_px(path: Path) -> float:
     from scipy.signal import fftconvolve
 
     from adain.evaluation.stroke import LUMA, radial_spectrum
-    from adain.io import load_image
+    from adain.core.io import load_image
 
     image = load_image(path)[0].double()  # (3, H, W)
     luma = sum(weight * image[i] for i, weight in enumerate(LUMA)).numpy()

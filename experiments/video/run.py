@@ -25,10 +25,10 @@ import torch
 from PIL import Image
 
 import adain
-from adain.encoders import build_encoder
+from adain.core.io import load_image
 from adain.evaluation.flicker import flicker
-from adain.evaluation.metrics import measure_relative_content, measure_relative_style
-from adain.io import load_image
+from adain.nn.losses.distances import measure_relative_content, measure_relative_style
+from adain.nn.pretrained import build_encoder
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_STYLE = HERE.parents[2] / "shared" / "data" / "style" / "val" / "gordic_vg_self.jpg"

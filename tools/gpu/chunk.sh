@@ -46,9 +46,9 @@ if ! compgen -G "$run_dir/*/checkpoints/latest.pt" >/dev/null; then
         target=$("$python" - "$recipe" "$carry/resume.pt" "run_dir=$run_dir" "$@" <<'PY'
 import sys
 from pathlib import Path
-from adain.checkpoint import load_checkpoint
-from adain.config import load_config
-from adain.stages import stage_configs
+from adain.train.checkpoint import load_checkpoint
+from adain.train.config import load_config
+from adain.train.stages import stage_configs
 recipe, checkpoint, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]
 name = load_checkpoint(checkpoint)["config"].get("stage")
 folders = {stage.stage: stage.run_dir for stage in stage_configs(load_config(recipe, overrides))}
@@ -86,7 +86,7 @@ timeout "$limit_s" "$python" train.py --config "$recipe" "run_dir=$run_dir" "tim
 import shutil
 import sys
 from pathlib import Path
-from adain.checkpoint import write_slim_checkpoint
+from adain.train.checkpoint import write_slim_checkpoint
 run_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
 # the newest stage: stage folders are named <k>-<name>, k from 1
 stages = sorted((p.parent.parent for p in run_dir.glob("*/checkpoints/latest.pt")),

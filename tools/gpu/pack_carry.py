@@ -18,7 +18,7 @@ what travels with the working tree is limited to 64 MiB in all.  So `.carry/` ho
                                         AdaIN training needs no deeper layer)
     wheels/                             omegaconf and its antlr4 runtime (pure Python)
     resume.pt                           (--resume) a checkpoint without optimiser state, network
-                                        in fp16 (5.9 MB; adain.checkpoint.write_slim_checkpoint)
+                                        in fp16 (5.9 MB; adain.train.checkpoint.write_slim_checkpoint)
 
 `.carry/` is git-ignored; name it in the device call's `carry`.  The script refuses to write a
 carry that, with the tracked files, would exceed the limit.
@@ -35,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from adain.checkpoint import write_slim_checkpoint  # noqa: E402
-from adain.errors import UserError  # noqa: E402
-from adain.weights import save_encoder_prefix  # noqa: E402
+from adain.core.errors import UserError  # noqa: E402
+from adain.nn.pretrained import save_encoder_prefix
+from adain.train.checkpoint import write_slim_checkpoint  # noqa: E402
 
 LIMIT_BYTES = 64 * 2**20  # the device tool's limit on what travels (tracked files + carry)
 WHEELS = ("omegaconf==2.4.0", "antlr4-python3-runtime==4.9.3")

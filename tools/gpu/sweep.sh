@@ -6,7 +6,7 @@
 #
 # e.g.  FRESH=1 bash tools/gpu/sweep.sh 7.5 s5:optim.style_weight=5 s10:optim.style_weight=10
 #
-# A key=value reaches every stage that does not set the key itself (adain/stages.py).  Whether two
+# A key=value reaches every stage that does not set the key itself (adain/train/stages.py).  Whether two
 # runs cost less than twice one is not measured: in the first GPU session each of two ran at 90
 # images/s, and one run alone was never timed (the processes share the GPU by time slices).
 # Each NAME runs chunk.sh with RUN_DIR=runs/gpu-NAME and the DataLoader workers shared out among

@@ -1,4 +1,4 @@
-"""How the AdaIN std floor (adain.functional.STD_FLOOR_RATIO) changes the shipped decoder's outputs,
+"""How the AdaIN std floor (adain.nn.functional.STD_FLOOR_RATIO) changes the shipped decoder's outputs,
 on the flaw measures and the independent ones, against Magenta on the same pairs.
 
     .venv/bin/python experiments/eval/artefacts/std_floor.py --pairs 8 --floors 0 0.05 0.1 0.2 \
@@ -18,11 +18,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from adain import functional as AF  # noqa: E402
-from adain.api import load  # noqa: E402
+from adain import load  # noqa: E402
+from adain.core.io import load_image  # noqa: E402
 from adain.evaluation.magenta import load_magenta  # noqa: E402
 from adain.evaluation.scoring import PairScorer  # noqa: E402
-from adain.io import load_image  # noqa: E402
+from adain.nn import functional as AF  # noqa: E402
 
 MEASURES = ("stray_colour", "halo", "blotch", "muddiness", "colour_leak", "effnet_content",
             "effnet_style_mean_std", "color_w1", "edge_f", "frame", "grid")
@@ -63,7 +63,7 @@ def main() -> None:
     for name, mean in means.items():
         print(f"{name:<12}" + "".join(f"{mean[m]:>13.4g}" for m in MEASURES))
     if args.sheet:
-        from adain.io import save_image
+        from adain.core.io import save_image
 
         save_image(torch.cat(sheet, dim=2), args.sheet)
 

@@ -1,0 +1,198 @@
+"""What each method trains, and how: the method-specific half of `adain.train.loop.run`.
+
+The training loop (data, optimiser, schedule, checkpoints, resume, tracking, validation, DDP) is
+the same for every method; an objective supplies the rest:
+
+    network            the nn.Module that gets gradients (saved under `network_key`)
+    losses(...)        {"loss": total, "loss_<term>": detached term, ...} of one batch
+    output(...)        one stylised validation image (scored against its style by the loop)
+    sample_rows(...)   the rows of the training sample grid
+    checkpoint_extras  what else a checkpoint stores to rebuild the network
+
+    AdaINObjective    Huang & Belongie (2017): a decoder for every style, content/style batches.
+    JohnsonObjective  Johnson et al. (2016), in adain.methods.johnson.objective: one transformation
+                      network for one style, content batches only, Gram style loss.
+
+Selected by `cfg.method` through `build_objective`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from adain.core.errors import UserError
+from adain.methods.johnson.objective import JohnsonObjective
+from adain.nn import functional as AF
+from adain.nn.decoder import UPSAMPLE_MODES, Decoder
+from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
+from adain.nn.losses.training import (colour_stats_loss, content_loss, relative_content_loss, relative_feature_loss,
+                             relative_style_stats_loss, sliced_wasserstein_loss, structure_loss, style_stats_loss)
+from adain.nn.model import AdaINModel
+from adain.train.config import TrainConfig
+from adain.train.data import list_images
+
+
+def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.Tensor,
+               cfg: TrainConfig, autocast) -> dict[str, torch.Tensor]:
+    """AdaIN losses of one batch; `decoder` is the (possibly DDP/compiled) module that gets gradients.
+
+        t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
+        loss = w_c·‖φ₄(g(t)) − t‖² + λ·Σ_l ‖μ,σ(φ_l(g(t))) − μ,σ(φ_l(s))‖²  [+ w_id · identity]
+                                                                 [+ w_col · ‖μ,σ(g(t)) − μ,σ(s)‖²]
+                                                                 [+ w_st · Σ_l ‖n(φ_l(g(t))) − n(φ_l(c))‖²]
+                                                                 [+ w_sw · Σ_l SW₂²(φ_l(g(t)), φ_l(s)) / E[φ_l(s)²]]
+
+    each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
+    to [0, 1] before it is scored when cfg.optim.clamp_output.  The identity term (OptimConfig)
+    decodes the content's own features; with w_c = λ = 0 it is the only term and no style is encoded.
+    n is instance normalisation (adain.nn.losses.training.structure_loss) at optim.structure_taps; SW₂ the
+    sliced Wasserstein distance at optim.sw_taps ("rgb": the pixels themselves).
+    """
+    optim = cfg.optim
+    relative = optim.loss_scale == "relative"
+    stylise = optim.content_weight > 0 or optim.style_weight > 0
+    encoder = model.encoder
+    structure_taps = tuple(optim.structure_taps) if optim.structure_weight > 0 else ()
+    sw_taps = tuple(tap for tap in optim.sw_taps if tap != "rgb") if optim.sw_weight > 0 else ()
+    zero = torch.zeros((), device=content.device)
+    losses: dict[str, torch.Tensor] = {}
+    total = zero
+    with autocast:
+        with torch.no_grad():
+            content_taps = STYLE_TAPS if optim.identity_weight > 0 else (CONTENT_TAP,)
+            content_feats = encoder(content, taps=tuple(dict.fromkeys([*content_taps, *structure_taps,
+                                                                       *model.skip_taps])))
+        if stylise:
+            with torch.no_grad():
+                style_feats = encoder(style, taps=tuple(dict.fromkeys([*STYLE_TAPS, *sw_taps])))
+                style_stats = {tap: AF.mean_std(style_feats[tap]) for tap in STYLE_TAPS}
+                # each content with its own style (batches are pairs): one FeatureStats of N styles
+                styles = [AF.FeatureStats(style_stats[CONTENT_TAP].mean, style_stats[CONTENT_TAP].std,
+                                          AF.mean_std(style.float()),
+                                          {tap: style_stats[tap] for tap in model.skip_taps} or None)]
+                # target (B, 512, S/8, S/8) fp32; a skip decoder's shallow targets at each skip tap
+                inputs = model.decoder_inputs(dict(content_feats), styles)
+                target = inputs.target
+            output = model.decode(inputs, network=decoder)
+            if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
+                output = output.clamp(0, 1)
+            output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps, *sw_taps])))
+            loss_c = (relative_content_loss if relative else content_loss)(output_feats, target)
+            loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
+            total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
+            losses.update(loss_content=loss_c.detach(), loss_style=loss_s.detach())
+            if optim.colour_weight > 0:
+                loss_colour = colour_stats_loss(output, style)
+                total = total + optim.colour_weight * loss_colour
+                losses.update(loss_colour=loss_colour.detach())
+            if optim.structure_weight > 0:
+                loss_structure = structure_loss(output_feats, content_feats, structure_taps)
+                total = total + optim.structure_weight * loss_structure
+                losses.update(loss_structure=loss_structure.detach())
+            if optim.sw_weight > 0:
+                pairs = [(output, style) if tap == "rgb" else (output_feats[tap], style_feats[tap]) for tap in optim.sw_taps]
+                loss_sw = sum(sliced_wasserstein_loss(out, ref, optim.sw_projections) for out, ref in pairs)
+                total = total + optim.sw_weight * loss_sw
+                losses.update(loss_sw=loss_sw.detach())
+        if optim.identity_weight > 0:  # the content's own features, skips and palette
+            inputs = model.decoder_inputs(dict(content_feats), None, content_palette=AF.mean_std(content.float()))
+            reconstruction = model.decode(inputs, network=decoder)  # (B, 3, S, S)
+            loss_feat = relative_feature_loss(encoder(reconstruction, taps=STYLE_TAPS), content_feats)
+            loss_pixel = (reconstruction.float() - content.float()).abs().mean()
+            total = total + optim.identity_weight * (loss_feat + optim.identity_pixel_weight * loss_pixel)
+            losses.update(loss_identity_feature=loss_feat.detach(), loss_identity_pixel=loss_pixel.detach())
+    losses.setdefault("loss_content", zero)
+    losses.setdefault("loss_style", zero)
+    return {"loss": total, **losses}
+
+
+class AdaINObjective:
+    """Huang & Belongie (2017), §6.2: train the decoder g behind a frozen encoder and AdaIN."""
+
+    name = "adain"
+    network_key = "decoder"  # the key AdaIN checkpoints have always used: old runs resume
+    uses_style_batches = True
+    sample_caption = "content | style | output"
+
+    def __init__(self, cfg: TrainConfig, encoder: VGGEncoder):
+        from adain.nn.decoder import load_decoder
+
+        if cfg.optim.loss_scale not in ("raw", "relative"):
+            raise UserError(f"optim.loss_scale {cfg.optim.loss_scale!r}: expected raw or relative")
+        if max(cfg.optim.content_weight, cfg.optim.style_weight, cfg.optim.identity_weight) <= 0:
+            raise UserError("optim: content_weight, style_weight and identity_weight are all 0; nothing to train")
+        unknown = set(cfg.optim.structure_taps) - set(encoder.tap_names) if cfg.optim.structure_weight > 0 else set()
+        if unknown:
+            raise UserError(f"optim.structure_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
+                            f"(expected names from {encoder.tap_names})")
+        unknown = set(cfg.optim.sw_taps) - {"rgb", *encoder.tap_names} if cfg.optim.sw_weight > 0 else set()
+        if unknown:
+            raise UserError(f"optim.sw_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
+                            f"(expected rgb or names from {encoder.tap_names})")
+        if cfg.optim.sw_weight > 0 and cfg.optim.sw_projections < 1:
+            raise UserError(f"optim.sw_projections {cfg.optim.sw_projections}: expected at least 1")
+        from adain.nn.decoder import SKIP_TAPS
+
+        unknown = sorted(set(cfg.model.decoder_skips) - set(SKIP_TAPS))
+        if unknown:
+            raise UserError(f"model.decoder_skips: {unknown}; expected taps from {list(SKIP_TAPS)}")
+        self.cfg = cfg
+        upsample = cfg.model.decoder_upsample
+        if upsample is not None and upsample not in UPSAMPLE_MODES:
+            raise UserError(f"model.decoder_upsample {upsample!r}: expected one of {', '.join(UPSAMPLE_MODES)}")
+        if cfg.init_decoder:
+            decoder = load_decoder(cfg.init_decoder)[0]
+            if upsample is not None:
+                decoder.upsample = upsample
+            if cfg.model.decoder_palette and decoder.palette_head is None:
+                decoder.add_palette_head()
+            if cfg.model.decoder_skips:
+                decoder.add_skips(cfg.model.decoder_skips)
+        else:
+            decoder = Decoder(encoder.spec.arch, cfg.model.decoder_padding, cfg.model.decoder_input_scale,
+                              upsample or "nearest", palette=cfg.model.decoder_palette,
+                              skips=tuple(cfg.model.decoder_skips))
+        self.model = AdaINModel(encoder, decoder)
+        self.encoder = encoder
+        self.network = decoder
+
+    def to(self, device: torch.device) -> "AdaINObjective":
+        self.model.to(device, memory_format=torch.channels_last)
+        return self
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """Adam's parameter groups: the palette head (if any) at lr · optim.palette_lr_scale, the
+        skip projections (if any) at lr · optim.skip_lr_scale, the rest at lr."""
+        added = [(self.network.palette_head, self.cfg.optim.palette_lr_scale),
+                 (self.network.skip_proj if self.network.skip_taps else None, self.cfg.optim.skip_lr_scale)]
+        added = [(module, scale) for module, scale in added if module is not None and scale != 1.0]
+        own = {id(p) for module, _ in added for p in module.parameters()}
+        groups = [{"params": [p for p in self.network.parameters() if id(p) not in own], "lr": lr}]
+        return groups + [{"params": list(module.parameters()), "lr": lr * scale} for module, scale in added]
+
+    def validation_styles(self) -> list[Path]:
+        return list_images(self.cfg.data.val_style)
+
+    def losses(self, trained, content: torch.Tensor, style: torch.Tensor, autocast) -> dict[str, torch.Tensor]:
+        return train_step(self.model, trained, content, style, self.cfg, autocast)
+
+    def output(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """(1, 3, S, S) content, (1, 3, h, w) style → (1, 3, S, S) at α = 1 (call under autocast)."""
+        return self.model(content, [self.model.style_stats(style)])
+
+    def sample_rows(self, content: torch.Tensor, style: torch.Tensor) -> list[torch.Tensor]:
+        return [content, style, self.output(content, style)]  # content i with style i, as AdaIN pairs batches
+
+    def checkpoint_extras(self) -> dict:
+        return {"encoder": self.cfg.model.encoder, "decoder_config": self.network.config()}
+
+
+OBJECTIVES = {"adain": AdaINObjective, "johnson": JohnsonObjective}
+
+
+def build_objective(cfg: TrainConfig, encoder: VGGEncoder):
+    if cfg.method not in OBJECTIVES:
+        raise UserError(f"method {cfg.method!r}: cannot be trained; expected one of {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[cfg.method](cfg, encoder)

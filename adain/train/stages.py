@@ -1,0 +1,148 @@
+"""A staged training recipe: one config, one command, resumable at any moment.
+
+    python train.py --config configs/train/default.yaml            # from the encoder alone
+    python train.py --config configs/train/default.yaml --resume   # continue where it stopped
+
+`cfg.stages` lists the stages in order.  Stage k trains `steps` steps in run_dir/<k>-<name>/ with
+the recipe's settings (the YAML and the command line's key=value) plus that stage's own overrides,
+and starts from stage k − 1's last decoder with a fresh optimiser and schedule.  A stage's overrides
+are not inherited by the next stage: each stage says all it changes, so that a command-line
+override reaches every stage that does not set the key itself.  After the last stage
+its final checkpoint is averaged with its newest numbered ones (`average_last`) into
+run_dir/decoder.safetensors, whose JSON description holds the whole recipe.
+
+Resuming finds the first unfinished stage and continues it; `resume=<checkpoint>` (a slim
+checkpoint carried between machines) continues the stage that checkpoint belongs to.  The time
+limit (`time_limit_min`) is shared by all stages of one command.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+from adain.core.errors import UserError
+from adain.train.checkpoint import CHECKPOINT_DIR, load_checkpoint
+from adain.train.config import TrainConfig, portable, to_dict
+
+DECODER_FILE = "decoder.safetensors"
+
+
+def stage_configs(cfg: TrainConfig) -> list[TrainConfig]:
+    """The resolved config of every stage (see the module docstring); raises UserError naming the
+    stage for an override with an unknown key or a value of the wrong type."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    names = [stage.name for stage in cfg.stages]
+    if len(set(names)) != len(names):
+        raise UserError(f"stages: names {names} repeat; expected one name per stage")
+    base = cfg.copy()
+    base.stages = []
+    resolved = []
+    for index, stage in enumerate(cfg.stages, start=1):
+        if stage.steps < 1:
+            raise UserError(f"stage {stage.name!r}: steps {stage.steps}; expected at least 1")
+        bad = [item for item in stage.overrides if "=" not in item]
+        if bad:
+            raise UserError(f"stage {stage.name!r}: override {bad[0]!r}: expected key=value")
+        try:
+            stage_cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(list(stage.overrides)))
+        except OmegaConfBaseException as exc:
+            raise UserError(f"stage {stage.name!r}: {str(exc).splitlines()[0]}") from None
+        stage_cfg.stage = stage.name
+        stage_cfg.steps = stage.steps
+        stage_cfg.run_dir = str(Path(cfg.run_dir) / f"{index}-{stage.name}")
+        stage_cfg.resume = None
+        if index > 1:  # the previous stage's last decoder; its own warm start only began stage 1
+            stage_cfg.init_decoder = str(Path(resolved[-1].run_dir) / CHECKPOINT_DIR / "latest.pt")
+        resolved.append(stage_cfg)
+    return resolved
+
+
+def _latest_step(stage_cfg: TrainConfig) -> int | None:
+    latest = Path(stage_cfg.run_dir) / CHECKPOINT_DIR / "latest.pt"
+    return int(load_checkpoint(latest)["step"]) if latest.is_file() else None
+
+
+def _first_stage(cfg: TrainConfig, stages: list[TrainConfig]) -> int:
+    """Index of the stage to run first: the one an explicit resume checkpoint belongs to, else 0
+    (finished stages are skipped as they come)."""
+    if cfg.resume in (None, "auto"):
+        return 0
+    path = Path(cfg.resume)
+    if not path.is_file():
+        raise UserError(f"{path}: resume checkpoint not found")
+    name = load_checkpoint(path)["config"].get("stage")
+    names = [stage.stage for stage in stages]
+    if name not in names:
+        raise UserError(f"{path}: a checkpoint of stage {name!r}; expected one of this recipe's stages {names}")
+    return names.index(name)
+
+
+def train(cfg: TrainConfig) -> dict:
+    """train.py's entry point: the staged recipe when `cfg.stages` is set, else one run."""
+    if cfg.stages:
+        return run_stages(cfg)
+    from adain.train.loop import run
+
+    return run(cfg)
+
+
+def run_stages(cfg: TrainConfig) -> dict:
+    """Train every stage of `cfg.stages` in order (resuming as the module docstring says) and
+    export the averaged decoder after the last; returns the last stage's result, with `decoder`
+    set once the recipe is complete."""
+    from adain.train.loop import run
+
+    stages = stage_configs(cfg)
+    start = _first_stage(cfg, stages)
+    if cfg.resume is None and any(_latest_step(stage) is not None for stage in stages):
+        raise UserError(f"{cfg.run_dir}: already holds this recipe's checkpoints; add --resume to continue "
+                        f"them or choose another run_dir")
+    recipe = portable(to_dict(cfg))
+    deadline = time.monotonic() + 60 * cfg.time_limit_min if cfg.time_limit_min > 0 else math.inf
+    result: dict = {}
+    for index in range(start, len(stages)):
+        stage = stages[index]
+        done = _latest_step(stage)
+        if index == start and cfg.resume not in (None, "auto"):
+            stage.resume = cfg.resume
+        elif done is not None:
+            if done >= stage.steps:
+                continue
+            stage.resume = "auto"
+        elif index > 0 and not Path(stage.init_decoder).is_file():
+            raise UserError(f"stage {stage.stage!r}: stage {stages[index - 1].stage!r} has no checkpoint at "
+                            f"{stage.init_decoder}; run the recipe from its start")
+        if deadline < math.inf:
+            remaining = (deadline - time.monotonic()) / 60
+            if remaining <= 0:
+                break
+            stage.time_limit_min = remaining
+        print(f"train.py: stage {index + 1}/{len(stages)} {stage.stage!r} in {stage.run_dir}", file=sys.stderr)
+        result = {**run(stage, extras={"recipe": recipe}), "stage": stage.stage}
+        if result["step"] < stage.steps:  # stopped by the time limit
+            return result
+    if _latest_step(stages[-1]) is None or _latest_step(stages[-1]) < stages[-1].steps:
+        return result
+    result["decoder"] = str(export_recipe_decoder(cfg, stages[-1]))
+    return result
+
+
+def export_recipe_decoder(cfg: TrainConfig, last: TrainConfig) -> Path:
+    """The last stage's final checkpoint averaged with its `average_last − 1` newest numbered
+    checkpoints → run_dir/decoder.safetensors (+ .json)."""
+    from adain.train.export import export_decoder
+
+    folder = Path(last.run_dir) / CHECKPOINT_DIR
+    latest = folder / "latest.pt"
+    final_step = int(load_checkpoint(latest)["step"])
+    numbered = sorted(path for path in folder.glob("step_*.pt") if not path.name.endswith(f"{final_step:07d}.pt"))
+    others = numbered[-(cfg.average_last - 1):] if cfg.average_last > 1 else []
+    if len(others) < cfg.average_last - 1:
+        raise UserError(f"average_last {cfg.average_last}: {folder} keeps only {len(others) + 1} checkpoints; "
+                        f"raise keep_checkpoints")
+    return export_decoder(latest, Path(cfg.run_dir) / DECODER_FILE, average_with=others)
