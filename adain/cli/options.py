@@ -30,6 +30,13 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
                         help="auto: bf16 where the hardware is fast at it (AMX/AVX512-BF16 CPUs, CUDA), else fp32")
 
 
+def add_upscale_option(p: argparse.ArgumentParser) -> None:
+    """--upscale N, shared by `stylize` and `video` (checked by adain.inference.superres.factors)."""
+    p.add_argument("--upscale", default=None, metavar="N",
+                   help="stylise at 1/N of the output size and enlarge ×N with a super-resolution network "
+                        "(2, 3 or 4; docs/superres.md): faster at 4K and 8K, brush strokes N× larger")
+
+
 def add_look_options(p: argparse.ArgumentParser) -> None:
     """Stroke size and photo mode, shared by `stylize` and `video`."""
     p.add_argument("--style-scale", type=float, nargs="+", default=None, metavar="S",

@@ -21,6 +21,7 @@ from adain.core.errors import UserError
 N_STYLES = 3
 SIZES = [("128 px (preview)", 128), ("256 px", 256), ("512 px", 512), ("1024 px", 1024), ("2048 px", 2048),
          ("full resolution (tiled when large)", 0)]
+UPSCALES = [("off", 1), ("×2 (stylise at ½, super-resolve)", 2), ("×4 (stylise at ¼, super-resolve)", 4)]
 METHODS = [("AdaIN (any style, one pass)", "adain"), ("Johnson (its Van Gogh network)", "johnson"),
            ("Gatys (optimisation, slow)", "gatys")]
 # System fonts only: the page must not wait for a font server it cannot reach.
@@ -99,6 +100,8 @@ def build_app(backend: DemoBackend):
         with gr.Row():
             method = gr.Radio(METHODS, value="adain", label="Method", elem_id="method", scale=2)
             size = gr.Dropdown(SIZES, value=512, label="Output size (shorter side)", elem_id="size", scale=1)
+            upscale = gr.Dropdown(UPSCALES, value=1, label="Super-resolution (larger strokes, faster at 4K)",
+                                  elem_id="upscale", scale=1)
         with gr.Row():
             alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="α: content ↔ style", elem_id="alpha")
             scale = gr.Slider(0.25, 4, value=1.0, step=0.25, label="Stroke size (style scale)", elem_id="stroke",
@@ -152,7 +155,7 @@ def build_app(backend: DemoBackend):
         method.change(on_method, method, [alpha, iterations, scale], show_progress="hidden")
 
         def stylise(content_path, method_name, alpha_value, scale_value, iterations_value, color_value,
-                    size_value, mask_value, *slot_values, progress=gr.Progress()):
+                    size_value, upscale_value, mask_value, *slot_values, progress=gr.Progress()):
             paths, style_weights = slot_values[:N_STYLES], slot_values[N_STYLES:]
             painted = None
             if mask_value and content_path:
@@ -164,14 +167,15 @@ def build_app(backend: DemoBackend):
                 painted = mask_from_layers(layers, content_size)
             job = Job(content=content_path, styles=list(zip(paths, style_weights)), method=method_name,
                       alpha=float(alpha_value), preserve_color=color_value, content_size=int(size_value),
-                      style_scale=float(scale_value), mask=painted, iterations=int(iterations_value))
+                      style_scale=float(scale_value), mask=painted, iterations=int(iterations_value),
+                      upscale=int(upscale_value))
             try:
                 result = backend.run(job, lambda done, total, text: progress((done, total), desc=text))
             except UserError as exc:
                 raise user_error(exc) from None
             return (str(result.path), gr.update(value=str(result.path), visible=True), result.note)
 
-        run.click(stylise, [content, method, alpha, scale, iterations, color, size, mask, *slots, *weights],
+        run.click(stylise, [content, method, alpha, scale, iterations, color, size, upscale, mask, *slots, *weights],
                   [output, download, status], concurrency_limit=1, show_progress_on=output)
     return app
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 from adain.core.errors import UserError
 from adain.core.io import open_image, save_image, scaled_size
+from adain.inference.superres.factors import check_upscale
 from adain.nn.weights import SHIPPED_DIR
 
 SHIPPED_JOHNSON = SHIPPED_DIR / "johnson-vangogh.safetensors"
@@ -72,6 +73,7 @@ class Job:
     style_scale: float = 1.0
     mask: Image.Image | None = None
     iterations: int = 100
+    upscale: int = 1  # N > 1: stylise at 1/N of the output size, super-resolve ×N (docs/superres.md)
 
 
 @dataclass
@@ -193,6 +195,9 @@ class DemoBackend:
 
         options: dict = {"preserve_color": job.preserve_color, "content_size": job.content_size,
                          "style_size": self.settings.style_size, "max_pixels": self.settings.max_pixels}
+        upscale = check_upscale(job.upscale, "super-resolution")
+        if upscale != 1:
+            options["upscale"] = upscale
         if job.method == "adain":
             options.update(alpha=job.alpha, max_memory=self.settings.max_memory)
         elif job.method == "gatys":

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adain.cli.options import (ENCODER_NAMES, METHOD_NAMES, add_gatys_options, add_johnson_options, add_look_options,
-                               add_runtime_options, add_tiling_options, non_negative_int, positive_int)
+                               add_runtime_options, add_tiling_options, add_upscale_option, non_negative_int,
+                               positive_int)
 from adain.core.errors import UserError
 
 
@@ -302,9 +303,7 @@ def add_stylize_arguments(p) -> None:
     p.add_argument("--preserve-color", default="none", choices=("none", "histogram", "luminance"))
     p.add_argument("--content-size", type=non_negative_int, default=512, metavar="N")
     p.add_argument("--style-size", type=non_negative_int, default=512, metavar="N")
-    p.add_argument("--upscale", default=None, metavar="N",
-                   help="stylise at 1/N of the output size and enlarge ×N with a super-resolution network "
-                        "(2, 3 or 4; docs/superres.md): faster at 4K and 8K, brush strokes N× larger")
+    add_upscale_option(p)
     add_look_options(p)
     p.add_argument("--max-size", type=non_negative_int, default=0, metavar="N", help="cap on the longer side (0: none)")
     p.add_argument("--max-pixels", type=non_negative_int, default=16384 * 16384, metavar="N",

@@ -14,8 +14,8 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from adain.cli.options import (add_look_options, add_runtime_options, add_tiling_options, non_negative_int,
-                               positive_int)
+from adain.cli.options import (add_look_options, add_runtime_options, add_tiling_options, add_upscale_option,
+                               non_negative_int, positive_int)
 from adain.core.errors import UserError
 
 VIDEO_METHODS = ("adain", "johnson")  # feed-forward methods; Gatys would optimise every frame
@@ -42,6 +42,7 @@ def add_video_parser(commands) -> None:
                    help="stylise frames at this shorter side (0, default: their own size); the output keeps the "
                         "input's size")
     p.add_argument("--style-size", type=non_negative_int, default=512, metavar="N")
+    add_upscale_option(p)
     add_look_options(p)
     p.add_argument("--ema", type=float, default=0.0, metavar="M",
                    help="smooth AdaIN's content statistics across frames with this momentum (0: off; e.g. 0.9)")
@@ -68,6 +69,9 @@ def add_video_parser(commands) -> None:
 
 
 def _validate(args: Namespace) -> None:
+    from adain.inference.superres.factors import check_upscale
+
+    args.upscale = check_upscale(args.upscale, "--upscale")
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha}: expected a value in [0, 1]")
     if not 0.0 <= args.ema < 1.0:
@@ -93,6 +97,8 @@ def run_video(args: Namespace) -> int:
     if args.method != "adain":
         method_options = {}
     photo = dict(photo=True, photo_radius=args.photo_radius, photo_eps=args.photo_eps) if args.photo else {}
+    if args.upscale != 1:  # each frame stylised at 1/N and super-resolved ×N (adain.inference.superres)
+        method_options["upscale"] = args.upscale
     result = stylizer.stylize_video(
         args.input, args.style or None, args.output, style_weights=args.style_weights, masks=args.mask,
         preserve_color=args.preserve_color, content_size=args.content_size, style_size=args.style_size,
