@@ -174,6 +174,7 @@ def test_sigkill_at_three_moments_then_resume_is_bit_exact(tmp_path, folders, he
     finished = subprocess.run([sys.executable, str(ROOT / "train.py"), *train_args(run_dir)], cwd=ROOT, env=env,
                               capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-2000:]
+    assert not list((run_dir / "checkpoints").glob(".*.tmp"))  # the killed write's leftovers are gone
 
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
     b = load_checkpoint(latest)
@@ -183,3 +184,22 @@ def test_sigkill_at_three_moments_then_resume_is_bit_exact(tmp_path, folders, he
     for index, moments in a["optimizer"]["state"].items():
         for name in ("exp_avg", "exp_avg_sq"):
             assert torch.equal(moments[name], b["optimizer"]["state"][index][name])
+
+
+def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    from adain.train.checkpoint import remove_stale_temporaries
+
+    dead = tmp_path / f".latest.pt.{_exited_pid()}.tmp"
+    live = tmp_path / f".latest.pt.{os.getpid()}.tmp"
+    kept = tmp_path / "latest.pt"
+    for path in (dead, live, kept):
+        path.write_bytes(b"x")
+    remove_stale_temporaries(tmp_path)
+    assert not dead.exists() and live.exists() and kept.exists()
+
+
+def _exited_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

@@ -76,11 +76,32 @@ def atomic_torch_save(obj: dict, path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the half-written `.<name>.<pid>.tmp` files of processes killed mid-write (the
+    checkpoint they were replacing is intact); those of a live process are left alone."""
+    for tmp in folder.glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 def save_checkpoint(run_dir: Path, state: dict, step: int, keep: int, every: int, best: bool = False) -> Path:
     """Write latest.pt (always), step_XXXXXXX.pt every `every` steps (keeping the newest `keep`),
     and best.pt when `best`.  Returns the path of latest.pt."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     latest = folder / "latest.pt"
+    if folder.is_dir():
+        remove_stale_temporaries(folder)
     atomic_torch_save(state, latest)
     if every and step % every == 0:
         atomic_torch_save(state, folder / f"step_{step:07d}.pt")

@@ -112,7 +112,7 @@ class AdaINObjective:
     """Huang & Belongie (2017), §6.2: train the decoder g behind a frozen encoder and AdaIN."""
 
     name = "adain"
-    network_key = "decoder"  # the key AdaIN checkpoints have always used: old runs resume
+    network_key = "decoder"  # the key of the trained network in AdaIN checkpoints
     uses_style_batches = True
     sample_caption = "content | style | output"
 
