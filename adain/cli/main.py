@@ -75,6 +75,24 @@ def _add_serve(commands) -> None:
     add_johnson_options(p)
 
 
+def _add_sweep(commands) -> None:
+    p = commands.add_parser("sweep", help="train and score a grid of training settings (a W&B sweep file, run locally)",
+                            description="Run a W&B sweep file for train.py (configs/sweep/train.yaml) as a local grid: "
+                                        "each point trains into RUN_DIR/<point>/, its decoder is scored by the evaluation "
+                                        "harness on fixed val pairs, and RUN_DIR/sweep.csv, sweep.md and sweep.png hold one "
+                                        "row per point.  Run the same command again to resume.  docs/training.md#sweeps")
+    p.add_argument("--config", required=True, metavar="SWEEP", help="a W&B sweep file (method: grid) for train.py")
+    p.add_argument("--run-dir", required=True, metavar="DIR", help="where the points, the tables and the plot go")
+    p.add_argument("--pairs", type=positive_int, default=8, metavar="N",
+                   help="val content x style pairs each point is scored on: the first C contents x S styles, C*S = N "
+                        "(default 8)")
+    p.add_argument("--size", type=positive_int, default=256, help="evaluation size: content centre square, style shorter side (default 256)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads of the evaluation (0: torch's default)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="train-config overrides for every point, after the sweep's fixed arguments; one for a swept key "
+                        "keeps that single value (e.g. data.crop_size=128)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adain", description="Arbitrary neural style transfer (AdaIN) and baselines.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -84,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(commands)
     _add_serve(commands)
     _add_video(commands)
+    _add_sweep(commands)
     return parser
 
 
@@ -126,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adain.cli.serve import run_serve
 
             return run_serve(args)
+        if args.command == "sweep":
+            from adain.evaluation.training_sweep import run_sweep_command
+
+            return run_sweep_command(args)
     except UserError as exc:
         print(f"adain: error: {exc}", file=sys.stderr)
         return UserError.exit_code
