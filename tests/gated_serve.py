@@ -79,11 +79,17 @@ class GatedServer:
         self._reports = os.fdopen(report_read)
         self.log = log
 
-    def report(self) -> str:
-        """The server's next report; blocks until it comes (or the server ends: its log then)."""
-        line = self._reports.readline()
-        assert line, f"the server ended:\n{self.log.read_text()[-3000:]}"
-        return line.strip()
+    def report(self, hang_guard_s: float = 1800) -> str:
+        """The server's next report; waits until it comes (or the server ends: its log then).
+        `hang_guard_s` only ends a wait that would otherwise never end (a request refused before
+        it reached the gate sends no report); it decides nothing about speed."""
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.append(self._reports.readline()), daemon=True)
+        reader.start()
+        reader.join(hang_guard_s)
+        assert lines, f"no report from the server in {hang_guard_s:.0f} s:\n{self.log.read_text()[-3000:]}"
+        assert lines[0], f"the server ended:\n{self.log.read_text()[-3000:]}"
+        return lines[0].strip()
 
     def open_gate(self) -> None:
         os.write(self._gate, b"go\n")

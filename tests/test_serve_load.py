@@ -74,12 +74,12 @@ def read_status(pid: int, field: str) -> int:
 
 def stylise_arguments(folder: Path, content: str, output_side: int, styles) -> list:
     """The /stylise endpoint's inputs (adain.cli.serve.build_app's run.click): content, method, α,
-    stroke size, Gatys iterations, colour, output size, mask, three style slots, three weights."""
+    stroke size, Gatys iterations, colour, output size, super-resolution, mask, three style slots, three weights."""
     from gradio_client import handle_file
 
     slots = [handle_file(str(folder / name)) for name, _ in styles] + [None] * (3 - len(styles))
     weights = [weight for _, weight in styles] + [1.0] * (3 - len(styles))
-    return [handle_file(str(folder / content)), "adain", 1.0, 1.0, 100, "none", output_side, None, *slots, *weights]
+    return [handle_file(str(folder / content)), "adain", 1.0, 1.0, 100, "none", output_side, 1, None, *slots, *weights]
 
 
 def references(folder: Path, results: Path) -> dict[str, Image.Image]:
