@@ -228,3 +228,10 @@ def test_sweep_help_does_not_import_torch(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert "--run-dir" in proc.stdout and proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_near_coincident_points_share_one_label_on_the_plot():
+    series = {"lr=0.1": [(1.0, 0.5, "sw=3"), (1.001, 0.5002, "sw=10"), (2.0, 1.0, "sw=30")]}
+    assert TS._merge_close_labels(series) == {"lr=0.1": [(1.0, 0.5, "sw=3 / sw=10"), (1.001, 0.5002, ""),
+                                                         (2.0, 1.0, "sw=30")]}
+    assert TS.sweep_plot([], ["optim.lr"]).size[0] > 300  # no finite point: an empty plot, no error

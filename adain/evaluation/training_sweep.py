@@ -489,8 +489,30 @@ def sweep_plot(rows: list[dict], params: list[str]):
             name = f"{first.rsplit('.', 1)[-1]}={short(row[first])}" if first else "points"
             label = ",".join(f"{p.rsplit('.', 1)[-1]}={short(row[p])}" for p in others)
         series.setdefault(name, []).append((row["effnet_content"], row["effnet_style_mean_std"], label))
-    return tradeoff_plot(series, "EfficientNet content distance (lower: layout kept)",
-                         "EfficientNet style distance (mean/std)", "training sweep: lower-left is better")
+    return tradeoff_plot(_merge_close_labels(series), "EfficientNet content distance (lower: layout kept)",
+                         "EfficientNet style distance (mean/std); lower-left is better", "")
+
+
+def _merge_close_labels(series: dict[str, list], within: float = 0.03) -> dict[str, list]:
+    """Points of one series closer than `within` of the axes' spans share one label ("a / b"),
+    which the plot would otherwise print over each other."""
+    points = [(x, y) for values in series.values() for x, y, _ in values if math.isfinite(x) and math.isfinite(y)]
+    if len(points) < 2:
+        return series
+    span_x = (max(p[0] for p in points) - min(p[0] for p in points)) or 1.0
+    span_y = (max(p[1] for p in points) - min(p[1] for p in points)) or 1.0
+    merged = {}
+    for name, values in series.items():
+        out: list[list] = []
+        for x, y, label in values:
+            near = next((o for o in out if abs(o[0] - x) < within * span_x and abs(o[1] - y) < within * span_y), None)
+            if near is not None and label:
+                near[2] = f"{near[2]} / {label}" if near[2] else label
+                out.append([x, y, ""])
+            else:
+                out.append([x, y, label])
+        merged[name] = [tuple(v) for v in out]
+    return merged
 
 
 # --- the whole sweep ------------------------------------------------------------------------------
