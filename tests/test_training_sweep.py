@@ -13,6 +13,7 @@ import pytest
 from adain.cli.main import main
 from adain.core.errors import UserError
 from adain.evaluation import training_sweep as TS
+from adain.evaluation.training_sweep import runner, table
 from test_training import image_folders  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,16 +160,16 @@ def test_a_two_point_grid_trains_scores_resumes_and_skips(tmp_path, image_folder
     half = full.copy()
     half.steps = 1
     train_loop(half)  # as if the sweep had stopped after step 1 of point 1
-    TS._claim(run_dir / first.slug, first, full)
+    runner._claim(run_dir / first.slug, first, full)
 
-    real_train = TS.train_point
+    real_train = runner.train_point
 
     def interrupt_second(cfg, folder, log):
         if folder.name == second.slug:
             raise KeyboardInterrupt
         return real_train(cfg, folder, log)
 
-    monkeypatch.setattr(TS, "train_point", interrupt_second)
+    monkeypatch.setattr(runner, "train_point", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         TS.run_sweep(sweep, run_dir, log=lambda m: None, **args)
     steps = [int(line.split(",")[0][9:]) for line in (run_dir / first.slug / "metrics.jsonl").read_text().splitlines()
@@ -178,7 +179,7 @@ def test_a_two_point_grid_trains_scores_resumes_and_skips(tmp_path, image_folder
     assert [r["point"] for r in rows] == ["reference: decoder-test", first.slug, second.slug]
     assert rows[1]["effnet_content"] and not rows[2]["effnet_content"] and rows[2]["trained"] == "False"
 
-    monkeypatch.setattr(TS, "train_point", real_train)
+    monkeypatch.setattr(runner, "train_point", real_train)
     decoder_one = run_dir / first.slug / TS.DECODER_FILE
     stamp = decoder_one.stat().st_mtime_ns
     logs: list[str] = []
@@ -209,8 +210,8 @@ def test_a_two_point_grid_trains_scores_resumes_and_skips(tmp_path, image_folder
     def must_not_train(*_):
         raise AssertionError("a finished point was trained again")
 
-    monkeypatch.setattr(TS, "train_point", must_not_train)
-    monkeypatch.setattr(TS, "evaluate", must_not_train)
+    monkeypatch.setattr(runner, "train_point", must_not_train)
+    monkeypatch.setattr(runner, "evaluate", must_not_train)
     logs.clear()
     TS.run_sweep(sweep, run_dir, log=logs.append, **args)
     assert sum("skipped" in m for m in logs) == 2
@@ -232,6 +233,6 @@ def test_sweep_help_does_not_import_torch(tmp_path):
 
 def test_near_coincident_points_share_one_label_on_the_plot():
     series = {"lr=0.1": [(1.0, 0.5, "sw=3"), (1.001, 0.5002, "sw=10"), (2.0, 1.0, "sw=30")]}
-    assert TS._merge_close_labels(series) == {"lr=0.1": [(1.0, 0.5, "sw=3 / sw=10"), (1.001, 0.5002, ""),
-                                                         (2.0, 1.0, "sw=30")]}
+    assert table._merge_close_labels(series) == {"lr=0.1": [(1.0, 0.5, "sw=3 / sw=10"), (1.001, 0.5002, ""),
+                                                            (2.0, 1.0, "sw=30")]}
     assert TS.sweep_plot([], ["optim.lr"]).size[0] > 300  # no finite point: an empty plot, no error
