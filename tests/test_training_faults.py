@@ -169,8 +169,9 @@ def test_sigkill_at_three_moments_then_resume_is_bit_exact(tmp_path, folders, he
         assert reported == f"paused at {point} of step {step}\n"  # killed mid-run, where intended
         assert load_checkpoint(latest)["step"] == kept  # complete and readable
         assert max(_logged_steps(run_dir)) - kept <= every
-    half_written = list((run_dir / "checkpoints").glob(".latest.pt.*.tmp"))
-    assert len(half_written) == 1 and 0 < half_written[0].stat().st_size < latest.stat().st_size
+        if point == "checkpoint_write":  # the killed write left its temporary, not a torn latest.pt
+            half_written = list((run_dir / "checkpoints").glob(".latest.pt.*.tmp"))
+            assert len(half_written) == 1 and 0 < half_written[0].stat().st_size < latest.stat().st_size
     finished = subprocess.run([sys.executable, str(ROOT / "train.py"), *train_args(run_dir)], cwd=ROOT, env=env,
                               capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-2000:]
