@@ -2,7 +2,7 @@
 all the styles evaluated, in EfficientNet-Lite0 mean/std statistics (stage1…stage4)?
 
 Distance d(output, style) = design.md's relative style formula
-(`adain.evaluation.metrics.relative_style_stats`) on EfficientNet-Lite0 statistics, the same
+(`adain.nn.losses.distances.relative_style_stats`) on EfficientNet-Lite0 statistics, the same
 as the `effnet_style_mean_std` column; rank and top-1 by `adain.evaluation.metrics.style_ranks`.
 An output that copies the content and only shifts colours, or a decoder that paints one
 texture for every style, is not recognised as its style: top-1 falls towards chance (1/S).

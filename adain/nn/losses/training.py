@@ -47,14 +47,14 @@ def relative_content_loss(output_feats: Mapping[str, torch.Tensor], target: torc
                           tap: str = CONTENT_TAP) -> torch.Tensor:
     """L_c / ‖t‖² per sample, averaged over the batch: the content term as a fraction of the
     target's own energy, so that its weight does not depend on the encoder's activation scale.
-    The batch mean of design.md's relative content number (`adain.evaluation.metrics.relative_content`)."""
+    The batch mean of design.md's relative content number (`adain.nn.losses.distances.relative_content`)."""
     return relative_content(output_feats[tap], target).mean()
 
 
 def relative_style_stats_loss(output_feats: Mapping[str, torch.Tensor], style_stats: Mapping[str, FeatureStats],
                               taps: Sequence[str] = STYLE_TAPS) -> torch.Tensor:
     """Σ_l (‖Δμ_l‖² + ‖Δσ_l‖²) / (‖μ_l(s)‖² + ‖σ_l(s)‖²) per sample, averaged over the batch: the
-    batch mean of design.md's relative style number (`adain.evaluation.metrics.relative_style_stats`).
+    batch mean of design.md's relative style number (`adain.nn.losses.distances.relative_style_stats`).
 
     Why scale-free: `vgg16-hed` is not a "normalised" VGG like the paper's (whose layers were
     rescaled to a mean activation of 1), and its raw statistics differ ~30× between layers
