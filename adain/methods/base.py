@@ -29,7 +29,7 @@ from PIL import Image
 
 from adain.core.errors import UserError
 from adain.core.io import (DEFAULT_MAX_PIXELS, masks_to_tensor, open_image, pil_to_tensor, resize_shorter, scaled_size,
-                      tensor_to_pil, to_rgb)
+                           tensor_to_pil, to_rgb)
 from adain.nn import functional as AF
 
 ImageLike = Union[str, os.PathLike, Image.Image, torch.Tensor]

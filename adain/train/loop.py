@@ -30,7 +30,7 @@ from adain.core.runtime import resolve_device, resolve_dtype
 from adain.nn.losses.distances import measure_relative_content, measure_relative_style
 from adain.nn.pretrained import build_encoder
 from adain.train.checkpoint import (CHECKPOINT_DIR, find_resume, git_commit, load_checkpoint, rng_state,
-                              save_checkpoint, set_rng_state, unwrap)
+                                    save_checkpoint, set_rng_state, unwrap)
 from adain.train.config import TrainConfig, to_dict
 from adain.train.data import ImagePool, PairBatches, center_square, list_images, to_unit_float
 from adain.train.objectives import build_objective

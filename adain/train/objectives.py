@@ -27,8 +27,9 @@ from adain.methods.johnson.objective import JohnsonObjective
 from adain.nn import functional as AF
 from adain.nn.decoder import UPSAMPLE_MODES, Decoder
 from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
-from adain.nn.losses.training import (colour_stats_loss, content_loss, relative_content_loss, relative_feature_loss,
-                             relative_style_stats_loss, sliced_wasserstein_loss, structure_loss, style_stats_loss)
+from adain.nn.losses.training import (colour_stats_loss, content_loss, relative_content_loss,
+                                      relative_feature_loss, relative_style_stats_loss, sliced_wasserstein_loss,
+                                      structure_loss, style_stats_loss)
 from adain.nn.model import AdaINModel
 from adain.train.config import TrainConfig
 from adain.train.data import list_images
