@@ -43,7 +43,7 @@ from adain.nn.pretrained import build_encoder
 def run_train_bench(args: Namespace, device: torch.device, dtype: torch.dtype) -> int:
     """Training throughput (images/s): full steps (forward, backward, Adam) at --batch × size²."""
     from adain.train.config import TrainConfig
-    from adain.train.loop import _autocast
+    from adain.core.runtime import autocast_context
     from adain.train.objectives import train_step
 
     cfg = TrainConfig()
@@ -67,7 +67,7 @@ def run_train_bench(args: Namespace, device: torch.device, dtype: torch.dtype) -
             batch = (content.contiguous(memory_format=memory_format), style.contiguous(memory_format=memory_format))
 
             def step():
-                losses = train_step(model, model.decoder, *batch, cfg, _autocast(device, step_dtype))
+                losses = train_step(model, model.decoder, *batch, cfg, autocast_context(device, step_dtype))
                 optimizer.zero_grad(set_to_none=True)
                 losses["loss"].backward()
                 optimizer.step()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from adain.nn.functional import luminance
-from adain.nn.losses.distances import _per_image_mean
+from adain.nn.losses.distances import per_image_mean
 
 
 
@@ -104,5 +104,5 @@ def style_ranks(distances: torch.Tensor, true_index: torch.Tensor) -> torch.Tens
 def psnr(output: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB, 10·log10(1 / MSE) over RGB in [0, 1] (data range 1).
     HIGHER is better; 100 dB caps identical images.  (N, 3, H, W) each → (N,)."""
-    mse = _per_image_mean((output.float() - reference.float()).square())
+    mse = per_image_mean((output.float() - reference.float()).square())
     return 10.0 * torch.log10(1.0 / mse.clamp(min=1e-10))

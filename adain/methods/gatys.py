@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import nullcontext
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from adain.core.errors import UserError
-from adain.core.runtime import prepare_for_inference, resolve_device, resolve_dtype
+from adain.core.runtime import autocast_context, prepare_for_inference, resolve_device, resolve_dtype
 from adain.methods.base import StyleCode, Stylizer
 from adain.methods.gatys_options import AUTO_COARSEST_SIDE, DEFAULT_POOLING, MIN_SIDE, GatysOptions
 from adain.nn.encoders import DEFAULT_ENCODER, VGGEncoder
@@ -110,9 +109,7 @@ class GatysStylizer(Stylizer):
 
     def encode(self, image: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tensor]:
         """(N, 3, H, W) in [0, 1] → {tap: (N, C, h, w)}, in bf16 on the fast path."""
-        autocast = (torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32
-                    else nullcontext())
-        with autocast:
+        with autocast_context(self.device, self.dtype):
             return self.encoder(image.to(self.device).contiguous(memory_format=self.memory_format), taps)
 
     def style_grams(self, image: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tensor]:

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from adain.core.errors import UserError
 from adain.core.io import open_image, pil_to_tensor, resize_shorter
-from adain.core.runtime import resolve_device, resolve_dtype
+from adain.core.runtime import autocast_context, resolve_device, resolve_dtype
 from adain.nn.losses.distances import measure_relative_content, measure_relative_style
 from adain.nn.pretrained import build_encoder
 from adain.train.checkpoint import (CHECKPOINT_DIR, find_resume, git_commit, load_checkpoint, rng_state,
@@ -54,12 +54,6 @@ def _agree(flag: bool, device: torch.device, world: int) -> bool:
     value = torch.tensor([float(flag)], device=device)
     dist.broadcast(value, src=0)
     return bool(value.item())
-
-
-def _autocast(device: torch.device, dtype: torch.dtype):
-    if dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
 class ValidationSet:
@@ -143,7 +137,7 @@ def run(cfg: TrainConfig, extras: dict | None = None) -> dict:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
     dtype = resolve_dtype(cfg.precision, device)
-    autocast = _autocast(device, dtype)
+    autocast = autocast_context(device, dtype)
     run_dir = Path(cfg.run_dir)
     torch.manual_seed(cfg.seed)
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from adain.core.runtime import resolve_device, resolve_dtype  # noqa: E402
 from adain.nn.pretrained import build_encoder  # noqa: E402
 from adain.train.config import load_config  # noqa: E402
-from adain.train.loop import _autocast  # noqa: E402
+from adain.core.runtime import autocast_context  # noqa: E402
 from adain.train.objectives import build_objective  # noqa: E402
 from adain.train.stages import stage_configs  # noqa: E402
 
@@ -39,7 +39,7 @@ def seconds_per_step(stage, encoder, device: torch.device, dtype: torch.dtype, r
     shape = (stage.optim.batch_size, 3, stage.data.crop_size, stage.data.crop_size)
     content = torch.rand(shape, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
     style = torch.rand(shape, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
-    autocast = _autocast(device, dtype)
+    autocast = autocast_context(device, dtype)
     times = []
     for index in range(repeat + 1):
         if device.type == "cuda":

@@ -20,7 +20,8 @@ from adain.nn.functional import FeatureStats, gram, mean_std
 Features = Mapping[str, torch.Tensor]  # tap name → (N, C, H, W)
 
 
-def _per_image_mean(x: torch.Tensor) -> torch.Tensor:
+def per_image_mean(x: torch.Tensor) -> torch.Tensor:
+    """The mean over everything but the batch dimension."""
     return x.flatten(1).mean(dim=1)  # (N, ...) → (N,)
 
 
@@ -29,7 +30,7 @@ def content_mse(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Ten
 
     (N, C, H, W) each → (N,).  0 for identical images.
     """
-    return _per_image_mean((out_feat.float() - content_feat.float()).square())
+    return per_image_mean((out_feat.float() - content_feat.float()).square())
 
 
 def relative_content(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torch.Tensor:
@@ -37,7 +38,7 @@ def relative_content(out_feat: torch.Tensor, content_feat: torch.Tensor) -> torc
     on φ₄₁ (lower is better; 0 for identical features).  Also used on EfficientNet features, and,
     averaged over a batch, as the training loss `adain.nn.losses.training.relative_content_loss`.
     (N, C, H, W) each → (N,)."""
-    return content_mse(out_feat, content_feat) / _per_image_mean(content_feat.float().square()).clamp(min=1e-8)
+    return content_mse(out_feat, content_feat) / per_image_mean(content_feat.float().square()).clamp(min=1e-8)
 
 
 def style_mean_std_loss(out_feats: Features, style_feats: Features, taps: Sequence[str]) -> torch.Tensor:
@@ -46,7 +47,7 @@ def style_mean_std_loss(out_feats: Features, style_feats: Features, taps: Sequen
     total = 0.0
     for tap in taps:
         o, s = mean_std(out_feats[tap]), mean_std(style_feats[tap])
-        total = total + _per_image_mean((o.mean - s.mean).square()) + _per_image_mean((o.std - s.std).square())
+        total = total + per_image_mean((o.mean - s.mean).square()) + per_image_mean((o.std - s.std).square())
     return total
 
 
@@ -60,8 +61,8 @@ def relative_style_stats(out_stats: Mapping[str, FeatureStats], style_stats: Map
     total = 0.0
     for tap in taps:
         o, s = out_stats[tap], style_stats[tap]
-        num = _per_image_mean((o.mean - s.mean).square()) + _per_image_mean((o.std - s.std).square())
-        den = _per_image_mean(s.mean.square()) + _per_image_mean(s.std.square())
+        num = per_image_mean((o.mean - s.mean).square()) + per_image_mean((o.std - s.std).square())
+        den = per_image_mean(s.mean.square()) + per_image_mean(s.std.square())
         total = total + num / den.clamp(min=1e-8)
     return total
 
@@ -96,7 +97,7 @@ def gram_loss(out_feats: Features, style_feats: Features, taps: Sequence[str]) -
     C×C entries instead of 1/(4N²M²)): Σ_l mean (G(φ_l(out)) − G(φ_l(style)))².  → (N,)."""
     total = 0.0
     for tap in taps:
-        total = total + _per_image_mean((gram(out_feats[tap]) - gram(style_feats[tap])).square())
+        total = total + per_image_mean((gram(out_feats[tap]) - gram(style_feats[tap])).square())
     return total
 
 
@@ -105,5 +106,5 @@ def relative_gram_loss(out_feats: Features, style_feats: Features, taps: Sequenc
     total = 0.0
     for tap in taps:
         target = gram(style_feats[tap])
-        total = total + _per_image_mean((gram(out_feats[tap]) - target).square()) / _per_image_mean(target.square())
+        total = total + per_image_mean((gram(out_feats[tap]) - target).square()) / per_image_mean(target.square())
     return total
