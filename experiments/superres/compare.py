@@ -1,16 +1,19 @@
-"""4K: the tiled full-resolution path vs `--upscale 2` / `--upscale 4` vs bicubic enlargement.
+"""4K or 8K: the tiled full-resolution path vs `--upscale 2` / `--upscale 4` vs bicubic enlargement.
 
-    nice .venv/bin/python experiments/superres/compare.py [--pairs 12] [--work /tmp/adain-superres]
+    nice .venv/bin/python experiments/superres/compare.py [--resolution 4k|8k] [--pairs 12] [--work /tmp/adain-superres]
 
 For each content × style pair (val contents and styles of the image pack, paired in sorted order)
-the content is enlarged (Lanczos) and centre-cropped to 3840×2160, then stylised five ways, each a
+the content is enlarged (Lanczos) and centre-cropped to 3840×2160 (4K) or 7680×4320 (8K), then
+stylised five ways, each a
 fresh process under /usr/bin/time (wall time, CPU time, peak RSS): `adain stylize --content-size 0` at the
 defaults (tiled), the same with `--upscale 2` and `--upscale 4`, and bicubic.py with N = 2 and 4.
 The runs of one pair follow each other, so load from other work on the machine hits them alike;
-bicubic ×2 (as slow as --upscale 2) runs for every pair after the others.  A rerun resumes:
-rows already in results.tsv are kept (delete it to start again).
-Stroke size (adain.evaluation.stroke) is measured on every output.  Writes results.tsv (one row a
-run) and summary.md (medians) beside this file; images stay under --work.
+the full path, `--upscale 4` and bicubic ×4 run for every pair first, then `--upscale 2`, then
+bicubic ×2, so that a run cut short still compares the cheap path with the full one on every pair
+done.  A rerun resumes: rows already in the table are kept (delete it to start again).
+Stroke size (adain.evaluation.stroke) is measured on every output.  Writes results.tsv and
+summary.md for 4K, results_8k.tsv and summary_8k.md for 8K (one row a run; medians) beside this
+file; images stay under --work.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DATA = REPO.parent / "shared" / "data"
 PYTHON = str(REPO / ".venv" / "bin" / "python")
-SIZE = (3840, 2160)
+SIZES = {"4k": (3840, 2160), "8k": (7680, 4320)}
+TABLES = {"4k": ("results.tsv", "summary.md"), "8k": ("results_8k.tsv", "summary_8k.md")}
 RUNS = {  # label → command after the python executable, given content, style and output
     "full (tiled)": lambda c, s, o: ["-m", "adain", "stylize", "--content", c, "--style", s, "--content-size", "0",
                                      "--output", o, "--overwrite", "--no-progress"],
@@ -38,14 +42,15 @@ RUNS = {  # label → command after the python executable, given content, style 
 }
 
 
-def make_4k(source: Path, target: Path) -> None:
+def make_large(source: Path, target: Path, size: tuple[int, int]) -> None:
+    """The photo enlarged (Lanczos) to cover `size` (width, height) and centre-cropped to it."""
     from PIL import Image
 
     image = Image.open(source).convert("RGB")
-    scale = max(SIZE[0] / image.width, SIZE[1] / image.height)
+    scale = max(size[0] / image.width, size[1] / image.height)
     image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-    left, top = (image.width - SIZE[0]) // 2, (image.height - SIZE[1]) // 2
-    image.crop((left, top, left + SIZE[0], top + SIZE[1])).save(target, quality=95)
+    left, top = (image.width - size[0]) // 2, (image.height - size[1]) // 2
+    image.crop((left, top, left + size[0], top + size[1])).save(target, quality=95)
 
 
 def timed(command: list[str]) -> tuple[float, float, int]:
@@ -60,7 +65,7 @@ def timed(command: list[str]) -> tuple[float, float, int]:
 
 
 def stroke_px(path: Path) -> float:
-    """adain.evaluation.stroke.stroke_size of a 4K image, with its Gaussian blur (the same mirrored,
+    """adain.evaluation.stroke.stroke_size of a 4K or 8K image, with its Gaussian blur (the same mirrored,
     3σ-truncated separable kernel) done by FFT: torch's unfolded float64 convolution would need
     54 GB for σ = 135 px at 4K.  Equal to scipy.ndimage.gaussian_filter(mode="mirror") within 1e-15."""
     import math
@@ -88,11 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=12)
     parser.add_argument("--work", type=Path, default=Path("/tmp/adain-superres"))
+    parser.add_argument("--resolution", choices=sorted(SIZES), default="4k")
     args = parser.parse_args()
+    size = SIZES[args.resolution]
     args.work.mkdir(parents=True, exist_ok=True)
     contents = sorted((DATA / "content" / "val").glob("*.jpg"))[::3][: args.pairs]
     styles = sorted((DATA / "style" / "val").glob("*.jpg"))[: args.pairs]
-    table = HERE / "results.tsv"
+    table, summary = (HERE / name for name in TABLES[args.resolution])
     fields = ["content", "style", "run", "wall_s", "cpu_s", "peak_rss_mib", "stroke_px", "load_avg"]
     done = set()
     if table.exists():  # resume: keep the rows written already
@@ -100,19 +107,19 @@ def main() -> None:
     else:
         table.write_text("\t".join(fields) + "\n")
     pairs = list(zip(contents, styles))
-    # Every pair's full / ×2 / ×4 / bicubic ×4 first, bicubic ×2 (as slow as the ×2 run) after.
-    passes = [[label for label in RUNS if label != "bicubic ×2"], ["bicubic ×2"]]
+    passes = [["full (tiled)", "--upscale 4", "bicubic ×4"], ["--upscale 2"], ["bicubic ×2"]]
     with open(table, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fields, delimiter="\t")
         for labels in passes:
             for content, style in pairs:
-                big = args.work / f"{content.stem}_4k.jpg"
+                big = args.work / f"{content.stem}_{args.resolution}.jpg"
                 if not big.exists():
-                    make_4k(content, big)
+                    make_large(content, big, size)
                 for label in labels:
                     if (content.name, style.name, label) in done:
                         continue
-                    output = args.work / f"{content.stem}__{style.stem}__{list(RUNS).index(label)}.jpg"
+                    suffix = "" if args.resolution == "4k" else f"_{args.resolution}"
+                    output = args.work / f"{content.stem}__{style.stem}__{list(RUNS).index(label)}{suffix}.jpg"
                     wall, cpu, peak_kib = timed(RUNS[label](str(big), str(style), str(output)))
                     row = dict(content=content.name, style=style.name, run=label, wall_s=f"{wall:.1f}",
                                cpu_s=f"{cpu:.1f}", peak_rss_mib=f"{peak_kib / 1024:.0f}",
@@ -120,7 +127,7 @@ def main() -> None:
                     writer.writerow(row)
                     handle.flush()
                     print("\t".join(row.values()), flush=True)
-    summarise(table, HERE / "summary.md")
+    summarise(table, summary)
 
 
 def summarise(table: Path, target: Path) -> None:
@@ -145,7 +152,7 @@ def summarise(table: Path, target: Path) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--summary"]:
-        summarise(HERE / "results.tsv", HERE / "summary.md")
+    if sys.argv[1:2] == ["--summary"]:  # --summary [4k|8k]
+        summarise(*(HERE / name for name in TABLES[(sys.argv[2:3] or ["4k"])[0]]))
     else:
         main()
