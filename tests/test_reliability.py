@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from adain.cli.main import main
-from adain.core.errors import UserError
+from adain.core.errors import UserError, require
 from adain.nn import functional as AF
 from conftest import make_decoder, write_image
 
@@ -100,6 +100,31 @@ def test_a_flag_of_another_method_is_a_one_line_error(tmp_path, capsys, method, 
 
 
 # --- limits: Pillow's bomb guard follows --max-pixels ----------------------------------------
+
+def test_a_missing_optional_package_is_one_line_naming_it(monkeypatch):
+    import importlib
+    import json
+
+    assert require("json", "reading settings") is json
+    real_import = importlib.import_module
+
+    def no_cv2(name, *args):
+        if name == "cv2":
+            raise ImportError("No module named 'cv2'")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_cv2)
+    with pytest.raises(UserError) as caught:
+        require("cv2", "optical flow", "opencv-python-headless")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("optical flow needs the package opencv-python-headless")
+    assert "pip install -r requirements.txt" in message
+    from adain.inference import flow
+
+    with pytest.raises(UserError, match="opencv-python-headless"):
+        flow.dis_flow(np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8))
+
 
 def test_max_pixels_decides_not_pillows_guard(tmp_path, monkeypatch):
     """Pillow refuses images over 2 × Image.MAX_IMAGE_PIXELS (~179 MP) before our check runs, and

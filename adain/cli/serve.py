@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from adain.cli.serve_jobs import DemoBackend, Job, ServeSettings, mask_from_layers
-from adain.core.errors import UserError
+from adain.core.errors import UserError, require
 
 N_STYLES = 3
 SIZES = [("128 px (preview)", 128), ("256 px", 256), ("512 px", 512), ("1024 px", 1024), ("2048 px", 2048),
@@ -31,12 +31,7 @@ MONO = ["ui-monospace", "monospace"]
 
 def _import_gradio():
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
-    try:
-        import gradio as gr
-    except ImportError:
-        raise UserError("serve: the gradio package is not installed; run `bash scripts/setup_env.sh` "
-                        "(or pip install -r requirements.txt)") from None
-    return gr
+    return require("gradio", "adain serve")
 
 
 def _upload_image(gr, **kwargs):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adain.core.errors import UserError
+from adain.core.errors import UserError, require
 from adain.methods.base import StyleCode, Stylizer
 from adain.nn.functional import normalise_weights
 
@@ -47,10 +47,7 @@ def model_files() -> tuple[Path, Path]:
 
 def load_magenta(threads: int = 0) -> "MagentaStylizer":
     """Build the Magenta Stylizer; `threads` = onnxruntime intra-op threads (0: its default)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise UserError("magenta: onnxruntime not installed; pip install onnxruntime") from None
+    ort = require("onnxruntime", "magenta")
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads

@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from adain.core.errors import require
+
 DEFAULT_MAX_SIDE = 512
 
 
 def _cv2():
-    try:
-        import cv2
-    except ImportError as exc:  # pragma: no cover - a requirements.txt dependency
-        from adain.core.errors import UserError
-
-        raise UserError("optical flow needs opencv-python-headless (pip install -r requirements.txt)") from exc
-    return cv2
+    return require("cv2", "optical flow", "opencv-python-headless")
 
 
 def gray(frame: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from adain.core.errors import UserError
+from adain.core.errors import UserError, require
 
 # frames held back while their timestamps are sorted: more than any B-frame reordering FFmpeg's
 # guesses shuffle (one place for packed B-frames); decoded frames live in FFmpeg's buffers
@@ -33,11 +33,7 @@ REORDER_WINDOW = 8
 
 
 def av_module():
-    try:
-        import av
-    except ImportError as exc:  # pragma: no cover - a requirements.txt dependency
-        raise UserError("video needs PyAV (pip install -r requirements.txt)") from exc
-    return av
+    return require("av", "video")
 
 
 def reason(exc: Exception) -> str:

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from adain.core.errors import UserError
+from adain.core.errors import UserError, require
 from adain.nn.encoders import DEFAULT_ENCODER, VGGEncoder, get_spec, layer_names
 from adain.nn.weights import (atomic_save_safetensors, cache_dir, load_torch_file, numbered_convs, read_safetensors,
                               tensors_sha256)
@@ -110,11 +110,8 @@ def convert_vgg16_imagenet(path: Path | None) -> dict[str, torch.Tensor]:
     `functional_1/block{b}_conv{i}_1/Squeeze:0`.  Only the `onnx` package is needed (no runtime).
     Input: Keras' "caffe" mode, BGR, 0–255, minus the BGR mean.
     """
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError:
-        raise UserError("vgg16-imagenet weights: the package onnx is not installed; run `pip install onnx`") from None
+    onnx = require("onnx", "converting the vgg16-imagenet weights")
+    from onnx import numpy_helper
 
     path = Path(path) if path else imagenet_vgg16_weights_file()
     try:
