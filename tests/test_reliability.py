@@ -99,7 +99,7 @@ def test_a_flag_of_another_method_is_a_one_line_error(tmp_path, capsys, method, 
     assert not (tmp_path / "out").exists()
 
 
-# --- limits: Pillow's bomb guard follows --max-pixels ----------------------------------------
+# --- a missing optional package is one line ---------------------------------------------------
 
 def test_a_missing_optional_package_is_one_line_naming_it(monkeypatch):
     import importlib
@@ -125,6 +125,8 @@ def test_a_missing_optional_package_is_one_line_naming_it(monkeypatch):
     with pytest.raises(UserError, match="opencv-python-headless"):
         flow.dis_flow(np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8))
 
+
+# --- limits: Pillow's bomb guard follows --max-pixels ----------------------------------------
 
 def test_max_pixels_decides_not_pillows_guard(tmp_path, monkeypatch):
     """Pillow refuses images over 2 × Image.MAX_IMAGE_PIXELS (~179 MP) before our check runs, and

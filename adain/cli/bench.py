@@ -31,7 +31,8 @@ import torch
 
 from adain.cli.timing import image_dims, median_seconds
 from adain.core.errors import UserError
-from adain.core.runtime import lifetime_peak_memory, prepare_for_inference, process_memory, resolve_device, resolve_dtype
+from adain.core.runtime import (autocast_context, lifetime_peak_memory, prepare_for_inference, process_memory,
+                                resolve_device, resolve_dtype)
 from adain.inference import tiling
 from adain.nn.decoder import Decoder
 from adain.nn.decoder import load_decoder
@@ -43,7 +44,6 @@ from adain.nn.pretrained import build_encoder
 def run_train_bench(args: Namespace, device: torch.device, dtype: torch.dtype) -> int:
     """Training throughput (images/s): full steps (forward, backward, Adam) at --batch × size²."""
     from adain.train.config import TrainConfig
-    from adain.core.runtime import autocast_context
     from adain.train.objectives import train_step
 
     cfg = TrainConfig()

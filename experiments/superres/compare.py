@@ -1,6 +1,7 @@
 """4K or 8K: the tiled full-resolution path vs `--upscale 2` / `--upscale 4` vs bicubic enlargement.
 
     nice .venv/bin/python experiments/superres/compare.py [--resolution 4k|8k] [--pairs 12] [--work /tmp/adain-superres]
+    .venv/bin/python experiments/superres/compare.py --summary [--resolution 8k]   # the summary from the table alone
 
 For each content × style pair (val contents and styles of the image pack, paired in sorted order)
 the content is enlarged (Lanczos) and centre-cropped to 3840×2160 (4K) or 7680×4320 (8K), then
@@ -23,7 +24,6 @@ import csv
 import os
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -94,12 +94,16 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=12)
     parser.add_argument("--work", type=Path, default=Path("/tmp/adain-superres"))
     parser.add_argument("--resolution", choices=sorted(SIZES), default="4k")
+    parser.add_argument("--summary", action="store_true", help="only rewrite the summary from the table")
     args = parser.parse_args()
+    table, summary = (HERE / name for name in TABLES[args.resolution])
+    if args.summary:
+        summarise(table, summary)
+        return
     size = SIZES[args.resolution]
     args.work.mkdir(parents=True, exist_ok=True)
     contents = sorted((DATA / "content" / "val").glob("*.jpg"))[::3][: args.pairs]
     styles = sorted((DATA / "style" / "val").glob("*.jpg"))[: args.pairs]
-    table, summary = (HERE / name for name in TABLES[args.resolution])
     fields = ["content", "style", "run", "wall_s", "cpu_s", "peak_rss_mib", "stroke_px", "load_avg"]
     done = set()
     if table.exists():  # resume: keep the rows written already
@@ -152,7 +156,4 @@ def summarise(table: Path, target: Path) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--summary"]:  # --summary [4k|8k]
-        summarise(*(HERE / name for name in TABLES[(sys.argv[2:3] or ["4k"])[0]]))
-    else:
-        main()
+    main()
