@@ -37,6 +37,14 @@ def add_upscale_option(p: argparse.ArgumentParser) -> None:
                         "(2, 3 or 4; docs/superres.md): faster at 4K and 8K, brush strokes N× larger")
 
 
+def add_supersample_option(p: argparse.ArgumentParser) -> None:
+    """--supersample N|auto (checked by adain.inference.supersample)."""
+    p.add_argument("--supersample", default="auto", metavar="N",
+                   help="stylise at N× the output size and reduce (1, 2, 3 or 4): finer texture and sharper "
+                        "outlines for N² the time; auto (default): 2 where the output's shorter side is at "
+                        "most 512 px (adain), else 1")
+
+
 def add_look_options(p: argparse.ArgumentParser) -> None:
     """Stroke size and photo mode, shared by `stylize` and `video`."""
     p.add_argument("--style-scale", type=float, nargs="+", default=None, metavar="S",

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adain.cli.options import (ENCODER_NAMES, METHOD_NAMES, add_gatys_options, add_johnson_options, add_look_options,
-                               add_runtime_options, add_tiling_options, add_upscale_option, non_negative_int,
-                               positive_int)
+                               add_runtime_options, add_supersample_option, add_tiling_options, add_upscale_option,
+                               non_negative_int, positive_int)
 from adain.core.errors import UserError
 
 
@@ -106,9 +106,13 @@ def check_method_flags(args: Namespace) -> None:
 
 def _validate(args: Namespace) -> None:
     from adain.inference.superres.factors import check_upscale
+    from adain.inference.supersample import check_supersample
 
     check_method_flags(args)
     args.upscale = check_upscale(getattr(args, "upscale", None), "--upscale")
+    args.supersample = check_supersample(getattr(args, "supersample", None), "--supersample")
+    if args.upscale != 1 and args.supersample not in (1, "auto"):
+        raise UserError(f"--supersample {args.supersample} and --upscale {args.upscale}: give one or the other")
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha}: expected a value in [0, 1]")
     if args.style_weights is not None and args.mask is not None:
@@ -170,6 +174,8 @@ def run_stylize(args: Namespace) -> int:
                   style_size=args.style_size, max_pixels=args.max_pixels, **method_options)
     if args.upscale != 1:  # stylise at 1/N, super-resolve ×N (adain.inference.superres)
         common["upscale"] = args.upscale
+    else:  # stylise at N× and reduce (adain.inference.supersample)
+        common["supersample"] = args.supersample
     if getattr(args, "photo", False):  # structure-preserving photo mode (adain.inference.guided_filter)
         common.update(photo=True, photo_radius=args.photo_radius, photo_eps=args.photo_eps)
     failures = 0
@@ -304,6 +310,7 @@ def add_stylize_arguments(p) -> None:
     p.add_argument("--content-size", type=non_negative_int, default=512, metavar="N")
     p.add_argument("--style-size", type=non_negative_int, default=512, metavar="N")
     add_upscale_option(p)
+    add_supersample_option(p)
     add_look_options(p)
     p.add_argument("--max-size", type=non_negative_int, default=0, metavar="N", help="cap on the longer side (0: none)")
     p.add_argument("--max-pixels", type=non_negative_int, default=16384 * 16384, metavar="N",

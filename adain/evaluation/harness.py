@@ -157,8 +157,10 @@ class Evaluation:
         def once() -> tuple[torch.Tensor, Measure]:
             torch.manual_seed(self.cfg.seed)  # same noise/init for every pair, cached or not
             with Measure(stylizer_device(stylizer, self.device)) as measure:
+                # supersample pinned to 1 unless a variant sets it: a method is scored at the size
+                # scored (the cache keys on the options, so an "auto" default must not hide in them)
                 out = stylizer.stylize(content, style, preserve_color=variant.preserve_color,
-                                       content_size=0, style_size=0, **variant.options)
+                                       content_size=0, style_size=0, **{"supersample": 1, **variant.options})
             result.stylize_calls += 1
             return out, measure
 

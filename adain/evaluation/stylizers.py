@@ -33,6 +33,11 @@ def stylizer_device(stylizer, default: torch.device) -> torch.device:
     return default
 
 
+# options of every method's `stylize` (adain.methods.base.Stylizer.stylize) a variant may set; the
+# harness sets the sizes and colour preservation itself
+STYLIZE_OPTIONS = ["style_scale", "photo", "photo_radius", "photo_eps", "upscale", "supersample"]
+
+
 def check_options(stylizer, options: dict) -> None:
     """UserError for a stylize option the method does not take (methods taking **options
     validate their own)."""
@@ -42,6 +47,7 @@ def check_options(stylizer, options: dict) -> None:
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         return
     accepted = [name for name in parameters if name not in ("content", "styles", "weights", "masks")]
+    accepted += STYLIZE_OPTIONS
     unknown = [name for name in options if name not in accepted]
     if unknown:
         raise UserError(f"option {unknown[0]!r}: not an option of {stylizer.name}; expected {', '.join(accepted) or 'none'}")

@@ -276,6 +276,7 @@ def _stylize_frames(stylizer, frames: list[np.ndarray], codes, options: dict) ->
     """(H, W, 3) uint8 frames → stylised frames of the same size, uint8.  One frame goes as a PIL
     image (so a large one takes the tiled path on uint8 buffers), several as one tensor batch."""
     height, width = frames[0].shape[:2]
+    options = {"supersample": 1, **options}  # not "auto": N² the time per frame, unmeasured for flicker
     if len(frames) == 1:
         out = stylizer.stylize(Image.fromarray(frames[0]), codes, **options)
         outs = [out if out.size == (width, height) else out.resize((width, height), Image.BICUBIC)]

@@ -19,7 +19,7 @@ from adain.core.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, scaled
 from adain.core.io import masks_to_tensor
 from adain.core.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
 from adain.inference import tiling
-from adain.methods.base import StyleCode, Stylizer, check_preserve_color, grey_rgb
+from adain.methods.base import StyleCode, Stylizer, check_preserve_color, check_supersample_with_upscale, grey_rgb
 from adain.nn import functional as AF
 from adain.nn.decoder import load_decoder
 from adain.nn.model import AdaINModel
@@ -84,6 +84,8 @@ class AdaINStylizer(Stylizer):
     """
 
     name = "adain"
+    # the decoder's texture is 20–40 px whatever the size: ×2 halves it where pictures are small
+    auto_supersample = 2
 
     def __init__(self, model: AdaINModel, metadata: dict | None = None):
         self.model = model
@@ -99,13 +101,18 @@ class AdaINStylizer(Stylizer):
 
     @torch.inference_mode()
     def stylize(self, content, style, *, tile: int | None = None, max_memory: int | None = None, upscale: int = 1,
-                **kwargs):
+                supersample: int | str = "auto", **kwargs):
+        supersample = check_supersample_with_upscale(supersample, upscale)
+        if supersample != 1:  # tile and max_memory then apply to the enlarged stylisation
+            from adain.inference.supersample import stylize_supersampled
+
+            return stylize_supersampled(self, content, style, supersample, tile=tile, max_memory=max_memory, **kwargs)
         if upscale != 1:  # tile and max_memory then apply to the reduced stylisation
             from adain.inference.superres.stylize import stylize_upscaled
 
             return stylize_upscaled(self, content, style, upscale, tile=tile, max_memory=max_memory, **kwargs)
         if tile == 0 or (isinstance(content, torch.Tensor) and content.dim() == 4 and content.shape[0] > 1):
-            return super().stylize(content, style, **kwargs)  # batches run untiled
+            return super().stylize(content, style, supersample=1, **kwargs)  # batches run untiled
         image_bytes = tiling.IMAGE_BYTES_PER_PIXEL
         if isinstance(content, (str, os.PathLike)):  # decoded once, kept as uint8
             content = open_image(content, kwargs.get("max_pixels", DEFAULT_MAX_PIXELS))
@@ -120,7 +127,7 @@ class AdaINStylizer(Stylizer):
         plan = tiling.choose_tile(self.model, height, width, tile, max_memory, image_bytes_per_pixel=image_bytes,
                                   masked=kwargs.get("masks") is not None)
         if plan is None:  # the untiled path resizes the content itself: nothing is resized twice
-            return super().stylize(content, style, **kwargs)
+            return super().stylize(content, style, supersample=1, **kwargs)
         if isinstance(content, Image.Image):
             pixels = np.asarray(resize_shorter(content, content_size, max_size))  # (H, W, 3) uint8
         original_size = content.size if isinstance(content, Image.Image) else (content.shape[-1], content.shape[-2])

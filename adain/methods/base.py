@@ -119,6 +119,20 @@ def check_preserve_color(preserve_color: str) -> None:
         raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
 
 
+def check_supersample_with_upscale(supersample: int | str | None, upscale: int) -> int | str:
+    """`supersample` checked (adain.inference.supersample.check_supersample); with `upscale` > 1
+    only 1 or "auto" (then 1: the reduced stylisation is not enlarged again) is accepted."""
+    from adain.inference.supersample import check_supersample
+
+    supersample = check_supersample(supersample)
+    if upscale != 1:
+        if supersample not in (1, "auto"):
+            raise UserError(f"supersample {supersample} and upscale {upscale}: give one or the other "
+                            f"(one enlarges the stylisation, the other reduces it)")
+        return 1
+    return supersample
+
+
 def grey_rgb(rgb: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) → its luminance in all three channels: what the network sees under
     luminance-only transfer."""
@@ -137,6 +151,9 @@ class Stylizer(ABC):
     supports_multiple_styles: bool = True
     #: whether the style image's size matters (`style_scale`); False for a built-in style
     supports_style_scale: bool = True
+    #: what `supersample="auto"` uses on a working image of at most 512 px on its shorter side
+    #: (adain.inference.supersample); 1: the method gains nothing from it
+    auto_supersample: int = 1
 
     metadata: dict
 
@@ -235,6 +252,7 @@ class Stylizer(ABC):
         photo_radius: int = 0,
         photo_eps: float = 1e-3,
         upscale: int = 1,
+        supersample: int | str = "auto",
         **options,
     ) -> Image.Image | torch.Tensor:
         """Stylise one content image (or a batch given as an (N, 3, H, W) tensor).
@@ -256,12 +274,16 @@ class Stylizer(ABC):
                 shorter side; photo_eps: the filter's ε on [0, 1] intensities).
             upscale: N > 1 stylises at 1/N of the working size and super-resolves ×N back to it
                 (2, 3 or 4; adain.inference.superres.stylize); everything else acts at the reduced size.
+            supersample: N > 1 stylises at N× the working size and reduces the result to it (finer
+                texture, sharper outlines, N² the time; adain.inference.supersample); "auto": the
+                method's `auto_supersample` where the working image's shorter side is ≤ 512 px, else 1.
             **options: the method's own settings (AdaIN: alpha; Gatys: iterations, …).
 
         Returns:
             A PIL image if `content` was a path or PIL image, else an (N, 3, H, W) tensor in [0, 1].
         """
         check_preserve_color(preserve_color)
+        supersample = check_supersample_with_upscale(supersample, upscale)
         if upscale != 1:
             from adain.inference.superres.stylize import stylize_upscaled
 
@@ -269,6 +291,14 @@ class Stylizer(ABC):
                                     preserve_color=preserve_color, content_size=content_size, style_size=style_size,
                                     max_size=max_size, max_pixels=max_pixels, style_scale=style_scale, photo=photo,
                                     photo_radius=photo_radius, photo_eps=photo_eps, **options)
+        if supersample != 1:
+            from adain.inference.supersample import stylize_supersampled
+
+            return stylize_supersampled(self, content, style, supersample, style_weights=style_weights, masks=masks,
+                                        preserve_color=preserve_color, content_size=content_size,
+                                        style_size=style_size, max_size=max_size, max_pixels=max_pixels,
+                                        style_scale=style_scale, photo=photo, photo_radius=photo_radius,
+                                        photo_eps=photo_eps, **options)
         codes = self._style_codes(style, style_size, max_size, max_pixels, style_scale)
         photo_options = dict(photo=photo, photo_radius=photo_radius, photo_eps=photo_eps)
         if isinstance(content, (str, os.PathLike)):
@@ -282,7 +312,7 @@ class Stylizer(ABC):
             # each content recolours the style to its own colours: one at a time
             return torch.cat([self.stylize(item, codes, style_weights=style_weights, masks=masks,
                                            preserve_color=preserve_color, content_size=0, max_size=0,
-                                           max_pixels=max_pixels, **photo_options, **options)
+                                           max_pixels=max_pixels, supersample=1, **photo_options, **options)
                               for item in content_tensor.split(1)])
         height, width = content_tensor.shape[-2:]
         mask_tensor = None if masks is None else masks_to_tensor(masks, original_size, (width, height), len(codes))

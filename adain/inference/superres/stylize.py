@@ -89,7 +89,7 @@ def stylize_upscaled(stylizer, content, style, factor: int, *, content_size: int
         n_styles = len(style) if isinstance(style, (list, tuple)) else 1
         masks = _reduced_masks(masks, original_size, (width, height), factor, n_styles)
     stylised = stylizer.stylize(small, style, content_size=0, max_size=0, max_pixels=max_pixels, masks=masks,
-                                **options)  # (1, 3, h, w)
+                                supersample=1, **options)  # (1, 3, h, w); not supersampled: strokes N× larger
     device, precision = _device_and_precision(stylizer)
     available = None
     if device.type == "cpu":  # what the tiles may add, as adain.inference.tiling budgets a stylisation
