@@ -435,3 +435,72 @@ def test_decoder_upsample_is_set_on_a_new_or_warm_started_decoder(tmp_path):
     assert AdaINObjective(load(None, ["model.decoder_upsample=bilinear"]), encoder).network.upsample == "bilinear"
     with pytest.raises(UserError, match="model.decoder_upsample 'cubic': expected one of nearest, bilinear"):
         AdaINObjective(load(None, ["model.decoder_upsample=cubic"]), encoder)
+
+
+def test_distillation_target_is_the_supersampled_stylisation(tmp_path):
+    """The distillation term's target T is what `stylize(..., supersample=2)` gives for the same
+    content and style (one arithmetic in training and inference): scored against that output the
+    term is zero, against the ×1 output it is not; the term joins the loss with its weight."""
+    import contextlib
+
+    import adain
+    from adain.nn.decoder import save_decoder
+    from adain.train.objectives import distillation_loss, train_step
+
+    torch.manual_seed(0)
+    decoder = Decoder("vgg16", palette=True, skips=("relu3_1", "relu2_1", "relu1_1"))
+    path = tmp_path / "teacher.safetensors"
+    save_decoder(decoder, path, {"encoder": "vgg16-hed"})
+    stylizer = adain.load(decoder=path, precision="fp32", device="cpu")
+    model = stylizer.model
+    content, style = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    styles = [model.style_stats(style)]
+    taps = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    with torch.no_grad():
+        supersampled = stylizer.stylize(content, style, content_size=0, style_size=0, supersample=2)
+        plain = stylizer.stylize(content, style, content_size=0, style_size=0, supersample=1)
+        to_zero = distillation_loss(supersampled, model.encoder(supersampled, taps=taps), model, content, styles, 2)
+        to_plain = distillation_loss(plain, model.encoder(plain, taps=taps), model, content, styles, 2)
+    assert to_zero < 1e-4 < to_plain
+    cfg = _config(tmp_path / "run", {}, "optim.distil_weight=2.0", f"optim.distil_teacher={path}")
+    with_term = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext(), teacher=model)
+    cfg.optim.distil_weight = 0.0
+    without = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
+    assert with_term["loss_distil"] > 0 and "loss_distil" not in without
+    torch.testing.assert_close(with_term["loss"], without["loss"] + 2.0 * with_term["loss_distil"])
+
+
+def test_distillation_needs_a_matching_teacher(tmp_path, image_folders):
+    from adain.nn.decoder import save_decoder
+    from adain.nn.pretrained import build_encoder
+    from adain.train.objectives import build_objective
+
+    encoder = build_encoder("vgg16-hed")
+    with pytest.raises(UserError, match="needs a teacher"):
+        build_objective(_config(tmp_path / "a", image_folders, "optim.distil_weight=1"), encoder)
+    plain = tmp_path / "plain.safetensors"
+    save_decoder(Decoder("vgg16"), plain, {"encoder": "vgg16-hed"})
+    with pytest.raises(UserError, match="skip inputs"):
+        build_objective(_config(tmp_path / "b", image_folders, "optim.distil_weight=1", f"optim.distil_teacher={plain}",
+                                "model.decoder_skips=[relu1_1]"), encoder)
+    with pytest.raises(UserError, match="distil_factor 5"):
+        build_objective(_config(tmp_path / "c", image_folders, "optim.distil_weight=1", f"optim.distil_teacher={plain}",
+                                "optim.distil_factor=5"), encoder)
+
+
+@pytest.mark.slow
+def test_a_distillation_run_trains_and_logs_its_term(tmp_path, image_folders):
+    """Two steps of a fine-tune whose teacher is its own starting decoder: the loop runs and logs
+    the term."""
+    import json
+
+    from adain.nn.decoder import save_decoder
+
+    start = tmp_path / "start.safetensors"
+    torch.manual_seed(0)
+    save_decoder(Decoder("vgg16"), start, {"encoder": "vgg16-hed"})
+    cfg = _config(tmp_path / "run", image_folders, f"init_decoder={start}", "optim.distil_weight=1", "steps=2",
+                  "model.encoder=vgg16-hed")
+    _train(cfg)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any(row.get("train/loss_distil", 0) > 0 for row in logged), logged[:2]

@@ -36,7 +36,7 @@ from adain.train.data import list_images
 
 
 def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.Tensor,
-               cfg: TrainConfig, autocast) -> dict[str, torch.Tensor]:
+               cfg: TrainConfig, autocast, teacher: AdaINModel | None = None) -> dict[str, torch.Tensor]:
     """AdaIN losses of one batch; `decoder` is the (possibly DDP/compiled) module that gets gradients.
 
         t = AdaIN(φ₄(c), φ₄(s))                      (B, 512, S/8, S/8)
@@ -44,16 +44,18 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                                                                  [+ w_col · ‖μ,σ(g(t)) − μ,σ(s)‖²]
                                                                  [+ w_st · Σ_l ‖n(φ_l(g(t))) − n(φ_l(c))‖²]
                                                                  [+ w_sw · Σ_l SW₂²(φ_l(g(t)), φ_l(s)) / E[φ_l(s)²]]
+                                                                 [+ w_d · distillation(g(t), teacher)]
 
     each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
     to [0, 1] before it is scored when cfg.optim.clamp_output.  The identity term (OptimConfig)
     decodes the content's own features; with w_c = λ = 0 it is the only term and no style is encoded.
     n is instance normalisation (adain.nn.losses.training.structure_loss) at optim.structure_taps; SW₂ the
-    sliced Wasserstein distance at optim.sw_taps ("rgb": the pixels themselves).
+    sliced Wasserstein distance at optim.sw_taps ("rgb": the pixels themselves); the distillation
+    term (`distillation_loss`) needs `teacher`, the frozen model whose supersampled output g(t) must match.
     """
     optim = cfg.optim
     relative = optim.loss_scale == "relative"
-    stylise = optim.content_weight > 0 or optim.style_weight > 0
+    stylise = optim.content_weight > 0 or optim.style_weight > 0 or optim.distil_weight > 0
     encoder = model.encoder
     structure_taps = tuple(optim.structure_taps) if optim.structure_weight > 0 else ()
     sw_taps = tuple(tap for tap in optim.sw_taps if tap != "rgb") if optim.sw_weight > 0 else ()
@@ -97,6 +99,10 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 loss_sw = sum(sliced_wasserstein_loss(out, ref, optim.sw_projections) for out, ref in pairs)
                 total = total + optim.sw_weight * loss_sw
                 losses.update(loss_sw=loss_sw.detach())
+            if optim.distil_weight > 0:
+                loss_distil = distillation_loss(output, output_feats, teacher, content, styles, optim.distil_factor)
+                total = total + optim.distil_weight * loss_distil
+                losses.update(loss_distil=loss_distil.detach())
         if optim.identity_weight > 0:  # the content's own features, skips and palette
             inputs = model.decoder_inputs(dict(content_feats), None, content_palette=AF.mean_std(content.float()))
             reconstruction = model.decode(inputs, network=decoder)  # (B, 3, S, S)
@@ -107,6 +113,24 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     losses.setdefault("loss_content", zero)
     losses.setdefault("loss_style", zero)
     return {"loss": total, **losses}
+
+
+def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor], teacher: AdaINModel,
+                      content: torch.Tensor, styles: list[AF.FeatureStats], factor: int) -> torch.Tensor:
+    """How far the output (B, 3, S, S) is from the teacher's supersampled stylisation T of the same
+    content and styles: the content enlarged `factor`× (bicubic), stylised by `teacher`, reduced to
+    S × S (bilinear, antialiased) — adain.inference.supersample's arithmetic.  Relative feature
+    distance at relu1_1…relu4_1 plus the mean absolute pixel difference; T carries no gradient."""
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        big = F.interpolate(content.float(), scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+        feats = teacher.encoder(big.contiguous(memory_format=torch.channels_last),
+                                taps=(CONTENT_TAP, *teacher.skip_taps))
+        target = teacher.decode(teacher.decoder_inputs(feats, styles)).clamp(0, 1)  # (B, 3, fS, fS)
+        target = F.interpolate(target, size=output.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+        target_feats = teacher.encoder(target.contiguous(memory_format=torch.channels_last), taps=STYLE_TAPS)
+    return relative_feature_loss(output_feats, target_feats) + (output.float() - target).abs().mean()
 
 
 class AdaINObjective:
@@ -158,9 +182,23 @@ class AdaINObjective:
         self.model = AdaINModel(encoder, decoder)
         self.encoder = encoder
         self.network = decoder
+        self.teacher = None
+        if cfg.optim.distil_weight > 0:
+            source = cfg.optim.distil_teacher or cfg.init_decoder
+            if not source:
+                raise UserError("optim.distil_weight > 0 needs a teacher: set optim.distil_teacher or init_decoder")
+            if cfg.optim.distil_factor not in (2, 3, 4):
+                raise UserError(f"optim.distil_factor {cfg.optim.distil_factor}: expected 2, 3 or 4")
+            teacher = load_decoder(source)[0].eval().requires_grad_(False)
+            if teacher.skip_taps != decoder.skip_taps:
+                raise UserError(f"optim.distil_teacher {source}: its skip inputs {list(teacher.skip_taps)} differ "
+                                f"from the trained decoder's {list(decoder.skip_taps)}")
+            self.teacher = AdaINModel(encoder, teacher)
 
     def to(self, device: torch.device) -> "AdaINObjective":
         self.model.to(device, memory_format=torch.channels_last)
+        if self.teacher is not None:
+            self.teacher.to(device, memory_format=torch.channels_last)
         return self
 
     def parameter_groups(self, lr: float) -> list[dict]:
@@ -177,7 +215,7 @@ class AdaINObjective:
         return list_images(self.cfg.data.val_style)
 
     def losses(self, trained, content: torch.Tensor, style: torch.Tensor, autocast) -> dict[str, torch.Tensor]:
-        return train_step(self.model, trained, content, style, self.cfg, autocast)
+        return train_step(self.model, trained, content, style, self.cfg, autocast, self.teacher)
 
     def output(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """(1, 3, S, S) content, (1, 3, h, w) style → (1, 3, S, S) at α = 1 (call under autocast)."""
