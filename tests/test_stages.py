@@ -34,13 +34,17 @@ def _recipe(run_dir: Path, folders: dict, *extra: str, steps: int = 2):
 def test_stage_configs_apply_each_stage_alone():
     cfg = load_config(RECIPE, ["optim.style_weight=7"])
     stages = stage_configs(cfg)
-    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "refine"]
-    reconstruct, stylise, skips, refine = stages
+    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "refine", "distil"]
+    reconstruct, stylise, skips, refine, distil = stages
     assert reconstruct.optim.style_weight == 0 and reconstruct.optim.lr == 2e-4
     assert stylise.optim.style_weight == 7 and stylise.optim.lr == cfg.optim.lr  # the command line reaches it
     assert list(skips.model.decoder_skips) == ["relu3_1", "relu2_1", "relu1_1"]
     assert refine.optim.sw_weight > 0 and refine.data.crop_size == 256 and stylise.data.crop_size == 128
     assert stylise.init_decoder.endswith("1-reconstruct/checkpoints/latest.pt") and reconstruct.init_decoder is None
+    # the teacher of the last stage is refine's decoder (its start), on crops of the stylise stage's size
+    assert distil.optim.distil_weight > 0 and distil.optim.distil_teacher is None
+    assert distil.init_decoder.endswith("4-refine/checkpoints/latest.pt") and distil.data.crop_size == 128
+    assert distil.optim.sw_weight == refine.optim.sw_weight and refine.optim.distil_weight == 0
     assert all(s.stages == [] for s in stages)
 
 
@@ -65,7 +69,7 @@ def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # 
     result = run_stages(_recipe(run_dir, image_folders, "resume=auto", steps=3))  # continues with stage 2
     decoder_path = Path(result["decoder"])
     assert decoder_path == run_dir / "decoder.safetensors"
-    for index, name in enumerate(["reconstruct", "stylise", "skips", "refine"], start=1):
+    for index, name in enumerate(["reconstruct", "stylise", "skips", "refine", "distil"], start=1):
         state = load_checkpoint(run_dir / f"{index}-{name}" / "checkpoints" / "latest.pt")
         assert state["step"] == 3 and state["config"]["stage"] == name
     refine = load_checkpoint(run_dir / "4-refine" / "checkpoints" / "latest.pt")
@@ -73,9 +77,10 @@ def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # 
 
     decoder, metadata = load_decoder(decoder_path)
     assert decoder.skip_taps == ("relu3_1", "relu2_1", "relu1_1") and decoder.palette_head is not None
-    assert metadata["stage"] == "refine" and metadata["averaged_with_steps"] == [1, 2]  # average_last: 3
+    assert load_checkpoint(run_dir / "5-distil" / "checkpoints" / "latest.pt")["config"]["optim"]["distil_weight"] > 0
+    assert metadata["stage"] == "distil" and metadata["averaged_with_steps"] == [1, 2]  # average_last: 3
     recipe = json.loads(decoder_path.with_suffix(".json").read_text())["recipe"]
-    assert [s["name"] for s in recipe["stages"]] == ["reconstruct", "stylise", "skips", "refine"]
+    assert [s["name"] for s in recipe["stages"]] == ["reconstruct", "stylise", "skips", "refine", "distil"]
     assert not any(value.startswith("/") for value in _strings(recipe))  # no path of one machine
 
 

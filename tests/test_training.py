@@ -84,7 +84,8 @@ def test_finetune_is_the_recipes_last_stage_on_the_shipped_decoder():
     from adain.train.objectives import AdaINObjective
     from adain.train.stages import stage_configs
 
-    refine = stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))[-1]
+    refine = next(s for s in stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))
+                  if s.stage == "refine")
     (finetune,) = stage_configs(load_config(ROOT / "configs" / "train" / "finetune.yaml"))
     assert refine.stage == finetune.stage == "refine"
     assert to_dict(finetune.optim) == to_dict(refine.optim)
