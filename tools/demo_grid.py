@@ -1,5 +1,6 @@
 """The README's picture: the built-in examples (scikit-image photos × the package's generated
-styles) stylised with a decoder and stylize's defaults (at 384 px: supersampled ×2); columns content | style 1 | output 1 | style 2 | output 2.
+styles) stylised with a decoder and stylize's defaults (at 384 px: supersampled ×2); columns
+content | style 1 | output 1 | style 2 | output 2.
 
     .venv/bin/python tools/demo_grid.py --out docs/images/demo_grid.jpg
 """
