@@ -106,13 +106,12 @@ def check_method_flags(args: Namespace) -> None:
 
 def _validate(args: Namespace) -> None:
     from adain.inference.superres.factors import check_upscale
-    from adain.inference.supersample import check_supersample
+    from adain.inference.supersample import check_supersample_with_upscale
 
     check_method_flags(args)
     args.upscale = check_upscale(getattr(args, "upscale", None), "--upscale")
-    args.supersample = check_supersample(getattr(args, "supersample", None), "--supersample")
-    if args.upscale != 1 and args.supersample not in (1, "auto"):
-        raise UserError(f"--supersample {args.supersample} and --upscale {args.upscale}: give one or the other")
+    args.supersample = check_supersample_with_upscale(getattr(args, "supersample", None), args.upscale,
+                                                      ("--supersample", "--upscale"))
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha}: expected a value in [0, 1]")
     if args.style_weights is not None and args.mask is not None:

@@ -53,6 +53,34 @@ def resolve_supersample(value: int | str | None, width: int, height: int, auto_f
     return auto_factor if min(width, height) <= AUTO_MAX_SIDE else 1
 
 
+def check_supersample_with_upscale(supersample: int | str | None, upscale: int, names: tuple[str, str] = (
+        "supersample", "upscale")) -> int | str:
+    """`supersample` checked (`check_supersample`); with `upscale` > 1 only 1 or "auto" (then 1:
+    the reduced stylisation is not enlarged again) is accepted.  `names`: how the two options are
+    called in the message (the command line passes "--supersample", "--upscale")."""
+    supersample = check_supersample(supersample, names[0])
+    if upscale != 1:
+        if supersample not in (1, "auto"):
+            raise UserError(f"{names[0]} {supersample} and {names[1]} {upscale}: give one or the other "
+                            f"(one enlarges the stylisation, the other reduces it)")
+        return 1
+    return supersample
+
+
+def enlarge(image, factor: int):
+    """(N, C, H, W) float in [0, 1] → (N, C, H·N, W·N), bicubic: what a supersampled stylisation sees."""
+    import torch.nn.functional as F
+
+    return F.interpolate(image.float(), scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def reduce_to(image, size: tuple[int, int]):
+    """(N, C, h, w) float → (N, C, H, W) = `size`, bilinear antialiased (a triangle filter), in [0, 1]."""
+    import torch.nn.functional as F
+
+    return F.interpolate(image.float(), size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
 def stylize_supersampled(stylizer, content, style, factor: int | str | None, *, content_size: int = 512,
                          max_size: int = 0, max_pixels: int | None = None, masks=None, photo: bool = False,
                          photo_radius: int = 0, photo_eps: float = 1e-3, preserve_color: str = "none", **options):
@@ -61,7 +89,6 @@ def stylize_supersampled(stylizer, content, style, factor: int | str | None, *, 
     working size.  `factor`: as `resolve_supersample` takes it.  Returns what `stylize` returns: a
     PIL image for a path or PIL content, else an (N, 3, H, W) float tensor in [0, 1]."""
     import torch
-    import torch.nn.functional as F
 
     from adain.core.io import (DEFAULT_MAX_PIXELS, masks_to_tensor, open_image, pil_to_tensor, resize_shorter,
                                scaled_size, tensor_to_pil, to_rgb)
@@ -87,15 +114,14 @@ def stylize_supersampled(stylizer, content, style, factor: int | str | None, *, 
         working = pil_to_tensor(resize_shorter(pil, content_size, max_size))
         del pil
     height, width = working.shape[-2:]
-    big = F.interpolate(working, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+    big = enlarge(working, factor)
     if masks is not None:  # (1, K, H·N, W·N): the masks at the enlarged size
         n_styles = len(style) if isinstance(style, (list, tuple)) else 1
         masks = masks_to_tensor(masks, original_size, (width * factor, height * factor), n_styles)
     stylised = stylizer.stylize(big, style, masks=masks, content_size=0, max_size=0, max_pixels=max_pixels,
                                 preserve_color=preserve_color, supersample=1, **options)  # (N, 3, H·N, W·N)
     del big
-    out = F.interpolate(stylised, size=(height, width), mode="bilinear", antialias=True,
-                        align_corners=False).clamp(0, 1)
+    out = reduce_to(stylised, (height, width))
     if preserve_color == "luminance":  # exactly the content's chroma, not a resampled copy of it
         from adain.nn.functional import combine_luminance
 
@@ -105,6 +131,7 @@ def stylize_supersampled(stylizer, content, style, factor: int | str | None, *, 
 
         out = photo_smooth(out, working, photo_radius, photo_eps)
     return out if isinstance(content, torch.Tensor) else tensor_to_pil(out)
+
 
 def _original_size(content) -> tuple[int, int] | None:
     """(W, H) of a tensor, PIL image or image file (its header only; EXIF rotation may swap W and H,

@@ -19,7 +19,8 @@ from adain.core.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, scaled
 from adain.core.io import masks_to_tensor
 from adain.core.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
 from adain.inference import tiling
-from adain.methods.base import StyleCode, Stylizer, check_preserve_color, check_supersample_with_upscale, grey_rgb
+from adain.inference.supersample import check_supersample_with_upscale
+from adain.methods.base import StyleCode, Stylizer, check_preserve_color, grey_rgb
 from adain.nn import functional as AF
 from adain.nn.decoder import load_decoder
 from adain.nn.model import AdaINModel

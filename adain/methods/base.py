@@ -30,6 +30,7 @@ from PIL import Image
 from adain.core.errors import UserError
 from adain.core.io import (DEFAULT_MAX_PIXELS, masks_to_tensor, open_image, pil_to_tensor, resize_shorter, scaled_size,
                            tensor_to_pil, to_rgb)
+from adain.inference.supersample import check_supersample_with_upscale
 from adain.nn import functional as AF
 
 ImageLike = Union[str, os.PathLike, Image.Image, torch.Tensor]
@@ -117,20 +118,6 @@ def average_features(features: Sequence[Any]) -> Any:
 def check_preserve_color(preserve_color: str) -> None:
     if preserve_color not in PRESERVE_COLOR:
         raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
-
-
-def check_supersample_with_upscale(supersample: int | str | None, upscale: int) -> int | str:
-    """`supersample` checked (adain.inference.supersample.check_supersample); with `upscale` > 1
-    only 1 or "auto" (then 1: the reduced stylisation is not enlarged again) is accepted."""
-    from adain.inference.supersample import check_supersample
-
-    supersample = check_supersample(supersample)
-    if upscale != 1:
-        if supersample not in (1, "auto"):
-            raise UserError(f"supersample {supersample} and upscale {upscale}: give one or the other "
-                            f"(one enlarges the stylisation, the other reduces it)")
-        return 1
-    return supersample
 
 
 def grey_rgb(rgb: torch.Tensor) -> torch.Tensor:

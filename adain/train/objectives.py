@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from adain.core.errors import UserError
+from adain.inference.supersample import SUPERSAMPLE_FACTORS
 from adain.methods.johnson.objective import JohnsonObjective
 from adain.nn import functional as AF
 from adain.nn.decoder import UPSAMPLE_MODES, Decoder
@@ -121,14 +122,14 @@ def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor
     content and styles: the content enlarged `factor`× (bicubic), stylised by `teacher`, reduced to
     S × S (bilinear, antialiased) — adain.inference.supersample's arithmetic.  Relative feature
     distance at relu1_1…relu4_1 plus the mean absolute pixel difference; T carries no gradient."""
-    import torch.nn.functional as F
+    from adain.inference.supersample import enlarge, reduce_to
 
     with torch.no_grad():
-        big = F.interpolate(content.float(), scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+        big = enlarge(content, factor)
         feats = teacher.encoder(big.contiguous(memory_format=torch.channels_last),
                                 taps=(CONTENT_TAP, *teacher.skip_taps))
         target = teacher.decode(teacher.decoder_inputs(feats, styles)).clamp(0, 1)  # (B, 3, fS, fS)
-        target = F.interpolate(target, size=output.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+        target = reduce_to(target, output.shape[-2:])
         target_feats = teacher.encoder(target.contiguous(memory_format=torch.channels_last), taps=STYLE_TAPS)
     return relative_feature_loss(output_feats, target_feats) + (output.float() - target).abs().mean()
 
@@ -187,7 +188,7 @@ class AdaINObjective:
             source = cfg.optim.distil_teacher or cfg.init_decoder
             if not source:
                 raise UserError("optim.distil_weight > 0 needs a teacher: set optim.distil_teacher or init_decoder")
-            if cfg.optim.distil_factor not in (2, 3, 4):
+            if cfg.optim.distil_factor not in SUPERSAMPLE_FACTORS[1:]:
                 raise UserError(f"optim.distil_factor {cfg.optim.distil_factor}: expected 2, 3 or 4")
             teacher = load_decoder(source)[0].eval().requires_grad_(False)
             if teacher.skip_taps != decoder.skip_taps:
