@@ -104,3 +104,21 @@ def test_bench_times_a_second_decoder_in_the_same_run(tmp_path, capsys):
     assert row["against_ratio"] == pytest.approx(row["fast_s_same_round"] / row["against_fast_s"], rel=1e-12)
     assert f"{row['against_ratio']:.3f}×" in capsys.readouterr().out
     assert "against" not in run_bench(tmp_path, "--size", "32", "--device", "cpu")[0]
+
+
+def test_bench_times_stylize_supersampled_against_itself(tmp_path, capsys, monkeypatch):
+    from adain.inference import supersample
+
+    enlarged = []
+    original = supersample.enlarge
+    monkeypatch.setattr(supersample, "enlarge", lambda image, factor: enlarged.append(
+        (tuple(image.shape), factor)) or original(image, factor))
+    rows = run_bench(tmp_path, "--size", "32", "--device", "cpu", "--supersample", "2")
+    row = rows[0]
+    check_row(row, 32)
+    # the ×2 rounds (warm-up + 1 timed, twice) enlarged the 32×32 content; the ×1 rounds did not
+    assert len(enlarged) == 4 and set(enlarged) == {((1, 3, 32, 32), 2)}
+    assert row["supersample"] == 2 and row["stylize_s"] > 0 and row["stylize_supersampled_s"] > 0
+    assert row["supersample_ratio"] == pytest.approx(row["stylize_supersampled_s"] / row["stylize_s"], rel=1e-12)
+    assert f"at ×2: {row['supersample_ratio']:.2f}×" in capsys.readouterr().out
+    assert "supersample_ratio" not in run_bench(tmp_path, "--size", "32", "--device", "cpu")[0]

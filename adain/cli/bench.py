@@ -8,7 +8,10 @@ of the given size, a style of at most 512², as `adain stylize` uses):
   fast      — this project's default path: bf16 + channels_last where the hardware is fast at
               it, tiled (adain.inference.tiling) where the untiled run would not fit the default budget;
   fast, style reused — the fast path with the style statistics computed once beforehand, as
-              `adain stylize` does for a batch of contents.
+              `adain stylize` does for a batch of contents;
+  --supersample N — the whole `stylize()` call (fast path, the style image encoded each time) at
+              ×1 and at ×N (adain.inference.supersample: enlarge, stylise, reduce), in alternating
+              rounds; the ratio is what "auto" supersampling costs where it applies (≤ 512 px).
 Reported per size: the median of `--repeat` timed runs after one warm-up, megapixels/s, GFLOP/s
 (FLOPs of one untiled stylisation counted once with torch.utils.flop_counter on the meta
 device; a tiled run does more work than that for its halos, so its rate is the useful one)
@@ -195,6 +198,26 @@ def time_path(model: AdaINModel, path: str, width: int, height: int, repeat: int
     return result
 
 
+def time_supersample(fast: AdaINModel, factor: int, width: int, height: int, repeat: int,
+                     device: torch.device) -> tuple[float, float]:
+    """(×1 s, ×`factor` s): median latency of `AdaINStylizer.stylize` on a (1, 3, height, width)
+    seeded random content and a style of at most STYLE_SIDE², the content kept at its size, in two
+    rounds of alternating order (×1 ×N, ×N ×1); each figure is the mean of its two medians."""
+    from adain.methods.adain import AdaINStylizer
+
+    generator = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, height, width, generator=generator)
+    style = torch.rand(1, 3, min(height, STYLE_SIDE), min(width, STYLE_SIDE), generator=generator)
+    stylizer = AdaINStylizer(fast)
+    times: dict[int, list[float]] = {1: [], factor: []}
+    for order in ((1, factor), (factor, 1)):
+        for n in order:
+            def run(n=n):
+                stylizer.stylize(content, style, content_size=0, style_size=0, supersample=n)
+            times[n].append(median_seconds(run, repeat, device))
+    return statistics.fmean(times[1]), statistics.fmean(times[factor])
+
+
 def worker_main(argv: list[str]) -> None:
     """One path at one size in a fresh process (for its peak RSS): prints one JSON line."""
     job = json.loads(argv[0])
@@ -303,11 +326,20 @@ def run_bench(args: Namespace) -> int:
                                                                            args.repeat, device)
             row["against"] = args.against
             row["against_ratio"] = row["fast_s_same_round"] / row["against_fast_s"]
+        supersample = getattr(args, "supersample", 1)
+        if supersample > 1:
+            row["stylize_s"], row["stylize_supersampled_s"] = time_supersample(fast, supersample, width, height,
+                                                                             args.repeat, device)
+            row["supersample"] = supersample
+            row["supersample_ratio"] = row["stylize_supersampled_s"] / row["stylize_s"]
         results.append(row)
         print(_table_line(row, memory))
         if "against_ratio" in row:
             print(f"{'':>9} fast path, alternating rounds: {row['fast_s_same_round']:.3f} s with --decoder, "
                   f"{row['against_fast_s']:.3f} s with --against {args.against}: {row['against_ratio']:.3f}×")
+        if "supersample_ratio" in row:
+            print(f"{'':>9} stylize(), alternating rounds: {row['stylize_s']:.3f} s at ×1, "
+                  f"{row['stylize_supersampled_s']:.3f} s at ×{supersample}: {row['supersample_ratio']:.2f}×")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)

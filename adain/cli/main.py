@@ -36,6 +36,9 @@ def _add_bench(commands) -> None:
     p.add_argument("--against", metavar="PATH",
                    help="a second decoder (e.g. the previous default) timed on the fast path in the same run, "
                         "interleaved with --decoder; the table adds its time and the ratio")
+    p.add_argument("--supersample", type=int, choices=(1, 2, 3, 4), default=1, metavar="N",
+                   help="also time the whole stylize() call at ×1 and supersampled ×N (2: what \"auto\" does "
+                        "at ≤ 512 px), in alternating rounds, and report the ratio (default 1: not timed)")
     p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-imagenet",
                    help="default: the shipped decoder's (vgg16-imagenet; reflection padding)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
