@@ -52,7 +52,7 @@ def main() -> None:
     with torch.inference_mode():
         for i, style in enumerate(pairs.style):
             content = pairs.content[i: i + 1]
-            out = stylizer.stylize(content, style, content_size=0, style_size=0)
+            out = stylizer.stylize(content, style, content_size=0, style_size=0, supersample=1)
             outputs.append(out)
             content_scores.append(measure_relative_content(scorer, out, content).item())
             style_scores.append(measure_relative_style(scorer, out, style).item())

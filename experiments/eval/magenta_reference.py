@@ -44,7 +44,7 @@ def main() -> None:
             content_pil = center_square(open_image(content_file), 384)
             content = pil_to_tensor(content_pil)
             style = pil_to_tensor(resize_shorter(open_image(style_file), 384))
-            outputs = {"ours": ours.stylize(content, style, content_size=0, style_size=0)}
+            outputs = {"ours": ours.stylize(content, style, content_size=0, style_size=0, supersample=1)}
             if package is not None:
                 outputs["package"] = pil_to_tensor(package.stylize_with(content_pil, str(style_file)))
             for name, out in outputs.items():

@@ -47,7 +47,7 @@ def main() -> None:
     for index, path in enumerate(files):
         content = pil_to_tensor(center_square(open_image(path), args.size))  # (1, 3, size, size)
         outputs = {"johnson": johnson.stylize(content, None, content_size=0),
-                   "adain": adain.stylize(content, style_code, content_size=0)}
+                   "adain": adain.stylize(content, style_code, content_size=0, supersample=1)}
         for name, out in outputs.items():
             scores[name]["rel_content"].append(measure_relative_content(encoder, out, content).item())
             scores[name]["rel_style"].append(measure_relative_style(encoder, out, style).item())

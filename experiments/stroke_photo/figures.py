@@ -90,7 +90,8 @@ def stroke_figure(model, args, results: dict) -> None:
     for style in STROKE_STYLES:
         row = []
         for scale in SCALES + [tuple(SCALES)]:
-            out = model.stylize(content, style, content_size=0, style_size=args.size, style_scale=scale)
+            out = model.stylize(content, style, content_size=0, style_size=args.size, style_scale=scale,
+                                supersample=1)
             freq = float(detail_frequency(out))
             name = "+".join(f"{s:g}" for s in scale) if isinstance(scale, tuple) else f"{scale:g}"
             results["stroke"].append({"style": style.name, "scale": name, "detail_frequency": freq,
@@ -115,7 +116,7 @@ def photo_figure(model, args, results: dict) -> None:
         content_edges = hed(content)
         for label, options in (("AdaIN", {}), ("AdaIN + photo", {"photo": True}),
                                ("+ photo, luminance", {"photo": True, "preserve_color": "luminance"})):
-            out = model.stylize(content, style_path, content_size=0, style_size=args.size, **options)
+            out = model.stylize(content, style_path, content_size=0, style_size=args.size, supersample=1, **options)
             numbers = {"pair": f"in{index}→tar{index}", "run": label,
                        "ssim": float(ssim_luminance(out, content)),
                        "edge_f": float(edge_f_score(hed(out), content_edges)),

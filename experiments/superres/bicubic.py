@@ -20,6 +20,6 @@ content = open_image(content_path)
 width, height = content.size
 small = reduce_image(content, factor)
 del content
-stylised = tensor_to_pil(adain.load().stylize(small, style_path, content_size=0))
+stylised = tensor_to_pil(adain.load().stylize(small, style_path, content_size=0, supersample=1))
 big = stylised.resize((stylised.width * factor, stylised.height * factor), Image.Resampling.BICUBIC)
 save_image(Image.fromarray(np.asarray(big)[:height, :width]), output)

@@ -49,7 +49,7 @@ def per_frame(model, clip: Path, style: Path, style_size: int) -> tuple[list[np.
     start, outs = time.monotonic(), []
     with av.open(str(clip)) as container:
         for frame in container.decode(video=0):
-            out = model.stylize(frame.to_image(), str(style), content_size=0, style_size=style_size)
+            out = model.stylize(frame.to_image(), str(style), content_size=0, style_size=style_size, supersample=1)
             outs.append(np.asarray(out))
     return outs, len(outs) / (time.monotonic() - start)
 

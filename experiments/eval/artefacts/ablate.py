@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     shipped = load()
     stylizers = {name: scaled(shipped, VARIANTS[name]) for name in args.variants}
-    variants = {name: (lambda content, style, s=s: s.stylize(content, style, content_size=0))
+    variants = {name: (lambda content, style, s=s: s.stylize(content, style, content_size=0, supersample=1))
                 for name, s in stylizers.items()}
     run_variants(protocol_pairs(args.data, args.pairs), variants, args.out, args.sheet,
                  extra={"variants": {name: VARIANTS[name] for name in args.variants}})

@@ -31,7 +31,7 @@ def main() -> None:
     def at_floor(floor: float):
         def stylize(content, style):
             AF.STD_FLOOR_RATIO = floor  # read by adain.nn.functional.normalising_std at call time
-            return stylizer.stylize(content, style, content_size=0)
+            return stylizer.stylize(content, style, content_size=0, supersample=1)  # the plain network output
         return stylize
 
     variants = {f"floor {floor:g}": at_floor(floor) for floor in args.floors}
