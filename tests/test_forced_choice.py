@@ -100,3 +100,47 @@ def test_the_script_runs_end_to_end(fake_run, tmp_path, capsys):
     assert result["answered"] == 4 and result["wins_a"] + result["wins_b"] == 4
     assert cli.main(["score", str(tmp_path / "nowhere")]) == 2
     assert "forced_choice: error:" in capsys.readouterr().err
+
+
+def test_a_panel_shows_judges_no_method_and_pools_their_answers(fake_run, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("forced_choice_cli", REPO / "experiments" / "eval" / "forced_choice.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    panel = tmp_path / "panel"
+    assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta",
+                     "--compare", "magenta", "adain[alpha=1]", "--judges", "2", "--seed", "3", "--max-trials", "6"]) == 0
+    for judge in ("judge1", "judge2"):
+        given = sorted(str(p.relative_to(panel / judge)) for p in (panel / judge).rglob("*") if p.is_file())
+        assert given == ["instructions.md", *[f"set{k}/{f}" for k in (1, 2) for f in
+                                               ["answers.csv", *[f"trials/{t:03d}.png" for t in range(1, 7)]]]]
+        text = "\n".join(p.read_text() for p in (panel / judge).rglob("*.csv")) + (panel / judge / "instructions.md").read_text()
+        assert "adain" not in text and "magenta" not in text  # nothing the judge is given names a method
+        assert str((panel / judge).resolve()) in (panel / judge / "instructions.md").read_text()
+        assert "2 sets, `set1/` and `set2/`" in (panel / judge / "instructions.md").read_text()
+    keys = {p.name: json.loads(p.read_text()) for p in (panel / "keys").glob("*.json")}
+    assert sorted(keys) == ["judge1-set1.json", "judge1-set2.json", "judge2-set1.json", "judge2-set2.json"]
+    # each judge and set has its own draw of sides and order
+    assert keys["judge1-set1.json"]["trials"] != keys["judge2-set1.json"]["trials"]
+    # judge 1 always picks adain, judge 2 always magenta, one tie each in set 1
+    for judge, favourite in (("judge1", "adain[alpha=1]"), ("judge2", "magenta")):
+        for number in (1, 2):
+            key = keys[f"{judge}-set{number}.json"]
+            trials = {t["trial"]: t for t in key["trials"]}
+            with (panel / judge / f"set{number}" / "answers.csv").open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["trial", "choice"])
+                for i, name in enumerate(sorted(trials)):
+                    pick = "=" if number == 1 and i == 0 else ("L" if trials[name]["left"] == favourite else "R")
+                    writer.writerow([name, pick])
+    assert cli.main(["pool", str(panel)]) == 0
+    pooled = {(r["a"], r["b"]): r for r in json.loads((panel / "pooled.json").read_text())}
+    first = pooled[("adain[alpha=1]", "magenta")]
+    assert (first["wins_a"], first["wins_b"], first["ties"]) == (5, 5, 2)
+    assert first["judges"]["judge1"]["share_a"] == 1.0 and first["judges"]["judge2"]["share_a"] == 0.0
+    second = pooled[("magenta", "adain[alpha=1]")]
+    assert (second["wins_a"], second["wins_b"], second["ties"]) == (6, 6, 0) and second["p_value"] == 1.0
+    assert "| adain[alpha=1] vs magenta | 5 | 5 | 2 | 50.0 % (100, 0) |" in capsys.readouterr().out
+    # a panel is never written over an existing one; a folder that is not a panel is named
+    assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta"]) == 2
+    assert cli.main(["pool", str(tmp_path)]) == 2
+    assert "forced_choice: error:" in capsys.readouterr().err

@@ -6,6 +6,12 @@ scored.  The CLI is experiments/eval/forced_choice.py.
     prepare(run_dir, "adain[alpha=1]", "magenta", out_dir)   # trials/*.png, answers.csv, key.json
     score(out_dir / "key.json", out_dir / "answers.csv")      # wins, share, 95 % interval, p-value
 
+A panel of several judges, each shown one set per comparison and nothing else:
+
+    prepare_panel(run_dir, [("new", "current"), ("new", "magenta")], panel_dir, judges=3, seed=20)
+    # give panel_dir/judge1/ … judge3/ (instructions.md, set1/, set2/) to three independent judges
+    pool(panel_dir)                                           # per judge and pooled, per comparison
+
 Left/right is drawn per trial with a seeded RNG and the trial order is shuffled, so position and
 order carry no information; trial images and answers.csv name no method, key.json does (keep it
 away from the judge).  Answers: L, R, or = (no preference; counted apart, not as half a win).
@@ -79,6 +85,92 @@ def prepare(run_dir: str | Path, method_a: str, method_b: str, out_dir: str | Pa
         writer.writerow(["trial", "choice"])
         writer.writerows([[t["trial"], ""] for t in trials])
     return trials
+
+
+INSTRUCTIONS = """\
+You are an independent judge in a blind comparison of image stylisations (neural style transfer).
+Work only with the files named here; do not open or list any other folder on this machine, and do not
+run any program other than what viewing the images needs.
+
+Your folder: {folder}. It holds {sets}. Each set has `trials/001.png`,
+`trials/002.png`, … and a blank `answers.csv` (columns: trial, choice).
+
+Each trial image shows four panels side by side, labelled at the top: the content photo, the style
+(a painting), then two stylisations of that photo in that painting's style: LEFT and RIGHT. They come
+from two different methods; which is which is hidden and changes from trial to trial.
+
+For every trial, open the image (the image viewer of your file tool shows PNG files; look at each at
+full size) and decide which stylisation is better, as a person who wants this photo rendered in this
+painting's style would choose: does it look like the painting (its colours, brushwork, textures), can
+the photo's content still be recognised, and is it free of defects — stray blobs of colour that are
+in neither image, light or dark halos along edges, blotches or camouflage patches in flat regions
+such as sky, muddy or washed-out colours, the photo's own colours showing through where the painting
+has none of them, grid or lattice patterns. Weigh the whole picture; do not count pixels.
+
+Write your choice for each trial into that set's `answers.csv`: `L` for LEFT, `R` for RIGHT, or `=`
+only when you truly cannot prefer one. Keep the header and the trial column as they are; fill every
+row. Decide each trial on its own; do not try to guess which method is which.
+
+When {every_set} filled, reply with: how many trials you answered in each set, and two or three
+sentences per set on what, in general, made you prefer one side (the defects or qualities you saw
+most often). Nothing else.
+"""
+
+
+def prepare_panel(run_dir: str | Path, comparisons: list[tuple[str, str]], panel_dir: str | Path, judges: int = 3,
+                  seed: int = 0, max_trials: int = 32) -> Path:
+    """A blind panel: panel_dir/judgeJ/ holds what judge J is given and nothing else —
+    instructions.md (INSTRUCTIONS with its folder filled in) and setK/{trials/*.png, answers.csv},
+    set K being comparisons[K-1] = (a, b); the keys are kept apart in panel_dir/keys/judgeJ-setK.json.
+    Every judge and set draws its own pairs' order and sides (seed 1000·seed + 10·J + K).  Returns
+    panel_dir."""
+    panel_dir = Path(panel_dir)
+    if judges < 1 or not comparisons:
+        raise UserError(f"a panel needs at least one judge and one comparison; got {judges} and {len(comparisons)}")
+    if panel_dir.exists() and any(panel_dir.iterdir()):
+        raise UserError(f"{panel_dir}: not empty; a panel is written into a new folder")
+    (panel_dir / "keys").mkdir(parents=True, exist_ok=True)
+    for judge in range(1, judges + 1):
+        folder = panel_dir / f"judge{judge}"
+        for number, (a, b) in enumerate(comparisons, start=1):
+            set_dir = folder / f"set{number}"
+            prepare(run_dir, a, b, set_dir, seed=1000 * seed + 10 * judge + number, max_trials=max_trials)
+            (set_dir / "key.json").replace(panel_dir / "keys" / f"judge{judge}-set{number}.json")
+        names = [f"`set{k}/`" for k in range(1, len(comparisons) + 1)]
+        sets = (f"one set, {names[0]}" if len(names) == 1 else
+                f"{len(names)} sets, " + ", ".join(names[:-1]) + f" and {names[-1]}")
+        (folder / "instructions.md").write_text(INSTRUCTIONS.format(
+            folder=folder.resolve(), sets=sets, every_set="the set is" if len(names) == 1 else "every set is"))
+    return panel_dir
+
+
+def pool(panel_dir: str | Path) -> list[dict]:
+    """Score every judge's sets of a `prepare_panel` folder and pool them per comparison: for each
+    (a, b), the judges' own results (`score`) and the sums — wins, ties, a's share of decided
+    trials, its 95 % Wilson interval and the sign-test p-value.  A set with blank rows is scored on
+    what was answered (its `answered` says so)."""
+    panel_dir = Path(panel_dir)
+    keys = sorted((panel_dir / "keys").glob("judge*-set*.json"))
+    if not keys:
+        raise UserError(f"{panel_dir}: no keys/judgeJ-setK.json; expected a folder written by prepare_panel")
+    comparisons: dict[tuple[str, str], dict] = {}
+    for key_path in keys:
+        judge, set_name = key_path.stem.split("-")
+        result = score(key_path, panel_dir / judge / set_name / "answers.csv")
+        entry = comparisons.setdefault((result["a"], result["b"]), {"a": result["a"], "b": result["b"], "judges": {}})
+        entry["judges"][judge] = result
+    pooled = []
+    for entry in comparisons.values():
+        results = entry["judges"].values()
+        wins_a, wins_b = sum(r["wins_a"] for r in results), sum(r["wins_b"] for r in results)
+        decided = wins_a + wins_b
+        entry.update({"wins_a": wins_a, "wins_b": wins_b, "ties": sum(r["ties"] for r in results),
+                      "answered": sum(r["answered"] for r in results), "trials": sum(r["trials"] for r in results),
+                      "share_a": wins_a / decided if decided else float("nan"),
+                      "share_a_95ci": list(wilson_interval(wins_a, decided)),
+                      "p_value": binomial_two_sided_p(wins_a, decided)})
+        pooled.append(entry)
+    return pooled
 
 
 def read_answers(path: str | Path) -> dict[str, str]:

@@ -7,6 +7,13 @@
     # 3. unblind
     .venv/bin/python experiments/eval/forced_choice.py score runs/forced_choice/adain-vs-magenta
 
+    # a panel: three judges, one set per comparison each, the keys kept apart in PANEL/keys/
+    .venv/bin/python experiments/eval/forced_choice.py panel runs/eval/pairing_c_recipe PANEL \
+        --compare "recipe[supersample=2]" "shipped-x2[supersample=2]" --compare "recipe[supersample=2]" magenta \
+        --judges 3 --seed 20 [--max-trials 32]
+    # give each helper only: "Read PANEL/judgeJ/instructions.md and follow it exactly."; then
+    .venv/bin/python experiments/eval/forced_choice.py pool PANEL      # per judge and pooled; PANEL/pooled.json
+
 See docs/evaluation.md ("Judging by eye") and adain/evaluation/forced_choice.py.
 """
 
@@ -19,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from adain.core.errors import UserError  # noqa: E402
-from adain.evaluation.forced_choice import prepare, score  # noqa: E402
+from adain.evaluation.forced_choice import pool, prepare, prepare_panel, score  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -35,9 +42,36 @@ def main(argv=None) -> int:
     judge = commands.add_parser("score", help="unblind a filled answers.csv")
     judge.add_argument("out_dir", type=Path, help="the folder `prepare` wrote")
     judge.add_argument("--answers", type=Path, help="default: OUT_DIR/answers.csv")
+    panel = commands.add_parser("panel", help="one folder per judge (instructions, one set per comparison), keys apart")
+    panel.add_argument("run_dir", type=Path, help="an eval.py run dir (its metrics.csv and outputs/)")
+    panel.add_argument("panel_dir", type=Path, help="a new folder")
+    panel.add_argument("--compare", nargs=2, action="append", required=True, metavar=("A", "B"),
+                       help="two variant labels of metrics.csv; repeat for more sets")
+    panel.add_argument("--judges", type=int, default=3)
+    panel.add_argument("--seed", type=int, default=0, help="each judge and set draws from 1000·seed + 10·J + K")
+    panel.add_argument("--max-trials", type=int, default=32, help="trials per set (0: every shared pair)")
+    pooled = commands.add_parser("pool", help="score a panel's answers, per judge and pooled")
+    pooled.add_argument("panel_dir", type=Path, help="the folder `panel` wrote")
     args = parser.parse_args(argv)
     try:
-        if args.command == "prepare":
+        if args.command == "panel":
+            prepare_panel(args.run_dir, [tuple(c) for c in args.compare], args.panel_dir, args.judges, args.seed,
+                          args.max_trials)
+            print(f"{args.judges} judges × {len(args.compare)} sets in {args.panel_dir}/judge*/ "
+                  f"(give each judge its folder's instructions.md only); keys in {args.panel_dir / 'keys'}")
+        elif args.command == "pool":
+            results = pool(args.panel_dir)
+            print("| A vs B | wins | losses | ties | share (judges) | 95 % interval | p |")
+            print("|---|---:|---:|---:|---|---|---:|")
+            for r in results:
+                judges = ", ".join(f"{100 * j['share_a']:.0f}" for _, j in sorted(r["judges"].items()))
+                low, high = r["share_a_95ci"]
+                print(f"| {r['a']} vs {r['b']} | {r['wins_a']} | {r['wins_b']} | {r['ties']} | "
+                      f"{100 * r['share_a']:.1f} % ({judges}) | {100 * low:.0f}–{100 * high:.0f} % | {r['p_value']:.2g} |")
+                if r["answered"] < r["trials"]:
+                    print(f"  note: {r['trials'] - r['answered']} of {r['trials']} trials unanswered")
+            (args.panel_dir / "pooled.json").write_text(json.dumps(results, indent=1))
+        elif args.command == "prepare":
             trials = prepare(args.run_dir, args.a, args.b, args.out_dir, args.seed, args.max_trials)
             print(f"{len(trials)} trials in {args.out_dir / 'trials'}; answers go in {args.out_dir / 'answers.csv'} "
                   f"(L, R or =); do not open {args.out_dir / 'key.json'} before scoring")
