@@ -122,3 +122,6 @@ def test_bench_times_stylize_supersampled_against_itself(tmp_path, capsys, monke
     assert row["supersample_ratio"] == pytest.approx(row["stylize_supersampled_s"] / row["stylize_s"], rel=1e-12)
     assert f"at ×2: {row['supersample_ratio']:.2f}×" in capsys.readouterr().out
     assert "supersample_ratio" not in run_bench(tmp_path, "--size", "32", "--device", "cpu")[0]
+    for other in (["--train"], ["--method", "johnson"]):  # it times adain's stylize() only: said, not ignored
+        assert main(["bench", "--size", "32", "--supersample", "2", *other]) == 2
+        assert "--supersample 2: times the adain method" in capsys.readouterr().err

@@ -143,4 +143,14 @@ def test_a_panel_shows_judges_no_method_and_pools_their_answers(fake_run, tmp_pa
     # a panel is never written over an existing one; a folder that is not a panel is named
     assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta"]) == 2
     assert cli.main(["pool", str(tmp_path)]) == 2
-    assert "forced_choice: error:" in capsys.readouterr().err
+    # a wrong label in the second comparison, a repeated comparison, a negative count, a variant
+    # against itself: one line each, and nothing written
+    for bad in (["--compare", "adain[alpha=1]", "magenta", "--compare", "adain[alpha=1]", "magneta"],
+                ["--compare", "adain[alpha=1]", "magenta", "--compare", "adain[alpha=1]", "magenta"],
+                ["--compare", "adain[alpha=1]", "magenta", "--max-trials", "-2"],
+                ["--compare", "magenta", "magenta"]):
+        assert cli.main(["panel", str(fake_run), str(tmp_path / "other"), *bad]) == 2
+        assert not (tmp_path / "other").exists() and not (tmp_path / "other.partial").exists()
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 6 and all(line.startswith("forced_choice: error:") for line in errors)
+    assert "'magneta'" in errors[2] and "repeats" in errors[3] and "-2" in errors[4] and "itself" in errors[5]

@@ -24,7 +24,7 @@ def test_check_supersample_accepts_auto_and_small_factors(value, expected):
     assert check_supersample(value) == expected
 
 
-@pytest.mark.parametrize("value", [0, 5, "x", 1.5, True, "-1"])
+@pytest.mark.parametrize("value", [0, 5, "x", 1.5, True, "-1", [2], object()])
 def test_check_supersample_names_the_flag_and_the_choices(value):
     with pytest.raises(UserError, match=r"^--supersample .*expected auto or 1, 2, 3, 4"):
         check_supersample(value, "--supersample")

@@ -489,6 +489,56 @@ def test_distillation_needs_a_matching_teacher(tmp_path, image_folders):
                                 "optim.distil_factor=5"), encoder)
 
 
+def test_a_checkpoint_s_stored_teacher_is_the_one_a_resumed_run_distils_from(tmp_path):
+    """A distilling run's checkpoint holds its teacher: loading the teacher from that checkpoint
+    gives the stored teacher (not the checkpoint's student decoder), rounded to fp16 like a teacher
+    read from a decoder file."""
+    from adain.nn.decoder import save_decoder
+    from adain.train.objectives import DISTIL_TEACHER_KEY, load_distil_teacher
+
+    torch.manual_seed(0)
+    teacher, student = Decoder("vgg16"), Decoder("vgg16")
+    path = tmp_path / "teacher.safetensors"
+    save_decoder(teacher, path, {"encoder": "vgg16-hed"})
+    from_file = load_distil_teacher(str(path))
+    checkpoint = tmp_path / "latest.pt"
+    torch.save({"decoder": student.state_dict(), "decoder_config": student.config(),
+                DISTIL_TEACHER_KEY: {"decoder": {k: v.half() for k, v in teacher.state_dict().items()},
+                                     "decoder_config": teacher.config()}}, checkpoint)
+    from_checkpoint = load_distil_teacher(str(checkpoint))
+    for key, value in from_file.state_dict().items():
+        assert torch.equal(from_checkpoint.state_dict()[key], value), key
+        assert torch.equal(value, teacher.state_dict()[key].half().float()), key
+    assert any(not torch.equal(value, student.state_dict()[key].half().float())  # two different decoders
+               for key, value in from_checkpoint.state_dict().items())
+    assert not any(p.requires_grad for p in from_checkpoint.parameters())
+    torch.save({"decoder": student.state_dict(), "decoder_config": student.config()}, checkpoint)
+    for key, value in load_distil_teacher(str(checkpoint)).state_dict().items():  # no stored teacher: the file's decoder
+        assert torch.equal(value, student.state_dict()[key].half().float()), key
+
+
+@pytest.mark.slow
+def test_a_distillation_run_resumes_with_its_teacher_without_the_teacher_file(tmp_path, image_folders):
+    """The teacher of a distilling run is its warm start; the run is resumed on a machine without
+    that file, from its checkpoint: the teacher comes from the checkpoint, so the resumed run equals
+    the straight one bit for bit (a teacher taken from the resumed student would not)."""
+    from adain.nn.decoder import save_decoder
+
+    start = tmp_path / "start.safetensors"
+    torch.manual_seed(0)
+    save_decoder(Decoder("vgg16"), start, {"encoder": "vgg16-hed"})
+    warm = [f"init_decoder={start}", "optim.distil_weight=1", "model.encoder=vgg16-hed"]
+    _train(_config(tmp_path / "straight", image_folders, "steps=4", *warm))
+    _train(_config(tmp_path / "halves", image_folders, "steps=2", *warm))
+    start.unlink()
+    _train(_config(tmp_path / "halves", image_folders, "steps=4", "resume=auto", *warm))
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "halves" / "checkpoints" / "latest.pt")
+    assert b["step"] == 4 and "distil_teacher" in b
+    for key in a["decoder"]:
+        assert torch.equal(a["decoder"][key], b["decoder"][key]), key
+
+
 @pytest.mark.slow
 def test_a_distillation_run_trains_and_logs_its_term(tmp_path, image_folders):
     """Two steps of a fine-tune whose teacher is its own starting decoder: the loop runs and logs

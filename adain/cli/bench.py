@@ -268,6 +268,9 @@ def run_bench(args: Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
+    if getattr(args, "supersample", 1) > 1 and (args.train or args.method != "adain"):
+        raise UserError(f"--supersample {args.supersample}: times the adain method's stylize(); not with "
+                        f"{'--train' if args.train else '--method ' + args.method}")
     if args.train:
         return run_train_bench(args, device, dtype)
     if args.method != "adain":

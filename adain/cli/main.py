@@ -15,6 +15,7 @@ from adain.cli.options import (ENCODER_NAMES, METHOD_NAMES, add_johnson_options,
                                memory_size, positive_int)
 from adain.cli.stylize import add_stylize_parser
 from adain.core.errors import UserError
+from adain.inference.supersample import SUPERSAMPLE_FACTORS
 
 
 def _add_bench(commands) -> None:
@@ -36,7 +37,7 @@ def _add_bench(commands) -> None:
     p.add_argument("--against", metavar="PATH",
                    help="a second decoder (e.g. the previous default) timed on the fast path in the same run, "
                         "interleaved with --decoder; the table adds its time and the ratio")
-    p.add_argument("--supersample", type=int, choices=(1, 2, 3, 4), default=1, metavar="N",
+    p.add_argument("--supersample", type=int, choices=SUPERSAMPLE_FACTORS, default=1, metavar="N",
                    help="also time the whole stylize() call at ×1 and supersampled ×N (2: what \"auto\" does "
                         "at ≤ 512 px), in alternating rounds, and report the ratio (default 1: not timed)")
     p.add_argument("--encoder", choices=ENCODER_NAMES, default="vgg16-imagenet",

@@ -23,6 +23,7 @@ import csv
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 from adain.core.errors import UserError
@@ -35,6 +36,24 @@ def _rows_by_pair(run_dir: Path, variant: str) -> dict[tuple[str, str], dict]:
         return {(r["content_path"], r["style_path"]): r for r in csv.DictReader(handle) if r["variant"] == variant}
 
 
+def _shared_pairs(run_dir: Path, method_a: str, method_b: str, max_trials: int):
+    """(rows of a, rows of b, the pairs both have) of an eval run, or a one-line UserError."""
+    if not (run_dir / "metrics.csv").is_file():
+        raise UserError(f"{run_dir}: no metrics.csv; expected the run dir of an eval.py run")
+    if method_a == method_b:
+        raise UserError(f"{method_a!r} against itself: expected two different variants")
+    if max_trials < 0:
+        raise UserError(f"max trials {max_trials}: expected 0 (every shared pair) or a positive count")
+    rows_a, rows_b = _rows_by_pair(run_dir, method_a), _rows_by_pair(run_dir, method_b)
+    for name, rows in ((method_a, rows_a), (method_b, rows_b)):
+        if not rows:
+            raise UserError(f"{run_dir}/metrics.csv: no rows of variant {name!r}")
+    pairs = [pair for pair in rows_a if pair in rows_b]
+    if not pairs:
+        raise UserError(f"{method_a!r} and {method_b!r} share no content × style pair in {run_dir}")
+    return rows_a, rows_b, pairs
+
+
 def prepare(run_dir: str | Path, method_a: str, method_b: str, out_dir: str | Path, seed: int = 0,
             max_trials: int = 0) -> list[dict]:
     """Write out_dir/trials/NNN.png, out_dir/answers.csv (blank) and out_dir/key.json for every
@@ -45,15 +64,7 @@ def prepare(run_dir: str | Path, method_a: str, method_b: str, out_dir: str | Pa
     from adain.core.io import open_image, resize_shorter, save_image
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not (run_dir / "metrics.csv").is_file():
-        raise UserError(f"{run_dir}: no metrics.csv; expected the run dir of an eval.py run")
-    rows_a, rows_b = _rows_by_pair(run_dir, method_a), _rows_by_pair(run_dir, method_b)
-    for name, rows in ((method_a, rows_a), (method_b, rows_b)):
-        if not rows:
-            raise UserError(f"{run_dir}/metrics.csv: no rows of variant {name!r}")
-    pairs = [pair for pair in rows_a if pair in rows_b]
-    if not pairs:
-        raise UserError(f"{method_a!r} and {method_b!r} share no content × style pair in {run_dir}")
+    rows_a, rows_b, pairs = _shared_pairs(run_dir, method_a, method_b, max_trials)
     rng = random.Random(seed)
     rng.shuffle(pairs)
     if max_trials:
@@ -125,22 +136,39 @@ def prepare_panel(run_dir: str | Path, comparisons: list[tuple[str, str]], panel
     Every judge and set draws its own pairs' order and sides (seed 1000·seed + 10·J + K).  Returns
     panel_dir."""
     panel_dir = Path(panel_dir)
-    if judges < 1 or not comparisons:
-        raise UserError(f"a panel needs at least one judge and one comparison; got {judges} and {len(comparisons)}")
+    if not 1 <= judges <= 99 or not 1 <= len(comparisons) <= 9:  # the seeds below stay distinct
+        raise UserError(f"a panel of {judges} judges and {len(comparisons)} comparisons: expected 1–99 judges "
+                        f"and 1–9 comparisons")
+    if len(set(comparisons)) != len(comparisons):
+        raise UserError(f"comparisons {comparisons}: one repeats; expected each pair of variants once")
     if panel_dir.exists() and any(panel_dir.iterdir()):
         raise UserError(f"{panel_dir}: not empty; a panel is written into a new folder")
-    (panel_dir / "keys").mkdir(parents=True, exist_ok=True)
-    for judge in range(1, judges + 1):
-        folder = panel_dir / f"judge{judge}"
-        for number, (a, b) in enumerate(comparisons, start=1):
-            set_dir = folder / f"set{number}"
-            prepare(run_dir, a, b, set_dir, seed=1000 * seed + 10 * judge + number, max_trials=max_trials)
-            (set_dir / "key.json").replace(panel_dir / "keys" / f"judge{judge}-set{number}.json")
-        names = [f"`set{k}/`" for k in range(1, len(comparisons) + 1)]
-        sets = (f"one set, {names[0]}" if len(names) == 1 else
-                f"{len(names)} sets, " + ", ".join(names[:-1]) + f" and {names[-1]}")
-        (folder / "instructions.md").write_text(INSTRUCTIONS.format(
-            folder=folder.resolve(), sets=sets, every_set="the set is" if len(names) == 1 else "every set is"))
+    for a, b in comparisons:  # every label checked before anything is written
+        _shared_pairs(Path(run_dir), a, b, max_trials)
+    # written beside its place and moved there whole: a failure leaves no half panel (nor a key
+    # inside a judge's folder)
+    partial = panel_dir.with_name(panel_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        (partial / "keys").mkdir(parents=True)
+        for judge in range(1, judges + 1):
+            folder = partial / f"judge{judge}"
+            for number, (a, b) in enumerate(comparisons, start=1):
+                set_dir = folder / f"set{number}"
+                prepare(run_dir, a, b, set_dir, seed=1000 * seed + 10 * judge + number, max_trials=max_trials)
+                (set_dir / "key.json").replace(partial / "keys" / f"judge{judge}-set{number}.json")
+            names = [f"`set{k}/`" for k in range(1, len(comparisons) + 1)]
+            sets = (f"one set, {names[0]}" if len(names) == 1 else
+                    f"{len(names)} sets, " + ", ".join(names[:-1]) + f" and {names[-1]}")
+            (folder / "instructions.md").write_text(INSTRUCTIONS.format(
+                folder=(panel_dir / folder.name).resolve(), sets=sets,
+                every_set="the set is" if len(names) == 1 else "every set is"))
+        if panel_dir.exists():
+            panel_dir.rmdir()  # empty (checked above)
+        partial.rename(panel_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     return panel_dir
 
 
@@ -158,7 +186,7 @@ def pool(panel_dir: str | Path) -> list[dict]:
         judge, set_name = key_path.stem.split("-")
         result = score(key_path, panel_dir / judge / set_name / "answers.csv")
         entry = comparisons.setdefault((result["a"], result["b"]), {"a": result["a"], "b": result["b"], "judges": {}})
-        entry["judges"][judge] = result
+        entry["judges"][judge] = result  # one set per comparison and judge (prepare_panel)
     pooled = []
     for entry in comparisons.values():
         results = entry["judges"].values()

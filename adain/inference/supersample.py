@@ -36,7 +36,7 @@ def check_supersample(value: int | str | None, name: str = "supersample") -> int
         return "auto"
     try:
         factor = int(value) if not isinstance(value, (bool, float)) else None
-    except ValueError:
+    except (TypeError, ValueError):  # e.g. "x2", [2]
         factor = None
     if factor not in SUPERSAMPLE_FACTORS:
         raise UserError(f"{name} {value}: expected auto or {', '.join(map(str, SUPERSAMPLE_FACTORS))} (1: off)")

@@ -323,18 +323,29 @@ def load_decoder(path: str | os.PathLike):
         state = load_torch_file(path)
         metadata = {}
         if "decoder" in state and isinstance(state["decoder"], dict):  # training checkpoint
-            model_config = state.get("config", {}).get("model", {})
-            # the architecture as trained (checkpoint_extras), else the run's padding setting
-            spec = state.get("decoder_config") or {"padding": model_config.get("decoder_padding", "reflect"),
-                                                   "input_scale": model_config.get("decoder_input_scale", 1.0),
-                                                   "upsample": model_config.get("decoder_upsample") or "nearest"}
-            metadata = {"encoder": model_config.get("encoder"), "step": state.get("step"), "decoder": dict(spec)}
-            metadata = {k: v for k, v in metadata.items() if v is not None}
-            state = state["decoder"]
+            return decoder_from_checkpoint(state, str(path))
+    return _decoder_with_metadata(state, metadata, str(path))
+
+
+def decoder_from_checkpoint(state: dict, name: str):
+    """(Decoder, metadata) from a loaded training checkpoint — or any dict of the same form: the
+    tensors under "decoder", the architecture under "decoder_config" (written by the training
+    objective; older checkpoints: the run's "config")."""
+    model_config = state.get("config", {}).get("model", {})
+    # the architecture as trained (checkpoint_extras), else the run's padding setting
+    spec = state.get("decoder_config") or {"padding": model_config.get("decoder_padding", "reflect"),
+                                           "input_scale": model_config.get("decoder_input_scale", 1.0),
+                                           "upsample": model_config.get("decoder_upsample") or "nearest"}
+    metadata = {"encoder": model_config.get("encoder"), "step": state.get("step"), "decoder": dict(spec)}
+    metadata = {k: v for k, v in metadata.items() if v is not None}
+    return _decoder_with_metadata(state["decoder"], metadata, name)
+
+
+def _decoder_with_metadata(state: dict, metadata: dict, name: str):
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UserError(f"{path}: no decoder tensors found")
+        raise UserError(f"{name}: no decoder tensors found")
     spec = metadata.get("decoder", {})
-    decoder = _decoder_from_state(state, str(path), spec.get("arch"), spec.get("padding", "reflect"),
+    decoder = _decoder_from_state(state, name, spec.get("arch"), spec.get("padding", "reflect"),
                                   spec.get("input_scale", 1.0), spec.get("upsample", "nearest"),
                                   spec.get("palette"), spec.get("skips"))
     metadata.setdefault("encoder", "vgg19-normalised" if decoder.arch == "vgg19" else "vgg16-hed")

@@ -14,6 +14,7 @@ torchrun (gloo on CPU, NCCL on CUDA).  Everything a run produces lives in cfg.ru
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import sys
@@ -33,7 +34,7 @@ from adain.train.checkpoint import (CHECKPOINT_DIR, find_resume, git_commit, loa
                                     save_checkpoint, set_rng_state, unwrap)
 from adain.train.config import TrainConfig, to_dict
 from adain.train.data import ImagePool, PairBatches, center_square, list_images, to_unit_float
-from adain.train.objectives import build_objective
+from adain.train.objectives import DISTIL_TEACHER_KEY, build_objective
 from adain.train.tracking import Tracker
 
 
@@ -144,13 +145,17 @@ def run(cfg: TrainConfig, extras: dict | None = None) -> dict:
     # --- model: the method's objective owns the trained network ------------------------------
     resume_path = find_resume(run_dir, cfg.resume)
     objective_cfg = cfg
-    if resume_path is not None and cfg.method == "adain" and cfg.init_decoder:
-        # The warm start only shapes the network (upsampling, input scale, palette head) before the
-        # checkpoint's weights replace its own: take both from the checkpoint, so that a run
-        # resumes on a machine without the warm start's file (a slim checkpoint carried in git).
-        # The run's recorded config keeps the warm start it really had.
-        objective_cfg = cfg.copy()
-        objective_cfg.init_decoder = str(resume_path)
+    if resume_path is not None and cfg.method == "adain":
+        # The run's recorded config keeps the warm start and teacher it really had; the objective
+        # takes both from the checkpoint, so that a run resumes on a machine without their files
+        # (a slim checkpoint carried in git).
+        objective_cfg = copy.deepcopy(cfg)
+        if cfg.init_decoder:  # it only shapes the network (upsampling, input scale, palette head)
+            objective_cfg.init_decoder = str(resume_path)  # before the checkpoint's weights replace its own
+        if cfg.optim.distil_weight > 0:  # the teacher the run started with, not the student it resumes
+            stored = DISTIL_TEACHER_KEY in load_checkpoint(resume_path)  # else a checkpoint older than the key
+            objective_cfg.optim.distil_teacher = str(resume_path) if stored else (cfg.optim.distil_teacher or
+                                                                                   cfg.init_decoder)
     objective = build_objective(objective_cfg, build_encoder(cfg.model.encoder, weights_path=cfg.model.encoder_weights)).to(device)
     network = objective.network
     network.train()

@@ -26,12 +26,13 @@ from adain.core.errors import UserError
 from adain.inference.supersample import SUPERSAMPLE_FACTORS
 from adain.methods.johnson.objective import JohnsonObjective
 from adain.nn import functional as AF
-from adain.nn.decoder import UPSAMPLE_MODES, Decoder
+from adain.nn.decoder import UPSAMPLE_MODES, Decoder, decoder_from_checkpoint, load_decoder
 from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.nn.losses.training import (colour_stats_loss, content_loss, relative_content_loss,
                                       relative_feature_loss, relative_style_stats_loss, sliced_wasserstein_loss,
                                       structure_loss, style_stats_loss)
 from adain.nn.model import AdaINModel
+from adain.nn.weights import load_torch_file
 from adain.train.config import TrainConfig
 from adain.train.data import list_images
 
@@ -134,6 +135,29 @@ def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor
     return relative_feature_loss(output_feats, target_feats) + (output.float() - target).abs().mean()
 
 
+# A distilling run's checkpoints carry their teacher under this key, so that a run resumed from one
+# (on another machine, from a slim copy) keeps the teacher it started with.
+DISTIL_TEACHER_KEY = "distil_teacher"
+
+
+def load_distil_teacher(source: str) -> Decoder:
+    """The distillation teacher, frozen, its weights rounded to fp16 (as its run's checkpoints keep
+    it, so that a resumed run has the very same teacher): a decoder file (optim.distil_teacher or the
+    run's init_decoder) or, for a resumed run, the teacher stored in its checkpoint under
+    DISTIL_TEACHER_KEY."""
+    teacher = None
+    if Path(source).suffix == ".pt" and Path(source).is_file():
+        state = load_torch_file(Path(source), "checkpoint")
+        if isinstance(state.get(DISTIL_TEACHER_KEY), dict):
+            teacher = decoder_from_checkpoint(state[DISTIL_TEACHER_KEY], f"{source} ({DISTIL_TEACHER_KEY})")[0]
+    teacher = teacher if teacher is not None else load_decoder(source)[0]
+    with torch.no_grad():
+        for tensor in teacher.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half())
+    return teacher.eval().requires_grad_(False)
+
+
 class AdaINObjective:
     """Huang & Belongie (2017), §6.2: train the decoder g behind a frozen encoder and AdaIN."""
 
@@ -143,12 +167,12 @@ class AdaINObjective:
     sample_caption = "content | style | output"
 
     def __init__(self, cfg: TrainConfig, encoder: VGGEncoder):
-        from adain.nn.decoder import load_decoder
-
         if cfg.optim.loss_scale not in ("raw", "relative"):
             raise UserError(f"optim.loss_scale {cfg.optim.loss_scale!r}: expected raw or relative")
-        if max(cfg.optim.content_weight, cfg.optim.style_weight, cfg.optim.identity_weight) <= 0:
-            raise UserError("optim: content_weight, style_weight and identity_weight are all 0; nothing to train")
+        if max(cfg.optim.content_weight, cfg.optim.style_weight, cfg.optim.identity_weight,
+               cfg.optim.distil_weight) <= 0:
+            raise UserError("optim: content_weight, style_weight, identity_weight and distil_weight are all 0; "
+                            "nothing to train")
         unknown = set(cfg.optim.structure_taps) - set(encoder.tap_names) if cfg.optim.structure_weight > 0 else set()
         if unknown:
             raise UserError(f"optim.structure_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
@@ -190,7 +214,7 @@ class AdaINObjective:
                 raise UserError("optim.distil_weight > 0 needs a teacher: set optim.distil_teacher or init_decoder")
             if cfg.optim.distil_factor not in SUPERSAMPLE_FACTORS[1:]:
                 raise UserError(f"optim.distil_factor {cfg.optim.distil_factor}: expected 2, 3 or 4")
-            teacher = load_decoder(source)[0].eval().requires_grad_(False)
+            teacher = load_distil_teacher(source)
             if teacher.skip_taps != decoder.skip_taps:
                 raise UserError(f"optim.distil_teacher {source}: its skip inputs {list(teacher.skip_taps)} differ "
                                 f"from the trained decoder's {list(decoder.skip_taps)}")
@@ -226,7 +250,13 @@ class AdaINObjective:
         return [content, style, self.output(content, style)]  # content i with style i, as AdaIN pairs batches
 
     def checkpoint_extras(self) -> dict:
-        return {"encoder": self.cfg.model.encoder, "decoder_config": self.network.config()}
+        extras = {"encoder": self.cfg.model.encoder, "decoder_config": self.network.config()}
+        if self.teacher is not None:  # frozen: fp16, as shipped decoders hold their weights
+            teacher = self.teacher.decoder
+            extras[DISTIL_TEACHER_KEY] = {"decoder": {k: v.detach().half() if v.is_floating_point() else v
+                                                      for k, v in teacher.state_dict().items()},
+                                          "decoder_config": teacher.config()}
+        return extras
 
 
 OBJECTIVES = {"adain": AdaINObjective, "johnson": JohnsonObjective}

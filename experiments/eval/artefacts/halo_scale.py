@@ -20,25 +20,19 @@ import json
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from adain import load
-from adain.core.io import pil_to_tensor
+from adain.core.io import open_image, pil_to_tensor
 from adain.evaluation.flaws import halo
 from adain.inference.supersample import enlarge, reduce_to
-from adain.train.data import list_images
+from adain.train.data import center_square, list_images
 
 SIDE = 384
 
 
-def centre_square(path: Path, side: int) -> torch.Tensor:
-    """(1, 3, side, side) float in [0, 1]: the photo's centre square, Lanczos-resized."""
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        width, height = image.size
-        crop = min(width, height)
-        left, top = (width - crop) // 2, (height - crop) // 2
-        return pil_to_tensor(image.crop((left, top, left + crop, top + crop)).resize((side, side), Image.LANCZOS))
+def photo_square(path: Path, side: int) -> torch.Tensor:
+    """(1, 3, side, side) float in [0, 1]: the photo's centre square, as eval.py scores contents."""
+    return pil_to_tensor(center_square(open_image(path), side))
 
 
 def reconstruction_halos(decoder: str | None, photos: list[Path]) -> dict[str, list[float]]:
@@ -49,10 +43,10 @@ def reconstruction_halos(decoder: str | None, photos: list[Path]) -> dict[str, l
 
     scores: dict[str, list[float]] = {"x1": [], "x2": [], "x2 own pixels": [], "enlarge only": []}
     for path in photos:
-        content = centre_square(path, SIDE)
+        content = photo_square(path, SIDE)
         scores["x1"].append(float(halo(reconstruct(content, 1), content)))
         scores["x2"].append(float(halo(reconstruct(content, 2), content)))
-        own = reconstruct(centre_square(path, 2 * SIDE), 1)
+        own = reconstruct(photo_square(path, 2 * SIDE), 1)
         scores["x2 own pixels"].append(float(halo(reduce_to(own, (SIDE, SIDE)), content)))
         scores["enlarge only"].append(float(halo(reduce_to(enlarge(content, 2), (SIDE, SIDE)), content)))
         print(f"{path.stem}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in scores.items()), flush=True)
@@ -65,7 +59,6 @@ def main() -> None:
     parser.add_argument("--decoders", nargs="+", default=["shipped"], help='"shipped" or decoder files')
     parser.add_argument("--out", type=Path, required=True, help="JSON: per decoder, each variant's scores and mean")
     args = parser.parse_args()
-    torch.manual_seed(0)
     photos = list_images(args.photos)
     results = {}
     for decoder in args.decoders:

@@ -34,16 +34,18 @@ def main() -> None:
         with (run_dir / "metrics.csv").open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         scores: dict[str, dict[str, list[float]]] = {}
-        for row in rows:
-            output = pil_to_tensor(open_image(run_dir / row["output"]))
-            if row["content_path"] not in contents:  # the content as eval.py scores it: centre square
-                contents[row["content_path"]] = open_image(Path(row["content_path"]))
-            content = pil_to_tensor(center_square(contents[row["content_path"]], output.shape[-1]))
-            for band, ring in WIDTHS:
-                flaws.HALO_BAND, flaws.HALO_RING = band, ring
-                scores.setdefault(row["variant"], {}).setdefault(f"{band}/{ring}", []).append(
-                    float(flaws.halo(output, content)))
-        flaws.HALO_BAND, flaws.HALO_RING = default
+        try:
+            for row in rows:
+                output = pil_to_tensor(open_image(run_dir / row["output"]))
+                if row["content_path"] not in contents:  # the content as eval.py scores it: centre square
+                    contents[row["content_path"]] = open_image(Path(row["content_path"]))
+                content = pil_to_tensor(center_square(contents[row["content_path"]], output.shape[-1]))
+                for band, ring in WIDTHS:  # the measure reads its widths from the module at call time
+                    flaws.HALO_BAND, flaws.HALO_RING = band, ring
+                    scores.setdefault(row["variant"], {}).setdefault(f"{band}/{ring}", []).append(
+                        float(flaws.halo(output, content)))
+        finally:
+            flaws.HALO_BAND, flaws.HALO_RING = default
         results[str(run_dir)] = {variant: {width: sum(v) / len(v) for width, v in by_width.items()}
                                  for variant, by_width in scores.items()}
         for variant, means in results[str(run_dir)].items():
