@@ -263,24 +263,35 @@ def test_resume_is_bit_exact(tmp_path, image_folders):
     assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
 
 
-@pytest.mark.slow
-def test_a_warm_started_palette_run_resumes_without_its_warm_start_file(tmp_path, image_folders):
-    """A run resumed on a fresh machine has its checkpoint but not the decoder it started from: the
-    network is shaped by the checkpoint (here: bilinear, palette head added at the start), and the
-    resumed run equals the straight one bit for bit."""
+def _straight_and_resumed_without_warm_start(tmp_path: Path, image_folders: dict[str, str], warm_file: Path,
+                                            *overrides: str) -> tuple[dict, dict]:
+    """The final checkpoints (step 4) of a run warm-started from a fresh decoder saved at
+    `warm_file`: straight, and in two halves whose second resumes after `warm_file` is deleted (a
+    fresh machine with only the checkpoint)."""
     from adain.nn.decoder import save_decoder
 
-    warm_file = tmp_path / "warm.safetensors"
     torch.manual_seed(0)
     save_decoder(Decoder("vgg16"), warm_file, {"encoder": "vgg16-hed"})
-    warm = [f"init_decoder={warm_file}", "model.decoder_palette=true", "model.decoder_upsample=bilinear"]
+    warm = [f"init_decoder={warm_file}", *overrides]
     _train(_config(tmp_path / "straight", image_folders, "steps=4", *warm))
     _train(_config(tmp_path / "halves", image_folders, "steps=2", *warm))
     warm_file.unlink()
     _train(_config(tmp_path / "halves", image_folders, "steps=4", "resume=auto", *warm))
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
     b = load_checkpoint(tmp_path / "halves" / "checkpoints" / "latest.pt")
-    assert b["step"] == 4 and b["decoder_config"] == {**a["decoder_config"], "palette": True, "upsample": "bilinear"}
+    assert a["step"] == b["step"] == 4
+    return a, b
+
+
+@pytest.mark.slow
+def test_a_warm_started_palette_run_resumes_without_its_warm_start_file(tmp_path, image_folders):
+    """A run resumed on a fresh machine has its checkpoint but not the decoder it started from: the
+    network is shaped by the checkpoint (here: bilinear, palette head added at the start), and the
+    resumed run equals the straight one bit for bit."""
+    warm_file = tmp_path / "warm.safetensors"
+    a, b = _straight_and_resumed_without_warm_start(tmp_path, image_folders, warm_file, "model.decoder_palette=true",
+                                                    "model.decoder_upsample=bilinear")
+    assert b["decoder_config"] == {**a["decoder_config"], "palette": True, "upsample": "bilinear"}
     assert any(key.startswith("palette_head.") for key in b["decoder"])
     for key in a["decoder"]:
         assert torch.equal(a["decoder"][key], b["decoder"][key]), key
@@ -522,19 +533,9 @@ def test_a_distillation_run_resumes_with_its_teacher_without_the_teacher_file(tm
     """The teacher of a distilling run is its warm start; the run is resumed on a machine without
     that file, from its checkpoint: the teacher comes from the checkpoint, so the resumed run equals
     the straight one bit for bit (a teacher taken from the resumed student would not)."""
-    from adain.nn.decoder import save_decoder
-
-    start = tmp_path / "start.safetensors"
-    torch.manual_seed(0)
-    save_decoder(Decoder("vgg16"), start, {"encoder": "vgg16-hed"})
-    warm = [f"init_decoder={start}", "optim.distil_weight=1", "model.encoder=vgg16-hed"]
-    _train(_config(tmp_path / "straight", image_folders, "steps=4", *warm))
-    _train(_config(tmp_path / "halves", image_folders, "steps=2", *warm))
-    start.unlink()
-    _train(_config(tmp_path / "halves", image_folders, "steps=4", "resume=auto", *warm))
-    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
-    b = load_checkpoint(tmp_path / "halves" / "checkpoints" / "latest.pt")
-    assert b["step"] == 4 and "distil_teacher" in b
+    a, b = _straight_and_resumed_without_warm_start(tmp_path, image_folders, tmp_path / "start.safetensors",
+                                                    "optim.distil_weight=1", "model.encoder=vgg16-hed")
+    assert "distil_teacher" in b
     for key in a["decoder"]:
         assert torch.equal(a["decoder"][key], b["decoder"][key]), key
 

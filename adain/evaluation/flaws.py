@@ -137,8 +137,8 @@ def _gradient(luma: torch.Tensor) -> torch.Tensor:
     return (gx.square() + gy.square()).sqrt()
 
 
-def _rim_excess(luma: torch.Tensor, normal: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
-    """How far the lightly smoothed luma exceeds the brighter of its two values HALO_RING px away
+def _rim_excess(luma: torch.Tensor, normal: torch.Tensor, band: torch.Tensor, ring: int) -> torch.Tensor:
+    """How far the lightly smoothed luma exceeds the brighter of its two values `ring` px away
     across the edge (along `normal`, (N, 2, H, W) unit x/y), on average inside `band` (N, 1, H, W
     bool) beyond the average outside it.  The excess is > 0 only on a ridge brighter than both
     sides of the edge, 0 on either side of a clean step; a texture's own bright specks raise both
@@ -149,8 +149,8 @@ def _rim_excess(luma: torch.Tensor, normal: torch.Tensor, band: torch.Tensor) ->
                             torch.arange(width, device=luma.device, dtype=torch.float32), indexing="ij")
     sides = []
     for sign in (-1.0, 1.0):
-        x = xs + sign * HALO_RING * normal[:, 0]  # (N, H, W) px
-        y = ys + sign * HALO_RING * normal[:, 1]
+        x = xs + sign * ring * normal[:, 0]  # (N, H, W) px
+        y = ys + sign * ring * normal[:, 1]
         grid = torch.stack([2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1], dim=-1)  # (N, H, W, 2)
         sides.append(F.grid_sample(smooth, grid, mode="bilinear", padding_mode="border", align_corners=True))
     excess = (smooth - torch.maximum(*sides)).clamp_min(0)
@@ -160,22 +160,24 @@ def _rim_excess(luma: torch.Tensor, normal: torch.Tensor, band: torch.Tensor) ->
     return mean_in - mean_out
 
 
-def halo(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """Luminance excess (% of full scale) of the output's pixels within HALO_BAND px of the photo's
-    strong edges over the output's own levels HALO_RING px away on both sides of the edge (beyond
+def halo(output: torch.Tensor, content: torch.Tensor, band: int = HALO_BAND, ring: int = HALO_RING) -> torch.Tensor:
+    """Luminance excess (% of full scale) of the output's pixels within `band` px of the photo's
+    strong edges over the output's own levels `ring` px away on both sides of the edge (beyond
     what its texture gives elsewhere), minus the same of the photo (its own thin bright lines are
-    not halos); 0 when the output adds no light rim along the edges."""
+    not halos); 0 when the output adds no light rim along the edges.  The widths are at WORK_SIDE;
+    eval.py reports the defaults (experiments/eval/artefacts/halo_widths.py scores wider ones)."""
     output, content = _prepare(output, content)
     content_luma = _luma(content)
     gx, gy = _sobel(_blur(content_luma, 2.0))
     strength = (gx.square() + gy.square()).sqrt()
     threshold = torch.quantile(strength.flatten(1), EDGE_QUANTILE, dim=1).view(-1, 1, 1, 1)
     edges = (strength >= threshold.clamp_min(0.01)).float()
-    band = F.max_pool2d(edges, 2 * HALO_BAND + 1, stride=1, padding=HALO_BAND) > 0
+    near_edges = F.max_pool2d(edges, 2 * band + 1, stride=1, padding=band) > 0
     # the edge's normal, carried into the band from the nearby edge by a wide blur of the gradient
     gx, gy = _blur(gx, 3.0), _blur(gy, 3.0)
     normal = torch.cat([gx, gy], dim=1) / (gx.square() + gy.square()).sqrt().clamp_min(1e-6)
-    return 100 * (_rim_excess(_luma(output), normal, band) - _rim_excess(content_luma, normal, band)).clamp_min(0)
+    return 100 * (_rim_excess(_luma(output), normal, near_edges, ring)
+                  - _rim_excess(content_luma, normal, near_edges, ring)).clamp_min(0)
 
 
 def blotch(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:

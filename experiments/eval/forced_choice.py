@@ -64,7 +64,8 @@ def main(argv=None) -> int:
             print("| A vs B | wins | losses | ties | share (judges) | 95 % interval | p |")
             print("|---|---:|---:|---:|---|---|---:|")
             for r in results:
-                judges = ", ".join(f"{100 * j['share_a']:.0f}" for _, j in sorted(r["judges"].items()))
+                judges = ", ".join(f"{100 * j['share_a']:.0f}" for _, j in  # judge1, judge2, …, judge10
+                                   sorted(r["judges"].items(), key=lambda item: int(item[0].removeprefix("judge"))))
                 low, high = r["share_a_95ci"]
                 print(f"| {r['a']} vs {r['b']} | {r['wins_a']} | {r['wins_b']} | {r['ties']} | "
                       f"{100 * r['share_a']:.1f} % ({judges}) | {100 * low:.0f}–{100 * high:.0f} % | {r['p_value']:.2g} |")

@@ -1,5 +1,5 @@
 """The halo measure at wider bands: are a decoder's rims missed where they are wider than the
-measure's 4-px band (adain.evaluation.flaws.HALO_BAND, HALO_RING)?  Scores the outputs an eval.py
+measure's 4-px band (`adain.evaluation.flaws.halo`'s band and ring)?  Scores the outputs an eval.py
 run already wrote, per variant, at each (band, ring) in px:
 
     .venv/bin/python experiments/eval/artefacts/halo_widths.py runs/eval/pairing_c_supersample \
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-import adain.evaluation.flaws as flaws
 from adain.core.io import open_image, pil_to_tensor
+from adain.evaluation.flaws import HALO_BAND, HALO_RING, halo
 from adain.train.data import center_square
 
-WIDTHS = ((4, 9), (8, 18), (12, 27))  # (band, ring) px at flaws.WORK_SIDE; the first is the measure's own
+WIDTHS = ((HALO_BAND, HALO_RING), (8, 18), (12, 27))  # (band, ring) px at the measure's working size; the first its own
 
 
 def main() -> None:
@@ -28,24 +28,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="JSON: run → variant → 'band/ring' → mean halo")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    default = flaws.HALO_BAND, flaws.HALO_RING
     results, contents = {}, {}
     for run_dir in args.run_dirs:
         with (run_dir / "metrics.csv").open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         scores: dict[str, dict[str, list[float]]] = {}
-        try:
-            for row in rows:
-                output = pil_to_tensor(open_image(run_dir / row["output"]))
-                if row["content_path"] not in contents:  # the content as eval.py scores it: centre square
-                    contents[row["content_path"]] = open_image(Path(row["content_path"]))
-                content = pil_to_tensor(center_square(contents[row["content_path"]], output.shape[-1]))
-                for band, ring in WIDTHS:  # the measure reads its widths from the module at call time
-                    flaws.HALO_BAND, flaws.HALO_RING = band, ring
-                    scores.setdefault(row["variant"], {}).setdefault(f"{band}/{ring}", []).append(
-                        float(flaws.halo(output, content)))
-        finally:
-            flaws.HALO_BAND, flaws.HALO_RING = default
+        for row in rows:
+            output = pil_to_tensor(open_image(run_dir / row["output"]))
+            if row["content_path"] not in contents:  # the content as eval.py scores it: centre square
+                contents[row["content_path"]] = open_image(Path(row["content_path"]))
+            content = pil_to_tensor(center_square(contents[row["content_path"]], output.shape[-1]))
+            for band, ring in WIDTHS:
+                scores.setdefault(row["variant"], {}).setdefault(f"{band}/{ring}", []).append(
+                    float(halo(output, content, band, ring)))
         results[str(run_dir)] = {variant: {width: sum(v) / len(v) for width, v in by_width.items()}
                                  for variant, by_width in scores.items()}
         for variant, means in results[str(run_dir)].items():
