@@ -495,6 +495,11 @@ def test_distillation_needs_a_matching_teacher(tmp_path, image_folders):
     with pytest.raises(UserError, match="skip inputs"):
         build_objective(_config(tmp_path / "b", image_folders, "optim.distil_weight=1", f"optim.distil_teacher={plain}",
                                 "model.decoder_skips=[relu1_1]"), encoder)
+    other = tmp_path / "other.safetensors"
+    save_decoder(Decoder("vgg16"), other, {"encoder": "vgg16-imagenet"})
+    with pytest.raises(UserError, match="trained behind the vgg16-imagenet encoder, not this run's vgg16-hed"):
+        build_objective(_config(tmp_path / "d", image_folders, "optim.distil_weight=1", f"optim.distil_teacher={other}"),
+                        encoder)
     with pytest.raises(UserError, match="distil_factor 5"):
         build_objective(_config(tmp_path / "c", image_folders, "optim.distil_weight=1", f"optim.distil_teacher={plain}",
                                 "optim.distil_factor=5"), encoder)
@@ -511,12 +516,14 @@ def test_a_checkpoint_s_stored_teacher_is_the_one_a_resumed_run_distils_from(tmp
     teacher, student = Decoder("vgg16"), Decoder("vgg16")
     path = tmp_path / "teacher.safetensors"
     save_decoder(teacher, path, {"encoder": "vgg16-hed"})
-    from_file = load_distil_teacher(str(path))
+    from_file, encoder = load_distil_teacher(str(path))
+    assert encoder == "vgg16-hed"
     checkpoint = tmp_path / "latest.pt"
     torch.save({"decoder": student.state_dict(), "decoder_config": student.config(),
                 DISTIL_TEACHER_KEY: {"decoder": {k: v.half() for k, v in teacher.state_dict().items()},
                                      "decoder_config": teacher.config()}}, checkpoint)
-    from_checkpoint = load_distil_teacher(str(checkpoint))
+    from_checkpoint, encoder = load_distil_teacher(str(checkpoint))
+    assert encoder is None  # checked when the run started
     for key, value in from_file.state_dict().items():
         assert torch.equal(from_checkpoint.state_dict()[key], value), key
         assert torch.equal(value, teacher.state_dict()[key].half().float()), key
@@ -524,7 +531,7 @@ def test_a_checkpoint_s_stored_teacher_is_the_one_a_resumed_run_distils_from(tmp
                for key, value in from_checkpoint.state_dict().items())
     assert not any(p.requires_grad for p in from_checkpoint.parameters())
     torch.save({"decoder": student.state_dict(), "decoder_config": student.config()}, checkpoint)
-    for key, value in load_distil_teacher(str(checkpoint)).state_dict().items():  # no stored teacher: the file's decoder
+    for key, value in load_distil_teacher(str(checkpoint))[0].state_dict().items():  # no stored teacher: the file's decoder
         assert torch.equal(value, student.state_dict()[key].half().float()), key
 
 

@@ -140,22 +140,25 @@ def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor
 DISTIL_TEACHER_KEY = "distil_teacher"
 
 
-def load_distil_teacher(source: str) -> Decoder:
+def load_distil_teacher(source: str) -> tuple[Decoder, str | None]:
     """The distillation teacher, frozen, its weights rounded to fp16 (as its run's checkpoints keep
-    it, so that a resumed run has the very same teacher): a decoder file (optim.distil_teacher or the
-    run's init_decoder) or, for a resumed run, the teacher stored in its checkpoint under
-    DISTIL_TEACHER_KEY."""
-    teacher = None
+    it, so that a resumed run has the very same teacher), and the encoder it was trained behind:
+    a decoder file (optim.distil_teacher or the run's init_decoder) or, for a resumed run, the
+    teacher stored in its checkpoint under DISTIL_TEACHER_KEY (encoder None: the run checked it
+    when it started)."""
+    teacher, teacher_encoder = None, None
     if Path(source).suffix == ".pt" and Path(source).is_file():
         state = load_torch_file(Path(source), "checkpoint")
         if isinstance(state.get(DISTIL_TEACHER_KEY), dict):
             teacher = decoder_from_checkpoint(state[DISTIL_TEACHER_KEY], f"{source} ({DISTIL_TEACHER_KEY})")[0]
-    teacher = teacher if teacher is not None else load_decoder(source)[0]
+    if teacher is None:
+        teacher, metadata = load_decoder(source)
+        teacher_encoder = metadata.get("encoder")
     with torch.no_grad():
         for tensor in teacher.state_dict().values():
             if tensor.is_floating_point():
                 tensor.copy_(tensor.half())
-    return teacher.eval().requires_grad_(False)
+    return teacher.eval().requires_grad_(False), teacher_encoder
 
 
 class AdaINObjective:
@@ -214,7 +217,11 @@ class AdaINObjective:
                 raise UserError("optim.distil_weight > 0 needs a teacher: set optim.distil_teacher or init_decoder")
             if cfg.optim.distil_factor not in SUPERSAMPLE_FACTORS[1:]:
                 raise UserError(f"optim.distil_factor {cfg.optim.distil_factor}: expected 2, 3 or 4")
-            teacher = load_distil_teacher(source)
+            teacher, teacher_encoder = load_distil_teacher(source)
+            # a teacher decoding another encoder's features would paint a meaningless target
+            if teacher_encoder is not None and teacher_encoder != encoder.spec.name:
+                raise UserError(f"optim.distil_teacher {source}: trained behind the {teacher_encoder} encoder, "
+                                f"not this run's {encoder.spec.name}")
             if teacher.skip_taps != decoder.skip_taps:
                 raise UserError(f"optim.distil_teacher {source}: its skip inputs {list(teacher.skip_taps)} differ "
                                 f"from the trained decoder's {list(decoder.skip_taps)}")
