@@ -63,3 +63,9 @@ def test_colour_stats_loss_prices_the_palette_not_the_layout():
     # Sizes may differ; a flat grey image against the style costs at least its variance.
     grey = torch.full((2, 3, 32, 32), 0.5)
     assert colour_stats_loss(grey, style).item() > style.std(dim=(2, 3)).square().sum(1).mean().item() * 0.99
+    # With the spread's weight at 0 only the means count: a flat image of the style's mean is free,
+    # and a contrast stretch about the mean costs nothing either.
+    flat = style.mean(dim=(2, 3), keepdim=True).expand_as(style)
+    assert colour_stats_loss(flat, style, std_weight=0.0).item() < 1e-10
+    stretched = flat + 2 * (style - flat)
+    assert colour_stats_loss(stretched, style, std_weight=0.0).item() < 1e-10 < colour_stats_loss(stretched, style).item()

@@ -245,6 +245,10 @@ def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
     with_colour = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
     assert with_colour["loss_colour"] > 0
     torch.testing.assert_close(with_colour["loss"], no_colour["loss"] + 100.0 * with_colour["loss_colour"])
+    cfg.optim.colour_std_weight = 0.0  # the means alone: the spread's share drops out of the total
+    means_only = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
+    assert 0 < means_only["loss_colour"] < with_colour["loss_colour"]
+    torch.testing.assert_close(means_only["loss"], no_colour["loss"] + 100.0 * means_only["loss_colour"])
 
 
 @pytest.mark.slow

@@ -86,10 +86,13 @@ class OptimConfig:
     identity_weight: float = 0.0
     identity_pixel_weight: float = 1.0
     # Colour term: the decoded image's per-channel RGB mean and std must match the style image's,
-    #   colour_weight · Σ_c (μ_c(g(t)) − μ_c(s))² + (σ_c(g(t)) − σ_c(s))²   in [0, 1] units,
+    #   colour_weight · Σ_c (μ_c(g(t)) − μ_c(s))² + colour_std_weight · (σ_c(g(t)) − σ_c(s))²   in [0, 1] units,
     # the pixels as a "layer 0" of the AdaIN style loss.  relu1_1's 64 statistics did not pin the
     # palette: decoders trained without it come out paler than the style.
     colour_weight: float = 0.0
+    # The spread half's share of the colour term: it pays for light-and-dark rims along edges
+    # (experiments/eval/artefacts/README.md); 0 matches the means alone.
+    colour_std_weight: float = 1.0
     # Learning-rate factor for a palette decoder's head (model.decoder_palette): a fresh layer
     # beside trained ones.  At the decoder's 1e-4 its zero-initialised output layer moved ~1e-3 in
     # 200 steps and changed no colour (docs/history.md, the palette input).

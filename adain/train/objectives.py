@@ -89,7 +89,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
             losses.update(loss_content=loss_c.detach(), loss_style=loss_s.detach())
             if optim.colour_weight > 0:
-                loss_colour = colour_stats_loss(output, style)
+                loss_colour = colour_stats_loss(output, style, optim.colour_std_weight)
                 total = total + optim.colour_weight * loss_colour
                 losses.update(loss_colour=loss_colour.detach())
             if optim.structure_weight > 0:

@@ -66,13 +66,16 @@ def relative_style_stats_loss(output_feats: Mapping[str, torch.Tensor], style_st
     return relative_style_stats({tap: mean_std(output_feats[tap]) for tap in taps}, style_stats, taps).mean()
 
 
-def colour_stats_loss(output: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """Σ_c (μ_c(out) − μ_c(s))² + (σ_c(out) − σ_c(s))² over the RGB channels, per sample, averaged
-    over the batch: the style loss's mean/std matching applied to the pixels themselves, in [0, 1]
-    units.  (N, 3, H, W), (N, 3, h, w) → scalar; the images may differ in size.
-    A palette 0.1 too dark in every channel costs 0.03."""
+def colour_stats_loss(output: torch.Tensor, style: torch.Tensor, std_weight: float = 1.0) -> torch.Tensor:
+    """Σ_c (μ_c(out) − μ_c(s))² + std_weight · (σ_c(out) − σ_c(s))² over the RGB channels, per
+    sample, averaged over the batch: the style loss's mean/std matching applied to the pixels
+    themselves, in [0, 1] units.  (N, 3, H, W), (N, 3, h, w) → scalar; the images may differ in size.
+    A palette 0.1 too dark in every channel costs 0.03.  The spread half pays a decoder whose output
+    is flatter than the painting for contrast wherever it is cheapest — as rims along edges
+    (experiments/eval/artefacts/README.md, the colour term's spread); std_weight 0 leaves the means."""
     out, target = mean_std(output.float()), mean_std(style.float())
-    per_sample = (out.mean - target.mean).square().sum(dim=(1, 2, 3)) + (out.std - target.std).square().sum(dim=(1, 2, 3))
+    per_sample = ((out.mean - target.mean).square().sum(dim=(1, 2, 3))
+                  + std_weight * (out.std - target.std).square().sum(dim=(1, 2, 3)))
     return per_sample.mean()
 
 

@@ -1,0 +1,150 @@
+"""Which training loss rewards a light rim along the photo's edges?  Each term's slope along a rim.
+
+    .venv/bin/python experiments/eval/artefacts/halo_gradients.py --photos runs/outside_images/photos \
+        --styles runs/outside_images/styles --out experiments/eval/artefacts/halo_gradients.json
+
+A decoder learns a halo when some term of its loss falls as a rim grows.  For every photo × style
+pair the decoder's own output y (and its reconstruction r, α = 0, for the identity term) is
+scored by each term L of the training loss (adain.train.objectives.train_step, the recipe's
+`refine` weights), and the slope dL/dε of L(y + ε·D) at ε = 0 is taken with autograd along two
+rim directions D (luminance, the same on R, G and B, RMS 1/255 over the image):
+
+  ridge       a light line on the photo's strong edges (the edge map blurred 1.5 px): what the
+              halo measure (adain.evaluation.flaws.halo) scores;
+  overshoot   the photo's own unsharp mask (its luma minus its 3-px blur) near those edges: the
+              light-and-dark rim pair of a sharpened edge;
+  own overshoot  the same of the output's own luma: its edges made still sharper.
+Each is made zero-mean, so that it does not brighten the image as a whole.
+
+A negative slope × weight means that term pays the decoder to paint that rim; the table lists each
+term's weighted slope, the sum, and for scale the slope of a plain brightening of the whole image.
+Runs in ~1 min on a 2-core CPU (fp32, 384² outputs).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from adain import load
+from adain.core.io import open_image, pil_to_tensor
+from adain.evaluation.flaws import EDGE_QUANTILE, _blur, _luma, _sobel
+from adain.nn import functional as AF
+from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS
+from adain.nn.losses.training import (colour_stats_loss, relative_content_loss, relative_feature_loss,
+                                      relative_style_stats_loss, sliced_wasserstein_loss)
+from adain.train.data import center_square, list_images
+
+SIDE = 384
+# the recipe's refine stage (configs/train/default.yaml)
+WEIGHTS = {"content": 1.5, "style": 10.0, "colour": 100.0, "sw": 3.0, "identity": 0.25, "identity_pixel": 1.0}
+SW_TAPS = ("rgb", *STYLE_TAPS)
+
+
+def rim_directions(content: torch.Tensor, output: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(1, 3, S, S) photo and output → {name: (1, 3, S, S) zero-mean direction of RMS 1/255}."""
+    luma, out_luma = _luma(content), _luma(output)
+    gx, gy = _sobel(_blur(luma, 2.0))
+    strength = (gx.square() + gy.square()).sqrt()
+    edges = (strength >= torch.quantile(strength.flatten(), EDGE_QUANTILE).clamp_min(0.01)).float()
+    near = (F.max_pool2d(edges, 9, stride=1, padding=4) > 0).float()
+    directions = {"ridge": _blur(edges, 1.5), "overshoot": (luma - _blur(luma, 3.0)) * near,
+                  "own overshoot": (out_luma - _blur(out_luma, 3.0)) * near}
+    # zero-mean: a rim, not a brightening of the whole image (whose slope is listed for scale)
+    directions = {name: d - d.mean() for name, d in directions.items()}
+    directions["brighten"] = torch.ones_like(luma)
+    return {name: (d / d.square().mean().sqrt() / 255).expand(-1, 3, -1, -1) for name, d in directions.items()}
+
+
+def term_losses(model, output: torch.Tensor, reconstruction: torch.Tensor, content_feats, style: torch.Tensor,
+                style_feats, target: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each training term, unweighted, of a stylised output and a reconstruction (both (1, 3, S, S))."""
+    feats = model.encoder(output, taps=STYLE_TAPS)
+    style_stats = {tap: AF.mean_std(style_feats[tap]) for tap in STYLE_TAPS}
+    terms = {"content": relative_content_loss(feats, target)}
+    for tap in STYLE_TAPS:
+        terms[f"style {tap}"] = relative_style_stats_loss(feats, style_stats, taps=(tap,))
+    terms["colour"] = colour_stats_loss(output, style)
+    torch.manual_seed(0)  # the same projections for every direction
+    for tap in SW_TAPS:
+        pair = (output, style) if tap == "rgb" else (feats[tap], style_feats[tap])
+        terms[f"sw {tap}"] = sliced_wasserstein_loss(*pair, 256)
+    recon_feats = model.encoder(reconstruction, taps=STYLE_TAPS)
+    terms["identity features"] = relative_feature_loss(recon_feats, content_feats)
+    terms["identity pixels"] = (reconstruction - content).abs().mean()
+    return terms
+
+
+def weighted(name: str) -> float:
+    if name.startswith("style"):
+        return WEIGHTS["style"]
+    if name.startswith("sw"):
+        return WEIGHTS["sw"]
+    if name == "identity features":
+        return WEIGHTS["identity"]
+    if name == "identity pixels":
+        return WEIGHTS["identity"] * WEIGHTS["identity_pixel"]
+    return WEIGHTS[name]
+
+
+def pair_slopes(stylizer, content: torch.Tensor, style: torch.Tensor) -> dict[str, dict[str, float]]:
+    """{direction: {term: weighted slope dL/dε}} for one photo × style pair."""
+    model = stylizer.model
+    with torch.no_grad():
+        output = stylizer.stylize(content, style, content_size=0, style_size=0, supersample=1).float()
+        reconstruction = stylizer.stylize(content, content, content_size=0, style_size=0, alpha=0.0,
+                                          supersample=1).float()
+        content_feats = model.encoder(content, taps=STYLE_TAPS)
+        style_feats = model.encoder(style, taps=STYLE_TAPS)
+        styles = [model.style_stats(style)]
+        target = model.decoder_inputs(dict(content_feats), styles).target
+    output = output.clone().requires_grad_(True)  # stylize() returns inference-mode tensors
+    reconstruction = reconstruction.clone().requires_grad_(True)
+    terms = term_losses(model, output, reconstruction, content_feats, style, style_feats, target, content)
+    # the identity terms score the reconstruction: "own overshoot" is then the reconstruction's
+    of_output, of_reconstruction = rim_directions(content, output.detach()), rim_directions(content, reconstruction.detach())
+    slopes: dict[str, dict[str, float]] = {name: {} for name in of_output}
+    for term, loss in terms.items():
+        rgb, directions = (reconstruction, of_reconstruction) if term.startswith("identity") else (output, of_output)
+        (grad,) = torch.autograd.grad(loss, rgb, retain_graph=True)
+        for name, direction in directions.items():
+            slopes[name][term] = weighted(term) * float((grad * direction).sum())
+    for name in slopes:
+        slopes[name]["total"] = sum(slopes[name].values())
+    return slopes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=Path, required=True)
+    parser.add_argument("--styles", type=Path, required=True)
+    parser.add_argument("--decoder", default=None, help="a decoder file; default: the shipped one")
+    parser.add_argument("--pairs", type=int, default=8, help="photo i with style i (cycling)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_grad_enabled(True)
+    stylizer = load(args.decoder, precision="fp32", device="cpu")
+    photos, styles = list_images(args.photos), list_images(args.styles)
+    per_pair = []
+    for i in range(args.pairs):
+        photo, painting = photos[i % len(photos)], styles[i % len(styles)]
+        content = pil_to_tensor(center_square(open_image(photo), SIDE))
+        style = pil_to_tensor(center_square(open_image(painting), SIDE))
+        slopes = pair_slopes(stylizer, content, style)
+        per_pair.append({"photo": photo.name, "style": painting.name, "slopes": slopes})
+        print(f"{photo.stem} × {painting.stem}: " + "  ".join(
+            f"{name} {s['total']:+.4f}" for name, s in slopes.items()), flush=True)
+    mean = {name: {term: sum(p["slopes"][name][term] for p in per_pair) / len(per_pair)
+                   for term in per_pair[0]["slopes"][name]} for name in per_pair[0]["slopes"]}
+    for name, terms in mean.items():
+        print(f"\n{name} (weighted slope, mean of {len(per_pair)} pairs; < 0 rewards it)")
+        for term, value in terms.items():
+            print(f"  {term:20s} {value:+.5f}")
+    args.out.write_text(json.dumps({"decoder": args.decoder or "shipped", "side": SIDE, "weights": WEIGHTS,
+                                    "mean": mean, "pairs": per_pair}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
