@@ -18,7 +18,7 @@ Each is made zero-mean, so that it does not brighten the image as a whole.
 
 A negative slope × weight means that term pays the decoder to paint that rim; the table lists each
 term's weighted slope, the sum, and for scale the slope of a plain brightening of the whole image.
-Runs in ~1 min on a 2-core CPU (fp32, 384² outputs).
+Runs in ~3 min on a 2-core CPU (fp32, 384² outputs).
 """
 
 import argparse
