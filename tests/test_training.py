@@ -307,7 +307,7 @@ def test_time_limit_stops_with_a_checkpoint_and_resumes(tmp_path, image_folders,
     run_dir = tmp_path / "run"
     result = _train(_config(run_dir, image_folders, "steps=50", "time_limit_min=1e-9", "checkpoint_every=0"))
     assert result["step"] == 1 and np.isfinite(result["val/rel_style"])  # stopped after one step, validated
-    assert "time limit of 1e-09 min reached at step 1" in capsys.readouterr().err
+    assert "time limit of 1e-09 min reached: stopped at step 1 with a checkpoint" in capsys.readouterr().err
     assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["step"] == 1
     result = _train(_config(run_dir, image_folders, "steps=3", "resume=auto"))
     assert result["step"] == 3

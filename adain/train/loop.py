@@ -34,6 +34,7 @@ from adain.train.checkpoint import (CHECKPOINT_DIR, find_resume, git_commit, loa
                                     save_checkpoint, set_rng_state, unwrap)
 from adain.train.config import TrainConfig, to_dict
 from adain.train.data import ImagePool, PairBatches, center_square, list_images, to_unit_float
+from adain.train.interrupt import StopOnSignal
 from adain.train.objectives import DISTIL_TEACHER_KEY, build_objective
 from adain.train.tracking import Tracker
 
@@ -238,55 +239,61 @@ def run(cfg: TrainConfig, extras: dict | None = None) -> dict:
     window_start, window_images = time.perf_counter(), 0
     deadline = time.monotonic() + 60 * cfg.time_limit_min if cfg.time_limit_min > 0 else math.inf
     step = start_step
+    stop = StopOnSignal()  # Ctrl-C / SIGTERM: finish the step, checkpoint, stop (adain.train.interrupt)
     try:
-        for step_index, (content, style) in zip(range(start_step, cfg.steps), loader):
-            step = step_index + 1
-            # Every rank must stop at the same step (DDP), so rank 0's clock decides.
-            out_of_time = deadline < math.inf and _agree(time.monotonic() >= deadline, device, world)
-            last_step = step == cfg.steps or out_of_time
-            content = to_unit_float(content, device)
-            if style is not None:  # None for per-style methods
-                style = to_unit_float(style, device)
-            losses = objective.losses(trained, content, style, autocast)
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            if cfg.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(network.parameters(), cfg.optim.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            window_images += content.shape[0] * world
-            if rank != 0:
-                if out_of_time:
+        with stop:
+            for step_index, (content, style) in zip(range(start_step, cfg.steps), loader):
+                step = step_index + 1
+                content = to_unit_float(content, device)
+                if style is not None:  # None for per-style methods
+                    style = to_unit_float(style, device)
+                losses = objective.losses(trained, content, style, autocast)
+                optimizer.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                if cfg.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(network.parameters(), cfg.optim.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                window_images += content.shape[0] * world
+                # decided once the step is done, so that a signal during it stops the run right after it
+                stopping = time.monotonic() >= deadline or stop.requested is not None
+                if world > 1:  # every rank must stop at the same step: rank 0's clock and signals decide
+                    stopping = _agree(stopping, device, world)
+                last_step = step == cfg.steps or stopping
+                if rank != 0:
+                    if stopping:
+                        break
+                    continue
+                progress.update(1)
+                if step % cfg.log_every == 0 or last_step:  # .item() waits for the device: only at log steps
+                    elapsed = time.perf_counter() - window_start
+                    scalars = {f"train/{name}": value.item() for name, value in losses.items()}
+                    if not math.isfinite(scalars["train/loss"]):
+                        raise UserError(f"training diverged by step {step} (loss {scalars['train/loss']}); "
+                                        f"lower optim.lr")
+                    scalars.update({"train/lr": scheduler.get_last_lr()[0],
+                                    "train/images_per_s": window_images / max(elapsed, 1e-9)})
+                    tracker.log(scalars, step)
+                    progress.set_postfix(content=f"{scalars['train/loss_content']:.3f}",
+                                         style=f"{scalars['train/loss_style']:.3f}")
+                    window_start, window_images = time.perf_counter(), 0
+                if cfg.image_every and step % cfg.image_every == 0:
+                    shown = min(4, content.shape[0])
+                    with torch.no_grad(), autocast:
+                        rows = objective.sample_rows(content[:shown], None if style is None else style[:shown])
+                    tracker.log_image("train/grid", image_grid(rows), step, objective.sample_caption)
+                improved = False
+                if validation is not None and cfg.val_every and (step % cfg.val_every == 0 or last_step):
+                    last = validate(step)
+                    improved = last["improved"]
+                if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last_step or improved:
+                    save_checkpoint(run_dir, checkpoint_state(step), step, cfg.keep_checkpoints, cfg.checkpoint_every,
+                                    best=improved)
+                if stopping:
+                    reason = f"{stop.requested} received" if stop.requested else \
+                        f"time limit of {cfg.time_limit_min:g} min reached"
+                    print(f"{reason}: stopped at step {step} with a checkpoint; resume with --resume", file=sys.stderr)
                     break
-                continue
-            progress.update(1)
-            if step % cfg.log_every == 0 or last_step:  # .item() waits for the device: only at log steps
-                elapsed = time.perf_counter() - window_start
-                scalars = {f"train/{name}": value.item() for name, value in losses.items()}
-                if not math.isfinite(scalars["train/loss"]):
-                    raise UserError(f"training diverged by step {step} (loss {scalars['train/loss']}); lower optim.lr")
-                scalars.update({"train/lr": scheduler.get_last_lr()[0],
-                                "train/images_per_s": window_images / max(elapsed, 1e-9)})
-                tracker.log(scalars, step)
-                progress.set_postfix(content=f"{scalars['train/loss_content']:.3f}",
-                                     style=f"{scalars['train/loss_style']:.3f}")
-                window_start, window_images = time.perf_counter(), 0
-            if cfg.image_every and step % cfg.image_every == 0:
-                shown = min(4, content.shape[0])
-                with torch.no_grad(), autocast:
-                    rows = objective.sample_rows(content[:shown], None if style is None else style[:shown])
-                tracker.log_image("train/grid", image_grid(rows), step, objective.sample_caption)
-            improved = False
-            if validation is not None and cfg.val_every and (step % cfg.val_every == 0 or last_step):
-                last = validate(step)
-                improved = last["improved"]
-            if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last_step or improved:
-                save_checkpoint(run_dir, checkpoint_state(step), step, cfg.keep_checkpoints, cfg.checkpoint_every,
-                                best=improved)
-            if out_of_time:
-                print(f"time limit of {cfg.time_limit_min:g} min reached at step {step}; resume with --resume",
-                      file=sys.stderr)
-                break
     except OSError as exc:  # a full disk, a read-only or vanished run directory
         progress.close()
         with contextlib.suppress(Exception):  # W&B may not be able to write either
@@ -298,6 +305,8 @@ def run(cfg: TrainConfig, extras: dict | None = None) -> dict:
     progress.close()
     result = {"step": step, "run_dir": str(run_dir), "best_score": best_score,
               **{k: v for k, v in last.items() if k != "improved"}}
+    if stop.requested:  # the stage runner must not go on to the next stage
+        result["stopped_by"] = stop.requested
     tracker.summary(result)
     tracker.finish()
     if world > 1:

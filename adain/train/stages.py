@@ -124,7 +124,7 @@ def run_stages(cfg: TrainConfig) -> dict:
             stage.time_limit_min = remaining
         print(f"train.py: stage {index + 1}/{len(stages)} {stage.stage!r} in {stage.run_dir}", file=sys.stderr)
         result = {**run(stage, extras={"recipe": recipe}), "stage": stage.stage}
-        if result["step"] < stage.steps:  # stopped by the time limit
+        if result["step"] < stage.steps or result.get("stopped_by"):  # the time limit, or Ctrl-C / SIGTERM
             return result
     if _latest_step(stages[-1]) is None or _latest_step(stages[-1]) < stages[-1].steps:
         return result
