@@ -72,7 +72,7 @@ def colour_stats_loss(output: torch.Tensor, style: torch.Tensor, std_weight: flo
     themselves, in [0, 1] units.  (N, 3, H, W), (N, 3, h, w) → scalar; the images may differ in size.
     A palette 0.1 too dark in every channel costs 0.03.  The spread half pays a decoder whose output
     is flatter than the painting for contrast wherever it is cheapest — as rims along edges
-    (experiments/eval/artefacts/README.md, the colour term's spread); std_weight 0 leaves the means."""
+    (experiments/eval/artefacts/README.md, flaw slopes); std_weight 0 leaves the means."""
     out, target = mean_std(output.float()), mean_std(style.float())
     per_sample = ((out.mean - target.mean).square().sum(dim=(1, 2, 3))
                   + std_weight * (out.std - target.std).square().sum(dim=(1, 2, 3)))

@@ -1,24 +1,28 @@
-"""Which training loss rewards a light rim along the photo's edges?  Each term's slope along a rim.
+"""Which training loss pays for each flaw?  Each term's slope along the flaw, at the decoder's output.
 
-    .venv/bin/python experiments/eval/artefacts/halo_gradients.py --photos runs/outside_images/photos \
-        --styles runs/outside_images/styles --out experiments/eval/artefacts/halo_gradients.json
+    .venv/bin/python experiments/eval/artefacts/flaw_gradients.py --photos runs/outside_images/photos \
+        --styles runs/outside_images/styles --out experiments/eval/artefacts/flaw_gradients.json
 
-A decoder learns a halo when some term of its loss falls as a rim grows.  For every photo × style
-pair the decoder's own output y (and its reconstruction r, α = 0, for the identity term) is
-scored by each term L of the training loss (adain.train.objectives.train_step, the recipe's
-`refine` weights), and the slope dL/dε of L(y + ε·D) at ε = 0 is taken with autograd along two
-rim directions D (luminance, the same on R, G and B, RMS 1/255 over the image):
+A decoder learns a flaw when some term of its loss falls as the flaw grows.  For every photo ×
+style pair the decoder's own output y (and its reconstruction r, α = 0, for the identity terms)
+is scored by each term L of the training loss (adain.train.objectives.train_step, the recipe's
+`refine` weights), and the slope dL/dε of L(y + ε·D) at ε = 0 is taken with autograd along
+directions D that grow a flaw the blind judges named (each zero-mean, RMS 1/255 over the image):
 
-  ridge       a light line on the photo's strong edges (the edge map blurred 1.5 px): what the
-              halo measure (adain.evaluation.flaws.halo) scores;
-  overshoot   the photo's own unsharp mask (its luma minus its 3-px blur) near those edges: the
-              light-and-dark rim pair of a sharpened edge;
-  own overshoot  the same of the output's own luma: its edges made still sharper.
-Each is made zero-mean, so that it does not brighten the image as a whole.
+  halo: ridge            a light line on the photo's strong edges (the edge map blurred 1.5 px);
+  halo: overshoot        the photo's own unsharp mask (luma minus its 3-px blur) near those edges;
+  halo: own overshoot    the same of the output's own luma: its rims made stronger;
+  blotch: own coarse     the output's own 4–16 px variation (blur 2 px minus blur 8 px, per RGB
+                         channel) in the photo's flattest fifth: its patches made stronger;
+  blotch: own fine       the output's own finest variation (minus its 1-px blur) there: the even
+                         texture the judges preferred, for comparison;
+  muddiness: own sharpen the output's finest variation everywhere;
+  leak: photo's colours  the output moved towards the photo's colours at each pixel, lightness
+                         kept (the channel-mean of the difference removed);
+  brighten               the whole image lighter, for scale (not zero-mean).
 
-A negative slope × weight means that term pays the decoder to paint that rim; the table lists each
-term's weighted slope, the sum, and for scale the slope of a plain brightening of the whole image.
-Runs in ~3 min on a 2-core CPU (fp32, 384² outputs).
+A negative weighted slope means the term pays the decoder for more of that.  Runs in ~3 min on a
+2-core CPU (fp32, 384² outputs).
 """
 
 import argparse
@@ -43,19 +47,30 @@ WEIGHTS = {"content": 1.5, "style": 10.0, "colour": 100.0, "sw": 3.0, "identity"
 SW_TAPS = ("rgb", *STYLE_TAPS)
 
 
-def rim_directions(content: torch.Tensor, output: torch.Tensor) -> dict[str, torch.Tensor]:
-    """(1, 3, S, S) photo and output → {name: (1, 3, S, S) zero-mean direction of RMS 1/255}."""
+def flaw_directions(content: torch.Tensor, output: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(1, 3, S, S) photo and output → {name: (1, 3, S, S) direction of RMS 1/255}."""
     luma, out_luma = _luma(content), _luma(output)
     gx, gy = _sobel(_blur(luma, 2.0))
     strength = (gx.square() + gy.square()).sqrt()
     edges = (strength >= torch.quantile(strength.flatten(), EDGE_QUANTILE).clamp_min(0.01)).float()
     near = (F.max_pool2d(edges, 9, stride=1, padding=4) > 0).float()
-    directions = {"ridge": _blur(edges, 1.5), "overshoot": (luma - _blur(luma, 3.0)) * near,
-                  "own overshoot": (out_luma - _blur(out_luma, 3.0)) * near}
-    # zero-mean: a rim, not a brightening of the whole image (whose slope is listed for scale)
-    directions = {name: d - d.mean() for name, d in directions.items()}
-    directions["brighten"] = torch.ones_like(luma)
-    return {name: (d / d.square().mean().sqrt() / 255).expand(-1, 3, -1, -1) for name, d in directions.items()}
+    local_var = _blur(luma.square(), 5.0) - _blur(luma, 5.0).square()  # as adain.evaluation.flaws.blotch
+    flat = (local_var <= torch.quantile(local_var.flatten(), 0.2)).float()
+    towards_photo = content - output
+    directions = {
+        "halo: ridge": _blur(edges, 1.5),
+        "halo: overshoot": (luma - _blur(luma, 3.0)) * near,
+        "halo: own overshoot": (out_luma - _blur(out_luma, 3.0)) * near,
+        "blotch: own coarse": (_blur(output, 2.0) - _blur(output, 8.0)) * flat,
+        "blotch: own fine": (output - _blur(output, 1.0)) * flat,
+        "muddiness: own sharpen": output - _blur(output, 1.0),
+        "leak: photo's colours": towards_photo - towards_photo.mean(dim=1, keepdim=True),
+    }
+    # zero-mean per channel: the flaw, not a brightening or tint of the whole image
+    directions = {name: (d - d.mean(dim=(2, 3), keepdim=True)).expand(-1, 3, -1, -1)
+                  for name, d in directions.items()}
+    directions["brighten"] = torch.ones_like(output)
+    return {name: d / d.square().mean().sqrt() / 255 for name, d in directions.items()}
 
 
 def term_losses(model, output: torch.Tensor, reconstruction: torch.Tensor, content_feats, style: torch.Tensor,
@@ -103,8 +118,9 @@ def pair_slopes(stylizer, content: torch.Tensor, style: torch.Tensor) -> dict[st
     output = output.clone().requires_grad_(True)  # stylize() returns inference-mode tensors
     reconstruction = reconstruction.clone().requires_grad_(True)
     terms = term_losses(model, output, reconstruction, content_feats, style, style_feats, target, content)
-    # the identity terms score the reconstruction: "own overshoot" is then the reconstruction's
-    of_output, of_reconstruction = rim_directions(content, output.detach()), rim_directions(content, reconstruction.detach())
+    # the identity terms score the reconstruction: an "own" direction is then the reconstruction's
+    of_output = flaw_directions(content, output.detach())
+    of_reconstruction = flaw_directions(content, reconstruction.detach())
     slopes: dict[str, dict[str, float]] = {name: {} for name in of_output}
     for term, loss in terms.items():
         rgb, directions = (reconstruction, of_reconstruction) if term.startswith("identity") else (output, of_output)
@@ -138,10 +154,11 @@ def main() -> None:
             f"{name} {s['total']:+.4f}" for name, s in slopes.items()), flush=True)
     mean = {name: {term: sum(p["slopes"][name][term] for p in per_pair) / len(per_pair)
                    for term in per_pair[0]["slopes"][name]} for name in per_pair[0]["slopes"]}
-    for name, terms in mean.items():
-        print(f"\n{name} (weighted slope, mean of {len(per_pair)} pairs; < 0 rewards it)")
-        for term, value in terms.items():
-            print(f"  {term:20s} {value:+.5f}")
+    names = list(mean)
+    print(f"\nweighted slope, mean of {len(per_pair)} pairs (< 0: the term pays for more of it)")
+    print(f"{'term':20s}" + "".join(f"{name.split(': ')[-1][:13]:>14s}" for name in names))
+    for term in mean[names[0]]:
+        print(f"{term:20s}" + "".join(f"{mean[name][term]:>+14.5f}" for name in names))
     args.out.write_text(json.dumps({"decoder": args.decoder or "shipped", "side": SIDE, "weights": WEIGHTS,
                                     "mean": mean, "pairs": per_pair}, indent=1))
 
