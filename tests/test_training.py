@@ -251,6 +251,42 @@ def test_identity_term_joins_the_style_losses(tmp_path, image_folders):
     torch.testing.assert_close(means_only["loss"], no_colour["loss"] + 100.0 * means_only["loss_colour"])
 
 
+def test_a_lightness_content_term_takes_no_colour_from_the_photo():
+    """optim.content_luma: the content term is φ₄ of the grey output against AdaIN of the grey photo
+    with the grey style's statistics — the same for two photos of one lightness in other colours,
+    where the colour target differs."""
+    from adain.nn import functional as AF
+    from adain.nn.losses.training import relative_content_loss
+    from adain.nn.pretrained import build_encoder
+    from adain.train.objectives import content_term, to_grey
+
+    torch.manual_seed(0)
+    encoder = build_encoder("vgg16-hed")
+    content, style, output = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    grey = to_grey(content)
+    recoloured = grey + 0.02 * torch.tensor([1.0, -0.3, -1.0]).view(1, 3, 1, 1)  # 0.299 − 0.176 − 0.114 ≈ 0
+    recoloured = recoloured - (to_grey(recoloured) - grey)  # lightness exactly kept
+    torch.testing.assert_close(to_grey(recoloured), grey, rtol=0, atol=1e-6)
+    assert (recoloured - content).abs().max() > 0.01
+    taps = ("relu4_1",)
+    feats = encoder(output, taps=taps)
+    cfg = load_config(None, ["optim.loss_scale=relative", "optim.content_luma=true"])
+    style_stats = AF.mean_std(encoder(style, taps=taps)["relu4_1"])
+    colour_target = {name: AF.adain(encoder(c, taps=taps)["relu4_1"], style_stats) for name, c in
+                     (("photo", content), ("recoloured", recoloured))}
+    luma = {name: content_term(encoder, output, feats, colour_target[name], c, style, cfg.optim)
+            for name, c in (("photo", content), ("recoloured", recoloured))}
+    torch.testing.assert_close(luma["photo"], luma["recoloured"], rtol=1e-4, atol=0)
+    expected = relative_content_loss(encoder(to_grey(output), taps=taps),
+                                     AF.adain(encoder(grey, taps=taps)["relu4_1"],
+                                              AF.mean_std(encoder(to_grey(style), taps=taps)["relu4_1"])))
+    torch.testing.assert_close(luma["photo"], expected)
+    cfg.optim.content_luma = False  # the colour target: it tells the two photos apart
+    plain = {name: content_term(encoder, output, feats, colour_target[name], c, style, cfg.optim)
+             for name, c in (("photo", content), ("recoloured", recoloured))}
+    assert not torch.isclose(plain["photo"], plain["recoloured"], rtol=1e-3)
+
+
 @pytest.mark.slow
 def test_resume_is_bit_exact(tmp_path, image_folders):
     straight = _config(tmp_path / "straight", image_folders, "steps=4")

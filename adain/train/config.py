@@ -74,6 +74,11 @@ class OptimConfig:
     content_weight: float = 1.0
     style_weight: float = 10.0
     loss_scale: str = "raw"  # raw: the paper's MSE terms | relative: each term over its target's energy
+    # Content term on lightness alone: φ₄ of the output's grey image against AdaIN of the grey
+    # photo's relu4_1 with the grey style's statistics.  The colour target AdaIN(φ₄(c), φ₄(s)) still
+    # carries the photo's colours, and it is the one term that pays for them (the leak;
+    # experiments/eval/artefacts/README.md, flaw slopes).  Costs one more relu4_1 pass per step.
+    content_luma: bool = False
     # Score the decoded image as it is delivered, clamped to [0, 1]: ~7 % of an unclamped
     # decoder's pixels fall outside, and clamping them at inference costs it ~0.02 relative style.
     clamp_output: bool = False

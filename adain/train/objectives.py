@@ -51,6 +51,8 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
     to [0, 1] before it is scored when cfg.optim.clamp_output.  The identity term (OptimConfig)
     decodes the content's own features; with w_c = λ = 0 it is the only term and no style is encoded.
+    With optim.content_luma the content term compares lightness only: ‖φ₄(grey(g(t))) − AdaIN(φ₄(grey(c)),
+    φ₄(grey(s)))‖², so that the photo's colours are no target.
     n is instance normalisation (adain.nn.losses.training.structure_loss) at optim.structure_taps; SW₂ the
     sliced Wasserstein distance at optim.sw_taps ("rgb": the pixels themselves); the distillation
     term (`distillation_loss`) needs `teacher`, the frozen model whose supersampled output g(t) must match.
@@ -84,7 +86,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
                 output = output.clamp(0, 1)
             output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps, *sw_taps])))
-            loss_c = (relative_content_loss if relative else content_loss)(output_feats, target)
+            loss_c = content_term(encoder, output, output_feats, target, content, style, optim)
             loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
             total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
             losses.update(loss_content=loss_c.detach(), loss_style=loss_s.detach())
@@ -115,6 +117,28 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     losses.setdefault("loss_content", zero)
     losses.setdefault("loss_style", zero)
     return {"loss": total, **losses}
+
+
+def content_term(encoder: VGGEncoder, output: torch.Tensor, output_feats: dict[str, torch.Tensor],
+                 target: torch.Tensor, content: torch.Tensor, style: torch.Tensor, optim) -> torch.Tensor:
+    """The content term of `train_step`: φ₄(g(t)) (in `output_feats`) against the AdaIN target t
+    (B, 512, S/8, S/8); with optim.content_luma, lightness only — φ₄ of the grey output against
+    AdaIN of the grey photo's relu4_1 with the grey style's statistics, so that the photo's colours
+    are no target.  Relative or raw MSE as optim.loss_scale says."""
+    measure = relative_content_loss if optim.loss_scale == "relative" else content_loss
+    if not optim.content_luma:
+        return measure(output_feats, target)
+    with torch.no_grad():
+        grey_content = encoder(to_grey(content), taps=(CONTENT_TAP,))[CONTENT_TAP]
+        grey_style = AF.mean_std(encoder(to_grey(style), taps=(CONTENT_TAP,))[CONTENT_TAP])
+        grey_target = AF.adain(grey_content, grey_style)  # (B, 512, S/8, S/8)
+    return measure(encoder(to_grey(output), taps=(CONTENT_TAP,)), grey_target)
+
+
+def to_grey(rgb: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB → (N, 3, H, W) its Rec. 601 luma in all three channels."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb.device, dtype=rgb.dtype).view(1, 3, 1, 1)
+    return (rgb * weights).sum(dim=1, keepdim=True).expand(-1, 3, -1, -1)
 
 
 def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor], teacher: AdaINModel,
