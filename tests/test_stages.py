@@ -1,6 +1,7 @@
 """The staged recipe (configs/train/default.yaml, adain.train.stages): every stage runs, resumes, exports."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,18 @@ def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # 
     recipe = json.loads(decoder_path.with_suffix(".json").read_text())["recipe"]
     assert [s["name"] for s in recipe["stages"]] == ["reconstruct", "stylise", "skips", "refine", "distil"]
     assert not any(value.startswith("/") for value in _strings(recipe))  # no path of one machine
+
+    # One thing changed in the late stages: the early stages' final checkpoints copied into a new run
+    # are taken as done (docs/training.md, changing one thing), and the change reaches the rest.
+    variant = tmp_path / "variant"
+    for name in ["1-reconstruct", "2-stylise", "3-skips"]:
+        (variant / name / "checkpoints").mkdir(parents=True)
+        shutil.copy(run_dir / name / "checkpoints" / "latest.pt", variant / name / "checkpoints" / "latest.pt")
+    result = run_stages(_recipe(variant, image_folders, "resume=auto", "optim.content_luma=true", steps=3))
+    assert Path(result["decoder"]) == variant / "decoder.safetensors"
+    assert not (variant / "1-reconstruct" / "metrics.jsonl").exists()  # not trained again
+    for name in ["4-refine", "5-distil"]:
+        assert load_checkpoint(variant / name / "checkpoints" / "latest.pt")["config"]["optim"]["content_luma"] is True
 
 
 def _strings(value):
