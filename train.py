@@ -1,6 +1,7 @@
 """Train a decoder: python train.py --config configs/train/default.yaml [--resume] [key=value ...]"""
 
 import argparse
+import signal
 import sys
 
 from adain.core.errors import UserError
@@ -22,6 +23,8 @@ def main(argv=None) -> int:
         print(f"train.py: error: {exc}", file=sys.stderr)
         return 2
     print(result)
+    if result.get("stopped_by"):  # Ctrl-C / SIGTERM: not a finished run, for `&&` chains and schedulers
+        return 128 + signal.Signals[result["stopped_by"]].value
     return 0
 
 

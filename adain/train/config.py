@@ -77,7 +77,8 @@ class OptimConfig:
     # Content term on lightness alone: φ₄ of the output's grey image against AdaIN of the grey
     # photo's relu4_1 with the grey style's statistics.  The colour target AdaIN(φ₄(c), φ₄(s)) still
     # carries the photo's colours, and it is the one term that pays for them (the leak;
-    # experiments/eval/artefacts/README.md, flaw slopes).  Costs one more relu4_1 pass per step.
+    # experiments/eval/artefacts/README.md, flaw slopes).  Costs per step three more passes to
+    # relu4_1: the grey output's (with its backward), the grey photo's and the grey style's.
     content_luma: bool = False
     # Score the decoded image as it is delivered, clamped to [0, 1]: ~7 % of an unclamped
     # decoder's pixels fall outside, and clamping them at inference costs it ~0.02 relative style.

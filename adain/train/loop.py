@@ -239,7 +239,8 @@ def run(cfg: TrainConfig, extras: dict | None = None) -> dict:
     window_start, window_images = time.perf_counter(), 0
     deadline = time.monotonic() + 60 * cfg.time_limit_min if cfg.time_limit_min > 0 else math.inf
     step = start_step
-    stop = StopOnSignal()  # Ctrl-C / SIGTERM: finish the step, checkpoint, stop (adain.train.interrupt)
+    # Ctrl-C / SIGTERM: finish the step, checkpoint, stop (adain.train.interrupt; one process only)
+    stop = StopOnSignal(enabled=world == 1)
     try:
         with stop:
             for step_index, (content, style) in zip(range(start_step, cfg.steps), loader):
@@ -256,9 +257,9 @@ def run(cfg: TrainConfig, extras: dict | None = None) -> dict:
                 scheduler.step()
                 window_images += content.shape[0] * world
                 # decided once the step is done, so that a signal during it stops the run right after it
-                stopping = time.monotonic() >= deadline or stop.requested is not None
-                if world > 1:  # every rank must stop at the same step: rank 0's clock and signals decide
-                    stopping = _agree(stopping, device, world)
+                stopping = stop.requested is not None or (
+                    # every rank must stop at the same step (DDP), so rank 0's clock decides
+                    deadline < math.inf and _agree(time.monotonic() >= deadline, device, world))
                 last_step = step == cfg.steps or stopping
                 if rank != 0:
                     if stopping:

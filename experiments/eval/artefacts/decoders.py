@@ -25,7 +25,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sheet", type=Path, help="content | style | each variant, one row a pair (JPEG)")
     args = parser.parse_args()
-    files = dict(("shipped", None) if spec == "shipped" else spec.split("=", 1) for spec in args.decoders)
+    files: dict[str, str | None] = {}
+    for spec in args.decoders:
+        label, _, path = ("shipped", "", None) if spec == "shipped" else spec.partition("=")
+        if spec != "shipped" and not (label and path):
+            parser.error(f"--decoders {spec!r}: expected shipped or LABEL=FILE")
+        if label in files:
+            parser.error(f"--decoders: the label {label!r} is given twice")
+        files[label] = path
     variants = {}
     for label, path in files.items():
         stylizer = load(path)

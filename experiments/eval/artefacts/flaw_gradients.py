@@ -17,8 +17,8 @@ directions D that grow a flaw the blind judges named (each zero-mean, RMS 1/255 
   blotch: own fine       the output's own finest variation (minus its 1-px blur) there: the even
                          texture the judges preferred, for comparison;
   muddiness: own sharpen the output's finest variation everywhere;
-  leak: photo's colours  the output moved towards the photo's colours at each pixel, lightness
-                         kept (the channel-mean of the difference removed);
+  leak: photo's colours  the output moved towards the photo's colours at each pixel, a shift of
+                         chroma (the difference's mean over R, G, B removed, lightness about kept);
   brighten               the whole image lighter, for scale (not zero-mean).
 
 A negative weighted slope means the term pays the decoder for more of that.  Runs in ~3 min on a
@@ -36,14 +36,21 @@ from adain import load
 from adain.core.io import open_image, pil_to_tensor
 from adain.evaluation.flaws import EDGE_QUANTILE, _blur, _luma, _sobel
 from adain.nn import functional as AF
-from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS
+from adain.nn.encoders import STYLE_TAPS
 from adain.nn.losses.training import (colour_stats_loss, relative_content_loss, relative_feature_loss,
                                       relative_style_stats_loss, sliced_wasserstein_loss)
+from adain.train.config import load_config
 from adain.train.data import center_square, list_images
+from adain.train.stages import stage_configs
+
+ROOT = Path(__file__).resolve().parents[3]
 
 SIDE = 384
-# the recipe's refine stage (configs/train/default.yaml)
-WEIGHTS = {"content": 1.5, "style": 10.0, "colour": 100.0, "sw": 3.0, "identity": 0.25, "identity_pixel": 1.0}
+# the recipe's refine stage, as configs/train/default.yaml resolves it
+REFINE = next(stage.optim for stage in stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))
+              if stage.stage == "refine")
+WEIGHTS = {"content": REFINE.content_weight, "style": REFINE.style_weight, "colour": REFINE.colour_weight,
+           "sw": REFINE.sw_weight, "identity": REFINE.identity_weight, "identity_pixel": REFINE.identity_pixel_weight}
 SW_TAPS = ("rgb", *STYLE_TAPS)
 
 
@@ -82,10 +89,10 @@ def term_losses(model, output: torch.Tensor, reconstruction: torch.Tensor, conte
     for tap in STYLE_TAPS:
         terms[f"style {tap}"] = relative_style_stats_loss(feats, style_stats, taps=(tap,))
     terms["colour"] = colour_stats_loss(output, style)
-    torch.manual_seed(0)  # the same projections for every direction
+    torch.manual_seed(0)  # the same random projections on every run of the script
     for tap in SW_TAPS:
         pair = (output, style) if tap == "rgb" else (feats[tap], style_feats[tap])
-        terms[f"sw {tap}"] = sliced_wasserstein_loss(*pair, 256)
+        terms[f"sw {tap}"] = sliced_wasserstein_loss(*pair, 256)  # 4× training's 64: a steadier slope
     recon_feats = model.encoder(reconstruction, taps=STYLE_TAPS)
     terms["identity features"] = relative_feature_loss(recon_feats, content_feats)
     terms["identity pixels"] = (reconstruction - content).abs().mean()
