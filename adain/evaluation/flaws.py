@@ -137,6 +137,21 @@ def _gradient(luma: torch.Tensor) -> torch.Tensor:
     return (gx.square() + gy.square()).sqrt()
 
 
+def strong_edges(luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, 1, H, W) lightness → where its Sobel gradient (after a 2-px blur) is above the image's
+    EDGE_QUANTILE, as a (N, 1, H, W) float 0/1 map, and the derivatives (d/dx, d/dy) it came from."""
+    gx, gy = _sobel(_blur(luma, 2.0))
+    strength = (gx.square() + gy.square()).sqrt()
+    threshold = torch.quantile(strength.flatten(1), EDGE_QUANTILE, dim=1).view(-1, 1, 1, 1)
+    return (strength >= threshold.clamp_min(0.01)).float(), gx, gy
+
+
+def flattest(luma: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) lightness → (N, 1, H, W) bool: its flattest fifth by local variance over ~15 px."""
+    local_var = _blur(luma.square(), 5.0) - _blur(luma, 5.0).square()
+    return local_var <= torch.quantile(local_var.flatten(1), 0.2, dim=1).view(-1, 1, 1, 1)
+
+
 def _rim_excess(luma: torch.Tensor, normal: torch.Tensor, band: torch.Tensor, ring: int) -> torch.Tensor:
     """How far the lightly smoothed luma exceeds the brighter of its two values `ring` px away
     across the edge (along `normal`, (N, 2, H, W) unit x/y), on average inside `band` (N, 1, H, W
@@ -168,10 +183,7 @@ def halo(output: torch.Tensor, content: torch.Tensor, band: int = HALO_BAND, rin
     eval.py reports the defaults (experiments/eval/artefacts/halo_widths.py scores wider ones)."""
     output, content = _prepare(output, content)
     content_luma = _luma(content)
-    gx, gy = _sobel(_blur(content_luma, 2.0))
-    strength = (gx.square() + gy.square()).sqrt()
-    threshold = torch.quantile(strength.flatten(1), EDGE_QUANTILE, dim=1).view(-1, 1, 1, 1)
-    edges = (strength >= threshold.clamp_min(0.01)).float()
+    edges, gx, gy = strong_edges(content_luma)
     near_edges = F.max_pool2d(edges, 2 * band + 1, stride=1, padding=band) > 0
     # the edge's normal, carried into the band from the nearby edge by a wide blur of the gradient
     gx, gy = _blur(gx, 3.0), _blur(gy, 3.0)
@@ -185,9 +197,7 @@ def blotch(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     15 px) that is coarse (Lab band 4–16 px) rather than fine (below 2 px): large patches score
     high, an even fine texture or a plain smooth area low."""
     output, content = _prepare(output, content)
-    luma = _luma(content)
-    local_var = _blur(luma.square(), 5.0) - _blur(luma, 5.0).square()
-    flat = local_var <= torch.quantile(local_var.flatten(1), 0.2, dim=1).view(-1, 1, 1, 1)
+    flat = flattest(_luma(content))
     lab = rgb_to_lab(output)
     fine = (lab - _blur(lab, 1.0)).square().sum(dim=1, keepdim=True)
     coarse = (_blur(lab, 2.0) - _blur(lab, 8.0)).square().sum(dim=1, keepdim=True)

@@ -136,9 +136,9 @@ def content_term(encoder: VGGEncoder, output: torch.Tensor, output_feats: dict[s
 
 
 def to_grey(rgb: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB → (N, 3, H, W) its Rec. 601 luma in all three channels."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb.device, dtype=rgb.dtype).view(1, 3, 1, 1)
-    return (rgb * weights).sum(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    """(N, 3, H, W) RGB → (N, 3, H, W) float32, its luminance Y (adain.nn.functional.luminance) in all
+    three channels."""
+    return AF.luminance(rgb).expand(-1, 3, -1, -1)
 
 
 def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor], teacher: AdaINModel,

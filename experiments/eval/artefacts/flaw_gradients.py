@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from adain import load
 from adain.core.io import open_image, pil_to_tensor
-from adain.evaluation.flaws import EDGE_QUANTILE, _blur, _luma, _sobel
+from adain.evaluation.flaws import HALO_BAND, _blur, _luma, flattest, strong_edges
 from adain.nn import functional as AF
 from adain.nn.encoders import STYLE_TAPS
 from adain.nn.losses.training import (colour_stats_loss, relative_content_loss, relative_feature_loss,
@@ -57,12 +57,9 @@ SW_TAPS = ("rgb", *STYLE_TAPS)
 def flaw_directions(content: torch.Tensor, output: torch.Tensor) -> dict[str, torch.Tensor]:
     """(1, 3, S, S) photo and output → {name: (1, 3, S, S) direction of RMS 1/255}."""
     luma, out_luma = _luma(content), _luma(output)
-    gx, gy = _sobel(_blur(luma, 2.0))
-    strength = (gx.square() + gy.square()).sqrt()
-    edges = (strength >= torch.quantile(strength.flatten(), EDGE_QUANTILE).clamp_min(0.01)).float()
-    near = (F.max_pool2d(edges, 9, stride=1, padding=4) > 0).float()
-    local_var = _blur(luma.square(), 5.0) - _blur(luma, 5.0).square()  # as adain.evaluation.flaws.blotch
-    flat = (local_var <= torch.quantile(local_var.flatten(), 0.2)).float()
+    edges = strong_edges(luma)[0]  # the halo measure's edges and band, the blotch measure's flat regions
+    near = (F.max_pool2d(edges, 2 * HALO_BAND + 1, stride=1, padding=HALO_BAND) > 0).float()
+    flat = flattest(luma).float()
     towards_photo = content - output
     directions = {
         "halo: ridge": _blur(edges, 1.5),
