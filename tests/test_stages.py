@@ -13,7 +13,7 @@ from adain.core.errors import UserError
 from adain.nn.decoder import load_decoder
 from adain.train.checkpoint import load_checkpoint, write_slim_checkpoint
 from adain.train.config import load_config, portable
-from adain.train.stages import run_stages, stage_configs
+from adain.train.stages import check_averaging, run_stages, stage_configs
 from test_training import image_folders  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +56,28 @@ def test_a_misspelt_stage_override_names_the_stage():
         stage_configs(cfg)
 
 
+
+@pytest.mark.parametrize("config", ["default.yaml", "finetune.yaml"])
+def test_the_shipped_recipes_keep_the_checkpoints_they_average(config):
+    cfg = load_config(ROOT / "configs" / "train" / config)
+    check_averaging(cfg, stage_configs(cfg)[-1])
+
+
+def test_averaging_more_checkpoints_than_the_last_stage_keeps_is_refused_before_training(tmp_path):
+    """200 steps at checkpoint_every 100 leave one numbered checkpoint before the final one: a mean
+    of three cannot be made, and the run says so before its first step, not after hours of training."""
+    cfg = load_config(RECIPE, [f"run_dir={tmp_path}", "average_last=3", "checkpoint_every=100"])
+    cfg.stages[-1].steps = 200
+    with pytest.raises(UserError, match="average_last 3: stage 'distil'.*keeps 1 numbered"):
+        run_stages(cfg)
+    assert not any(tmp_path.iterdir())  # nothing trained
+    cfg.stages[-1].steps = 250  # 100 and 200 kept before the final step 250
+    check_averaging(cfg, stage_configs(cfg)[-1])
+    cfg.keep_checkpoints = 1
+    with pytest.raises(UserError, match="keeps 1 numbered"):
+        check_averaging(cfg, stage_configs(cfg)[-1])
+
+
 @pytest.mark.slow
 def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # noqa: F811
     run_dir = tmp_path / "recipe"
@@ -79,7 +101,7 @@ def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # 
     decoder, metadata = load_decoder(decoder_path)
     assert decoder.skip_taps == ("relu3_1", "relu2_1", "relu1_1") and decoder.palette_head is not None
     assert load_checkpoint(run_dir / "5-distil" / "checkpoints" / "latest.pt")["config"]["optim"]["distil_weight"] > 0
-    assert metadata["stage"] == "distil" and metadata["averaged_with_steps"] == [1, 2]  # average_last: 3
+    assert metadata["stage"] == "distil" and metadata["averaged_with_steps"] == [2]  # average_last: 2
     recipe = json.loads(decoder_path.with_suffix(".json").read_text())["recipe"]
     assert [s["name"] for s in recipe["stages"]] == ["reconstruct", "stylise", "skips", "refine", "distil"]
     assert not any(value.startswith("/") for value in _strings(recipe))  # no path of one machine

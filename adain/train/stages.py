@@ -62,6 +62,23 @@ def stage_configs(cfg: TrainConfig) -> list[TrainConfig]:
     return resolved
 
 
+def check_averaging(cfg: TrainConfig, last: TrainConfig) -> None:
+    """Raises UserError, before anything trains, when the last stage will not keep the
+    `average_last − 1` numbered checkpoints that the export averages with its final one."""
+    wanted = cfg.average_last - 1
+    if wanted <= 0:
+        return
+    every = last.checkpoint_every
+    # step_XXXXXXX.pt files before the final step: multiples of `every` below `steps`; the final
+    # step's own numbered file, when `every` divides it, takes one of the `keep_checkpoints` places.
+    before = (last.steps - 1) // every if every > 0 else 0
+    kept = min(before, last.keep_checkpoints - (1 if every > 0 and last.steps % every == 0 else 0))
+    if kept < wanted:
+        raise UserError(f"average_last {cfg.average_last}: stage {last.stage!r} ({last.steps} steps, checkpoint_every "
+                        f"{every}, keep_checkpoints {last.keep_checkpoints}) keeps {kept} numbered checkpoint(s) "
+                        f"before its last step; expected at least {wanted}")
+
+
 def _latest_step(stage_cfg: TrainConfig) -> int | None:
     latest = Path(stage_cfg.run_dir) / CHECKPOINT_DIR / "latest.pt"
     return int(load_checkpoint(latest)["step"]) if latest.is_file() else None
@@ -98,6 +115,7 @@ def run_stages(cfg: TrainConfig) -> dict:
     from adain.train.loop import run
 
     stages = stage_configs(cfg)
+    check_averaging(cfg, stages[-1])
     start = _first_stage(cfg, stages)
     if cfg.resume is None and any(_latest_step(stage) is not None for stage in stages):
         raise UserError(f"{cfg.run_dir}: already holds this recipe's checkpoints; add --resume to continue "
