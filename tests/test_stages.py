@@ -147,6 +147,22 @@ def test_a_slim_checkpoint_resumes_its_own_stage_on_another_machine(tmp_path, im
     assert not (there / "1-reconstruct").exists()  # the finished stage is not re-run
     assert load_checkpoint(there / "2-stylise" / "checkpoints" / "latest.pt")["step"] == 3
 
+    # The next chunk there, with --resume alone, goes on from the last stage it holds, not from stage 1.
+    cfg = _recipe(there, image_folders, "resume=auto", "average_last=1", steps=3)
+    cfg.stages = cfg.stages[:3]
+    result = run_stages(cfg)
+    assert result["stage"] == "skips" and result["step"] == 3 and not (there / "1-reconstruct").exists()
+
+    # A finished stage's slim checkpoint is a starting point too: the next stage trains from it.
+    finished = write_slim_checkpoint(there / "2-stylise" / "checkpoints" / "latest.pt", tmp_path / "stylised.pt")
+    elsewhere = tmp_path / "elsewhere"
+    cfg = _recipe(elsewhere, image_folders, f"resume={finished}", "average_last=1", steps=3)
+    cfg.stages = cfg.stages[:3]
+    result = run_stages(cfg)
+    assert result["stage"] == "skips" and result["step"] == 3 and not (elsewhere / "1-reconstruct").exists()
+    assert load_checkpoint(elsewhere / "2-stylise" / "checkpoints" / "latest.pt")["step"] == 3
+    assert load_checkpoint(elsewhere / "3-skips" / "checkpoints" / "latest.pt")["step"] == 3
+
 
 def test_train_py_refuses_a_bad_stage_in_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from adain.core.errors import UserError
-from adain.train.checkpoint import CHECKPOINT_DIR, load_checkpoint
+from adain.train.checkpoint import CHECKPOINT_DIR, atomic_torch_save, load_checkpoint
 from adain.train.config import TrainConfig, portable, to_dict
 
 DECODER_FILE = "decoder.safetensors"
@@ -85,10 +85,14 @@ def _latest_step(stage_cfg: TrainConfig) -> int | None:
 
 
 def _first_stage(cfg: TrainConfig, stages: list[TrainConfig]) -> int:
-    """Index of the stage to run first: the one an explicit resume checkpoint belongs to, else 0
-    (finished stages are skipped as they come)."""
-    if cfg.resume in (None, "auto"):
+    """Index of the stage to run first: the one an explicit resume checkpoint belongs to; with
+    `--resume` alone the last stage that has a checkpoint in run_dir (the stages before it are done,
+    though a run that began from a slim checkpoint has no folders for them); else 0."""
+    if cfg.resume is None:
         return 0
+    if cfg.resume == "auto":
+        started = [index for index, stage in enumerate(stages) if _latest_step(stage) is not None]
+        return started[-1] if started else 0
     path = Path(cfg.resume)
     if not path.is_file():
         raise UserError(f"{path}: resume checkpoint not found")
@@ -127,6 +131,14 @@ def run_stages(cfg: TrainConfig) -> dict:
         stage = stages[index]
         done = _latest_step(stage)
         if index == start and cfg.resume not in (None, "auto"):
+            resumed = load_checkpoint(cfg.resume)
+            if int(resumed["step"]) >= stage.steps:
+                # A finished stage's checkpoint: it becomes that stage's latest.pt, where the next
+                # stage starts from and where a later plain --resume finds it.
+                target = Path(stage.run_dir) / CHECKPOINT_DIR / "latest.pt"
+                if Path(cfg.resume).resolve() != target.resolve():
+                    atomic_torch_save(resumed, target)
+                continue
             stage.resume = cfg.resume
         elif done is not None:
             if done >= stage.steps:
