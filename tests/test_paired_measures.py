@@ -41,6 +41,13 @@ def test_each_measure_gets_the_verdict_its_paired_differences_give(tmp_path):
     assert [rows["halo"][key] for key in ("diff", "low", "high")] == pytest.approx([0.1, 0.1, 0.1])
 
 
-def test_an_unknown_variant_is_one_line_naming_the_choices(tmp_path):
-    with pytest.raises(SystemExit, match=r"no variant 'C'; expected one of \['A', 'B'\]"):
+def test_bad_input_is_one_line_and_exit_status_2(tmp_path, monkeypatch, capsys):
+    with pytest.raises(paired_measures.PairedError, match=r"no variant 'C'; expected one of \['A', 'B'\]"):
         paired_measures.compare(_metrics(tmp_path / "metrics.csv"), "A", "C")
+    with pytest.raises(paired_measures.PairedError, match="no column 'variant'"):
+        (tmp_path / "odd.csv").write_text("name,halo\nA,1\n")
+        paired_measures.compare(tmp_path / "odd.csv", "A", "B")
+    monkeypatch.setattr("sys.argv", ["paired_measures.py", str(tmp_path / "absent"), "A", "B"])
+    assert paired_measures.main() == 2
+    err = capsys.readouterr().err
+    assert err.startswith("paired_measures: error: ") and "metrics.csv" in err and err.count("\n") == 1

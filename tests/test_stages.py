@@ -76,6 +76,8 @@ def test_averaging_more_checkpoints_than_the_last_stage_keeps_is_refused_before_
     cfg.keep_checkpoints = 1
     with pytest.raises(UserError, match="keeps 1 numbered"):
         check_averaging(cfg, stage_configs(cfg)[-1])
+    cfg.keep_checkpoints = 0  # save_checkpoint keeps every numbered checkpoint
+    check_averaging(cfg, stage_configs(cfg)[-1])
 
 
 @pytest.mark.slow
@@ -162,6 +164,9 @@ def test_a_slim_checkpoint_resumes_its_own_stage_on_another_machine(tmp_path, im
     assert result["stage"] == "skips" and result["step"] == 3 and not (elsewhere / "1-reconstruct").exists()
     assert load_checkpoint(elsewhere / "2-stylise" / "checkpoints" / "latest.pt")["step"] == 3
     assert load_checkpoint(elsewhere / "3-skips" / "checkpoints" / "latest.pt")["step"] == 3
+    # ... but not into a run directory whose later stages would go on from their own checkpoints
+    with pytest.raises(UserError, match=r"already holds checkpoints of the later stage\(s\) \['skips'\]"):
+        run_stages(cfg)
 
 
 def test_train_py_refuses_a_bad_stage_in_one_line(tmp_path):
