@@ -56,7 +56,6 @@ def test_a_misspelt_stage_override_names_the_stage():
         stage_configs(cfg)
 
 
-
 @pytest.mark.parametrize("config", ["default.yaml", "finetune.yaml"])
 def test_the_shipped_recipes_keep_the_checkpoints_they_average(config):
     cfg = load_config(ROOT / "configs" / "train" / config)

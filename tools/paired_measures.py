@@ -69,7 +69,7 @@ def compare(metrics_csv: Path, a: str, b: str, seed: int = 0) -> list[dict]:
     return rows
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="an eval.py run dir (its metrics.csv)")
     parser.add_argument("a", help="variant label as in metrics.csv")
