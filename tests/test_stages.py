@@ -200,3 +200,25 @@ def test_stages_share_one_adain_floor():
     style = AF.FeatureStats(torch.zeros(1, 8, 1, 1), torch.full((1, 8, 1, 1), 50.0))
     out = AF.adain(content, style)
     assert out[:, 0].abs().max() < 50 * 0.1 * 16  # unfloored, that one pixel would be ~800× its std
+
+
+def test_one_stage_is_changed_from_the_command_line_by_its_name():
+    cfg = load_config(RECIPE, ["stages.refine.optim.content_weight=1.0", "stages.distil.optim.content_weight=0.75"])
+    by_name = {stage.stage: stage for stage in stage_configs(cfg)}
+    default = {stage.stage: stage for stage in stage_configs(load_config(RECIPE))}
+    assert default["refine"].optim.content_weight == 1.5  # the YAML's own override, which the command line beats
+    assert by_name["refine"].optim.content_weight == 1.0 and by_name["distil"].optim.content_weight == 0.75
+    assert by_name["stylise"].optim.content_weight == default["stylise"].optim.content_weight
+    assert by_name["refine"].optim.sw_weight == default["refine"].optim.sw_weight  # the stage's other keys stay
+    shorter = {stage.stage: stage for stage in stage_configs(load_config(RECIPE, ["stages.distil.steps=50"]))}
+    assert shorter["distil"].steps == 50 and shorter["refine"].steps == default["refine"].steps
+
+
+def test_a_stage_override_names_an_unknown_stage_or_key_in_one_line():
+    with pytest.raises(UserError, match=r"no stage 'refin'; expected one of .*'refine'"):
+        load_config(RECIPE, ["stages.refin.optim.content_weight=1.0"])
+    with pytest.raises(UserError, match="stages.distil.steps=many.*whole number"):
+        load_config(RECIPE, ["stages.distil.steps=many"])
+    cfg = load_config(RECIPE, ["stages.refine.optim.content_wieght=1.0"])
+    with pytest.raises(UserError, match="stage 'refine'.*content_wieght"):
+        stage_configs(cfg)

@@ -212,14 +212,31 @@ class TrainConfig:
     average_last: int = 1
 
 
+def _split_stage_overrides(overrides: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Separate `stages.<name>.<key>=<value>` (one stage's override, by the stage's name) from the
+    overrides of the whole config; returns (whole-config overrides, [(stage name, "<key>=<value>")])."""
+    plain, scoped = [], []
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        parts = key.split(".", 2)
+        if len(parts) == 3 and parts[0] == "stages" and not parts[1].isdigit() and "=" in item:
+            scoped.append((parts[1], f"{parts[2]}={item.split('=', 1)[1]}"))
+        else:
+            plain.append(item)
+    return plain, scoped
+
+
 def load_config(path: str | Path | None, overrides: Sequence[str] = (), schema: type = TrainConfig):
     """Defaults ← YAML file ← dot-overrides, validated against `schema`.
 
-    Raises UserError for a missing file, bad YAML, an unknown key or a value of the wrong type.
+    `stages.<name>.<key>=<value>` changes one key in one stage of a staged recipe (appended to that
+    stage's overrides, so it wins over them): `stages.refine.optim.content_weight=1.0`.
+    Raises UserError for a missing file, bad YAML, an unknown key or stage, or a value of the wrong type.
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    overrides, stage_overrides = _split_stage_overrides(overrides)
     cfg = OmegaConf.structured(schema)
     try:
         if path is not None:
@@ -233,12 +250,25 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = (), schema: 
                 raise UserError(f"override {bad[0]!r}: expected key=value")
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except TypeError as exc:  # a dot-override into a list ("stages.0.steps=2"): OmegaConf cannot merge it
-        raise UserError(f"config: {exc}; a list (e.g. stages) is set whole in the YAML, not by index") from None
+        raise UserError(f"config: {exc}; a list (e.g. stages) is set whole in the YAML, not by index "
+                        f"(one stage's key: stages.<name>.<key>=<value>)") from None
     except OmegaConfBaseException as exc:
         message = str(exc).splitlines()[0]
         key = getattr(exc, "full_key", None)
         where = f" {path}" if path else ""
         raise UserError(f"config{where}: {f'key {key!r}: ' if key else ''}{message}") from None
+    for name, item in stage_overrides:  # each key is checked when the stage's config is resolved
+        stages = {stage.name: stage for stage in getattr(cfg, "stages", [])}
+        if name not in stages:
+            raise UserError(f"override 'stages.{name}.{item}': no stage {name!r}; expected one of the recipe's "
+                            f"stages {list(stages)}")
+        key, value = item.split("=", 1)
+        if key == "steps":  # the stage's own length, not a key of its config
+            if not value.strip().isdigit():
+                raise UserError(f"override 'stages.{name}.steps={value}': expected a whole number of steps")
+            stages[name].steps = int(value)
+        else:
+            stages[name].overrides = [*stages[name].overrides, item]
     return cfg
 
 
