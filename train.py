@@ -1,4 +1,8 @@
-"""Train a decoder: python train.py --config configs/train/default.yaml [--resume] [key=value ...]"""
+"""Train a decoder: python train.py --config configs/train/default.yaml [--resume] [key=value ...]
+
+key=value sets a key for the whole run (every stage that does not set it itself);
+stages.<name>.<key>=<value> sets it in one stage of a staged recipe, over that stage's own overrides.
+"""
 
 import argparse
 import signal
@@ -8,7 +12,7 @@ from adain.core.errors import UserError
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML with the keys that differ from adain.train.config.TrainConfig")
     parser.add_argument("--resume", nargs="?", const="auto", help="resume from a checkpoint (default: the run's latest)")
     parser.add_argument("overrides", nargs="*", help="dot-overrides such as optim.lr=2e-4 steps=1000")

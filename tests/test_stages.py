@@ -13,7 +13,7 @@ from adain.core.errors import UserError
 from adain.nn.decoder import load_decoder
 from adain.train.checkpoint import load_checkpoint, write_slim_checkpoint
 from adain.train.config import load_config, portable
-from adain.train.stages import check_averaging, run_stages, stage_configs
+from adain.train.stages import changed_keys, check_averaging, run_stages, stage_configs
 from test_training import image_folders  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,6 +219,37 @@ def test_a_stage_override_names_an_unknown_stage_or_key_in_one_line():
         load_config(RECIPE, ["stages.refin.optim.content_weight=1.0"])
     with pytest.raises(UserError, match="stages.distil.steps=many.*whole number"):
         load_config(RECIPE, ["stages.distil.steps=many"])
+    with pytest.raises(UserError, match="stages.distil.steps=².*whole number"):
+        load_config(RECIPE, ["stages.distil.steps=²"])
+    with pytest.raises(UserError, match="this config has no stages"):
+        load_config(None, ["stages.refine.optim.lr=1e-4"])
+
+
+def test_a_stage_override_is_recorded_in_that_stage_of_the_recipe():
+    from adain.train.config import to_dict
+
+    cfg = load_config(RECIPE, ["stages.refine.data.content=/a=b/c.d"])
+    refine = next(stage for stage in to_dict(cfg)["stages"] if stage["name"] == "refine")
+    assert refine["overrides"][-1] == "data.content=/a=b/c.d"  # a value holding '=' and '.' is kept whole
+    assert {s.stage: s for s in stage_configs(cfg)}["refine"].data.content == "/a=b/c.d"
+
+
+def test_train_py_prints_a_bad_stage_override_in_one_line():
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(RECIPE),
+                           "stages.refin.optim.lr=1e-4"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "no stage 'refin'" in proc.stderr
     cfg = load_config(RECIPE, ["stages.refine.optim.content_wieght=1.0"])
     with pytest.raises(UserError, match="stage 'refine'.*content_wieght"):
         stage_configs(cfg)
+
+
+def test_resuming_a_stage_with_other_settings_names_the_keys():
+    from adain.train.config import to_dict
+
+    refine = {s.stage: s for s in stage_configs(load_config(RECIPE))}["refine"]
+    saved = to_dict(refine)
+    assert changed_keys(saved, refine) == []
+    saved["optim"]["content_weight"] = 1.0
+    saved["data"]["content"] = "/elsewhere/content"  # another machine's path is not a change of recipe
+    assert changed_keys(saved, refine) == ["optim.content_weight: 1.0 → 1.5"]

@@ -75,9 +75,9 @@ class OptimConfig:
     style_weight: float = 10.0
     loss_scale: str = "raw"  # raw: the paper's MSE terms | relative: each term over its target's energy
     # Content term on lightness alone: φ₄ of the output's grey image against AdaIN of the grey
-    # photo's relu4_1 with the grey style's statistics.  The colour target AdaIN(φ₄(c), φ₄(s)) still
-    # carries the photo's colours, and it is the one term that pays for them (the leak;
-    # experiments/eval/artefacts/README.md, flaw slopes).  Costs per step three more passes to
+    # photo's relu4_1 with the grey style's statistics, in place of the colour target AdaIN(φ₄(c), φ₄(s)).
+    # Off: trained through refine + distil it leaked more of the photo's colours, not less
+    # (experiments/training/README.md).  Costs per step three more passes to
     # relu4_1: the grey output's (with its backward), the grey photo's and the grey style's.
     content_luma: bool = False
     # Score the decoded image as it is delivered, clamped to [0, 1]: ~7 % of an unclamped
@@ -259,12 +259,15 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = (), schema: 
         raise UserError(f"config{where}: {f'key {key!r}: ' if key else ''}{message}") from None
     for name, item in stage_overrides:  # each key is checked when the stage's config is resolved
         stages = {stage.name: stage for stage in getattr(cfg, "stages", [])}
+        if not stages:
+            raise UserError(f"override 'stages.{name}.{item}': this config has no stages; "
+                            f"stages.<name>.<key>=<value> applies to a staged recipe only")
         if name not in stages:
             raise UserError(f"override 'stages.{name}.{item}': no stage {name!r}; expected one of the recipe's "
                             f"stages {list(stages)}")
         key, value = item.split("=", 1)
         if key == "steps":  # the stage's own length, not a key of its config
-            if not value.strip().isdigit():
+            if not value.strip().isdecimal() or not value.strip().isascii():
                 raise UserError(f"override 'stages.{name}.steps={value}': expected a whole number of steps")
             stages[name].steps = int(value)
         else:

@@ -7,7 +7,8 @@
 the recipe's settings (the YAML and the command line's key=value) plus that stage's own overrides,
 and starts from stage k − 1's last decoder with a fresh optimiser and schedule.  A stage's overrides
 are not inherited by the next stage: each stage says all it changes, so that a command-line
-override reaches every stage that does not set the key itself.  After the last stage
+override reaches every stage that does not set the key itself; `stages.<name>.<key>=<value>` on the
+command line changes that stage alone, over its own overrides.  After the last stage
 its final checkpoint is averaged with its newest numbered ones (`average_last`) into
 run_dir/decoder.safetensors, whose JSON description holds the whole recipe.
 
@@ -105,6 +106,35 @@ def _first_stage(cfg: TrainConfig, stages: list[TrainConfig]) -> int:
     return names.index(name)
 
 
+COMPARED_SECTIONS = ("model", "optim", "data")
+MACHINE_KEYS = {"data.content", "data.style", "data.val_content", "data.val_style"}  # paths differ by machine
+
+
+def _flat(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        return {key: item for name, sub in value.items() for key, item in _flat(sub, f"{prefix}{name}.").items()}
+    return {prefix[:-1]: value}
+
+
+def changed_keys(saved: dict, stage: TrainConfig) -> list[str]:
+    """Keys of model/optim/data (data paths aside) whose value in the stage's config differs from
+    the config a checkpoint was trained with: "key: saved → now"."""
+    old = _flat({k: saved.get(k, {}) for k in COMPARED_SECTIONS})
+    new = _flat({k: to_dict(stage)[k] for k in COMPARED_SECTIONS})
+    return [f"{key}: {old.get(key)} → {new.get(key)}" for key in sorted(set(old) | set(new))
+            if key not in MACHINE_KEYS and old.get(key) != new.get(key)]
+
+
+def _warn_if_changed(checkpoint: Path, stage: TrainConfig) -> None:
+    """A stage resumed part-way with other settings than it began with mixes two recipes (and its
+    decoder's JSON records only the second): say so, naming the keys."""
+    changed = changed_keys(load_checkpoint(checkpoint)["config"], stage)
+    if changed:
+        print(f"train.py: warning: stage {stage.stage!r} resumes {checkpoint} with other settings than it was "
+              f"trained with ({'; '.join(changed[:4])}{'; …' if len(changed) > 4 else ''}); the command line "
+              f"of the chunk that began it (stages.<name>.<key> included) continues it unchanged", file=sys.stderr)
+
+
 def train(cfg: TrainConfig) -> dict:
     """train.py's entry point: the staged recipe when `cfg.stages` is set, else one run."""
     if cfg.stages:
@@ -146,10 +176,12 @@ def run_stages(cfg: TrainConfig) -> dict:
                     atomic_torch_save(resumed, target)
                 continue
             stage.resume = cfg.resume
+            _warn_if_changed(Path(cfg.resume), stage)
         elif done is not None:
             if done >= stage.steps:
                 continue
             stage.resume = "auto"
+            _warn_if_changed(Path(stage.run_dir) / CHECKPOINT_DIR / "latest.pt", stage)
         elif index > 0 and not Path(stage.init_decoder).is_file():
             raise UserError(f"stage {stage.stage!r}: stage {stages[index - 1].stage!r} has no checkpoint at "
                             f"{stage.init_decoder}; run the recipe from its start")
