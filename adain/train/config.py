@@ -257,8 +257,8 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = (), schema: 
         key = getattr(exc, "full_key", None)
         where = f" {path}" if path else ""
         raise UserError(f"config{where}: {f'key {key!r}: ' if key else ''}{message}") from None
+    stages = {stage.name: stage for stage in getattr(cfg, "stages", [])}
     for name, item in stage_overrides:  # each key is checked when the stage's config is resolved
-        stages = {stage.name: stage for stage in getattr(cfg, "stages", [])}
         if not stages:
             raise UserError(f"override 'stages.{name}.{item}': this config has no stages; "
                             f"stages.<name>.<key>=<value> applies to a staged recipe only")

@@ -125,10 +125,11 @@ def changed_keys(saved: dict, stage: TrainConfig) -> list[str]:
             if key not in MACHINE_KEYS and old.get(key) != new.get(key)]
 
 
-def _warn_if_changed(checkpoint: Path, stage: TrainConfig) -> None:
-    """A stage resumed part-way with other settings than it began with mixes two recipes (and its
-    decoder's JSON records only the second): say so, naming the keys."""
-    changed = changed_keys(load_checkpoint(checkpoint)["config"], stage)
+def _warn_if_changed(checkpoint: Path, saved: dict, stage: TrainConfig) -> None:
+    """A stage resumed part-way from `checkpoint` (trained with the config `saved`) with other settings
+    than it began with mixes two recipes (and its decoder's JSON records only the second): say so,
+    naming the keys."""
+    changed = changed_keys(saved, stage)
     if changed:
         print(f"train.py: warning: stage {stage.stage!r} resumes {checkpoint} with other settings than it was "
               f"trained with ({'; '.join(changed[:4])}{'; …' if len(changed) > 4 else ''}); the command line "
@@ -176,12 +177,13 @@ def run_stages(cfg: TrainConfig) -> dict:
                     atomic_torch_save(resumed, target)
                 continue
             stage.resume = cfg.resume
-            _warn_if_changed(Path(cfg.resume), stage)
+            _warn_if_changed(Path(cfg.resume), resumed["config"], stage)
         elif done is not None:
             if done >= stage.steps:
                 continue
             stage.resume = "auto"
-            _warn_if_changed(Path(stage.run_dir) / CHECKPOINT_DIR / "latest.pt", stage)
+            latest = Path(stage.run_dir) / CHECKPOINT_DIR / "latest.pt"
+            _warn_if_changed(latest, load_checkpoint(latest)["config"], stage)
         elif index > 0 and not Path(stage.init_decoder).is_file():
             raise UserError(f"stage {stage.stage!r}: stage {stages[index - 1].stage!r} has no checkpoint at "
                             f"{stage.init_decoder}; run the recipe from its start")
