@@ -75,6 +75,10 @@ def test_score_recovers_a_judge_s_preference(fake_run, tmp_path):
     assert (result["wins_a"], result["wins_b"], result["ties"], result["answered"]) == (0, 10, 1, 11)
     assert result["share_a"] == 0.0 and result["share_a_95ci"][1] < 0.35
     assert result["p_value"] == pytest.approx(2 / 2 ** 10)
+    _answer(out, lambda t, i: "=")  # a judge who sees no difference anywhere: no share, valid JSON
+    tied = score(out / "key.json", out / "answers.csv")
+    assert tied["share_a"] is None and tied["share_a_95ci"] == [0.0, 1.0] and tied["p_value"] == 1.0
+    json.loads(json.dumps(tied, allow_nan=False))
     _answer(out, lambda t, i: "X")
     with pytest.raises(UserError, match="expected L, R or ="):
         score(out / "key.json", out / "answers.csv")

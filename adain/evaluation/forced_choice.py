@@ -194,7 +194,7 @@ def pool(panel_dir: str | Path) -> list[dict]:
         decided = wins_a + wins_b
         entry.update({"wins_a": wins_a, "wins_b": wins_b, "ties": sum(r["ties"] for r in results),
                       "answered": sum(r["answered"] for r in results), "trials": sum(r["trials"] for r in results),
-                      "share_a": wins_a / decided if decided else float("nan"),
+                      "share_a": wins_a / decided if decided else None,  # None: every trial a tie
                       "share_a_95ci": list(wilson_interval(wins_a, decided)),
                       "p_value": binomial_two_sided_p(wins_a, decided)})
         pooled.append(entry)
@@ -253,5 +253,5 @@ def score(key_path: str | Path, answers_path: str | Path) -> dict:
     low, high = wilson_interval(wins[key["a"]], decided)
     return {"a": key["a"], "b": key["b"], "trials": len(trials), "answered": len(answers),
             "wins_a": wins[key["a"]], "wins_b": wins[key["b"]], "ties": ties,
-            "share_a": wins[key["a"]] / decided if decided else float("nan"), "share_a_95ci": [low, high],
+            "share_a": wins[key["a"]] / decided if decided else None, "share_a_95ci": [low, high],
             "p_value": binomial_two_sided_p(wins[key["a"]], decided)}

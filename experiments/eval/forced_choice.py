@@ -29,6 +29,11 @@ from adain.core.errors import UserError  # noqa: E402
 from adain.evaluation.forced_choice import pool, prepare, prepare_panel, score  # noqa: E402
 
 
+def _percent(share: float | None, decimals: int, unit: str = "") -> str:
+    """A share of decided trials in per cent; '–' where every trial was a tie (no share)."""
+    return "–" if share is None else f"{100 * share:.{decimals}f}{unit}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,11 +69,11 @@ def main(argv=None) -> int:
             print("| A vs B | wins | losses | ties | share (judges) | 95 % interval | p |")
             print("|---|---:|---:|---:|---|---|---:|")
             for r in results:
-                judges = ", ".join(f"{100 * j['share_a']:.0f}" for _, j in  # judge1, judge2, …, judge10
+                judges = ", ".join(_percent(j["share_a"], 0) for _, j in  # judge1, judge2, …, judge10
                                    sorted(r["judges"].items(), key=lambda item: int(item[0].removeprefix("judge"))))
                 low, high = r["share_a_95ci"]
                 print(f"| {r['a']} vs {r['b']} | {r['wins_a']} | {r['wins_b']} | {r['ties']} | "
-                      f"{100 * r['share_a']:.1f} % ({judges}) | {100 * low:.0f}–{100 * high:.0f} % | {r['p_value']:.2g} |")
+                      f"{_percent(r['share_a'], 1, ' %')} ({judges}) | {100 * low:.0f}–{100 * high:.0f} % | {r['p_value']:.2g} |")
                 if r["answered"] < r["trials"]:
                     print(f"  note: {r['trials'] - r['answered']} of {r['trials']} trials unanswered")
             (args.panel_dir / "pooled.json").write_text(json.dumps(results, indent=1))
