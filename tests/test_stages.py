@@ -253,3 +253,8 @@ def test_resuming_a_stage_with_other_settings_names_the_keys():
     saved["optim"]["content_weight"] = 1.0
     saved["data"]["content"] = "/elsewhere/content"  # another machine's path is not a change of recipe
     assert changed_keys(saved, refine) == ["optim.content_weight: 1.0 → 1.5"]
+    # an option added after the checkpoint was written: no change at its default, a change off it
+    del saved["optim"]["content_luma"]
+    assert changed_keys(saved, refine) == ["optim.content_weight: 1.0 → 1.5"]
+    refine.optim.content_luma = True
+    assert changed_keys(saved, refine) == ["optim.content_luma: False → True", "optim.content_weight: 1.0 → 1.5"]

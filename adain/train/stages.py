@@ -118,11 +118,17 @@ def _flat(value, prefix: str = "") -> dict:
 
 def changed_keys(saved: dict, stage: TrainConfig) -> list[str]:
     """Keys of model/optim/data (data paths aside) whose value in the stage's config differs from
-    the config a checkpoint was trained with: "key: saved → now"."""
+    the config a checkpoint was trained with: "key: saved → now".  A key the checkpoint's config
+    lacks (an option added since) is a change only when the stage sets it off its default: a new
+    option's default keeps the behaviour the checkpoint was trained with."""
+    from omegaconf import OmegaConf
+
     old = _flat({k: saved.get(k, {}) for k in COMPARED_SECTIONS})
     new = _flat({k: to_dict(stage)[k] for k in COMPARED_SECTIONS})
-    return [f"{key}: {old.get(key)} → {new.get(key)}" for key in sorted(set(old) | set(new))
-            if key not in MACHINE_KEYS and old.get(key) != new.get(key)]
+    default = _flat({k: to_dict(OmegaConf.structured(TrainConfig))[k] for k in COMPARED_SECTIONS})
+    before = {key: old.get(key, default.get(key)) for key in set(old) | set(new)}
+    return [f"{key}: {before[key]} → {new.get(key)}" for key in sorted(before)
+            if key not in MACHINE_KEYS and before[key] != new.get(key)]
 
 
 def _warn_if_changed(checkpoint: Path, saved: dict, stage: TrainConfig) -> None:
