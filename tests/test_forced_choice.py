@@ -144,6 +144,17 @@ def test_a_panel_shows_judges_no_method_and_pools_their_answers(fake_run, tmp_pa
     second = pooled[("magenta", "adain[alpha=1]")]
     assert (second["wins_a"], second["wins_b"], second["ties"]) == (6, 6, 0) and second["p_value"] == 1.0
     assert "| adain[alpha=1] vs magenta | 5 | 5 | 2 | 50.0 % (100, 0) |" in capsys.readouterr().out
+    # a judge who saw no difference in a set (every trial '=') has no share: '–', null in the JSON
+    for judge in ("judge1", "judge2"):
+        answers = panel / judge / "set1" / "answers.csv"
+        rows = [line.split(",")[0] for line in answers.read_text().splitlines()[1:]]
+        answers.write_text("trial,choice\n" + "".join(f"{row},=\n" for row in rows))
+        assert cli.main(["pool", str(panel)]) == 0
+    out = capsys.readouterr().out
+    assert "| adain[alpha=1] vs magenta | 0 | 5 | 7 | 0.0 % (–, 0) |" in out  # judge 1 tied all
+    assert "| adain[alpha=1] vs magenta | 0 | 0 | 12 | – (–, –) |" in out  # then judge 2 too
+    tied = json.loads((panel / "pooled.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert tied[0]["share_a"] is None and tied[0]["judges"]["judge1"]["share_a"] is None
     # a panel is never written over an existing one; a folder that is not a panel is named
     assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta"]) == 2
     assert cli.main(["pool", str(tmp_path)]) == 2

@@ -119,8 +119,8 @@ def _flat(value, prefix: str = "") -> dict:
 def changed_keys(saved: dict, stage: TrainConfig) -> list[str]:
     """Keys of model/optim/data (data paths aside) whose value in the stage's config differs from
     the config a checkpoint was trained with: "key: saved → now".  A key the checkpoint's config
-    lacks (an option added since) is a change only when the stage sets it off its default: a new
-    option's default keeps the behaviour the checkpoint was trained with."""
+    lacks (an option added since) is a change only when the stage sets it off its default — which
+    holds because a new TrainConfig option must default to the behaviour from before it."""
     from omegaconf import OmegaConf
 
     old = _flat({k: saved.get(k, {}) for k in COMPARED_SECTIONS})
