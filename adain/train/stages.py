@@ -123,9 +123,11 @@ def changed_keys(saved: dict, stage: TrainConfig) -> list[str]:
     holds because a new TrainConfig option must default to the behaviour from before it."""
     from omegaconf import OmegaConf
 
-    old = _flat({k: saved.get(k, {}) for k in COMPARED_SECTIONS})
-    new = _flat({k: to_dict(stage)[k] for k in COMPARED_SECTIONS})
-    default = _flat({k: to_dict(OmegaConf.structured(TrainConfig))[k] for k in COMPARED_SECTIONS})
+    def sections(config: dict) -> dict:
+        return _flat({k: config.get(k, {}) for k in COMPARED_SECTIONS})
+
+    old, new = sections(saved), sections(to_dict(stage))
+    default = sections(to_dict(OmegaConf.structured(TrainConfig)))
     before = {key: old.get(key, default.get(key)) for key in set(old) | set(new)}
     return [f"{key}: {before[key]} → {new.get(key)}" for key in sorted(before)
             if key not in MACHINE_KEYS and before[key] != new.get(key)]
