@@ -1,5 +1,5 @@
-"""Pairing C's images: photos and public-domain paintings from *outside* ../shared/data (issue 14:
-"the quality will also be checked on content and style images that are not in the pack").
+"""Pairing C's images: photos and public-domain paintings from *outside* ../shared/data, so that
+quality is also judged on content and style images that nothing was tuned on.
 
     .venv/bin/python experiments/eval/pairing_c/get_images.py [--from DIR] [--out runs/outside_images]
 
