@@ -30,7 +30,7 @@ from adain.nn.decoder import UPSAMPLE_MODES, Decoder, decoder_from_checkpoint, l
 from adain.nn.encoders import CONTENT_TAP, STYLE_TAPS, VGGEncoder
 from adain.nn.losses.training import (colour_stats_loss, content_loss, relative_content_loss,
                                       relative_feature_loss, relative_style_stats_loss, sliced_wasserstein_loss,
-                                      structure_loss, style_stats_loss)
+                                      structure_loss, style_stats_loss, texture_floor_loss)
 from adain.nn.model import AdaINModel
 from adain.nn.weights import load_torch_file
 from adain.train.config import TrainConfig
@@ -46,6 +46,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                                                                  [+ w_col · ‖μ,σ(g(t)) − μ,σ(s)‖²]
                                                                  [+ w_st · Σ_l ‖n(φ_l(g(t))) − n(φ_l(c))‖²]
                                                                  [+ w_sw · Σ_l SW₂²(φ_l(g(t)), φ_l(s)) / E[φ_l(s)²]]
+                                                                 [+ w_tf · texture floor(φ_l(g(t)), φ_l(s))]
                                                                  [+ w_d · distillation(g(t), teacher)]
 
     each term divided by its target's energy when cfg.optim.loss_scale is "relative"; g(t) clamped
@@ -54,7 +55,8 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     With optim.content_luma the content term compares lightness only: ‖φ₄(grey(g(t))) − AdaIN(φ₄(grey(c)),
     φ₄(grey(s)))‖², so that the photo's colours are no target.
     n is instance normalisation (adain.nn.losses.training.structure_loss) at optim.structure_taps; SW₂ the
-    sliced Wasserstein distance at optim.sw_taps ("rgb": the pixels themselves); the distillation
+    sliced Wasserstein distance at optim.sw_taps ("rgb": the pixels themselves); the texture floor
+    (`texture_floor_loss`) the style's texture energy in every window at optim.texture_floor_taps; the distillation
     term (`distillation_loss`) needs `teacher`, the frozen model whose supersampled output g(t) must match.
     """
     optim = cfg.optim
@@ -63,6 +65,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
     encoder = model.encoder
     structure_taps = tuple(optim.structure_taps) if optim.structure_weight > 0 else ()
     sw_taps = tuple(tap for tap in optim.sw_taps if tap != "rgb") if optim.sw_weight > 0 else ()
+    floor_taps = tuple(optim.texture_floor_taps) if optim.texture_floor_weight > 0 else ()
     zero = torch.zeros((), device=content.device)
     losses: dict[str, torch.Tensor] = {}
     total = zero
@@ -73,7 +76,7 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                                                                        *model.skip_taps])))
         if stylise:
             with torch.no_grad():
-                style_feats = encoder(style, taps=tuple(dict.fromkeys([*STYLE_TAPS, *sw_taps])))
+                style_feats = encoder(style, taps=tuple(dict.fromkeys([*STYLE_TAPS, *sw_taps, *floor_taps])))
                 style_stats = {tap: AF.mean_std(style_feats[tap]) for tap in STYLE_TAPS}
                 # each content with its own style (batches are pairs): one FeatureStats of N styles
                 styles = [AF.FeatureStats(style_stats[CONTENT_TAP].mean, style_stats[CONTENT_TAP].std,
@@ -85,7 +88,8 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
             output = model.decode(inputs, network=decoder)
             if optim.clamp_output:  # as delivered; a saturated pixel gets no gradient
                 output = output.clamp(0, 1)
-            output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps, *sw_taps])))
+            output_feats = encoder(output, taps=tuple(dict.fromkeys([*STYLE_TAPS, *structure_taps, *sw_taps,
+                                                                   *floor_taps])))
             loss_c = content_term(encoder, output, output_feats, target, content, style, optim)
             loss_s = (relative_style_stats_loss if relative else style_stats_loss)(output_feats, style_stats)
             total = total + optim.content_weight * loss_c + optim.style_weight * loss_s
@@ -103,6 +107,12 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 loss_sw = sum(sliced_wasserstein_loss(out, ref, optim.sw_projections) for out, ref in pairs)
                 total = total + optim.sw_weight * loss_sw
                 losses.update(loss_sw=loss_sw.detach())
+            if optim.texture_floor_weight > 0:
+                loss_floor = texture_floor_loss(output_feats, style_feats, optim.texture_floor_taps,
+                                                optim.texture_floor_window, optim.texture_floor_quantile,
+                                                output.shape[-1])
+                total = total + optim.texture_floor_weight * loss_floor
+                losses.update(loss_texture_floor=loss_floor.detach())
             if optim.distil_weight > 0:
                 loss_distil = distillation_loss(output, output_feats, teacher, content, styles, optim.distil_factor)
                 total = total + optim.distil_weight * loss_distil
@@ -208,6 +218,14 @@ class AdaINObjective:
         if unknown:
             raise UserError(f"optim.sw_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
                             f"(expected rgb or names from {encoder.tap_names})")
+        unknown = set(cfg.optim.texture_floor_taps) - set(encoder.tap_names) if cfg.optim.texture_floor_weight > 0 else set()
+        if unknown:
+            raise UserError(f"optim.texture_floor_taps: {sorted(unknown)} not in the {encoder.spec.name} encoder "
+                            f"(expected names from {encoder.tap_names})")
+        if cfg.optim.texture_floor_weight > 0 and not (cfg.optim.texture_floor_window >= 2
+                                                        and 0 <= cfg.optim.texture_floor_quantile <= 1):
+            raise UserError(f"optim.texture_floor_window {cfg.optim.texture_floor_window} / texture_floor_quantile "
+                            f"{cfg.optim.texture_floor_quantile}: expected a window of at least 2 px and a quantile in [0, 1]")
         if cfg.optim.sw_weight > 0 and cfg.optim.sw_projections < 1:
             raise UserError(f"optim.sw_projections {cfg.optim.sw_projections}: expected at least 1")
         from adain.nn.decoder import SKIP_TAPS

@@ -1,0 +1,78 @@
+"""How much texture does each output hold in the photo's flat regions, against the painting's own?
+Scores the outputs an eval.py run already wrote: for each output, the texture energy of its 16-px
+windows at relu1_1 (8-px at relu2_1) of the training encoder (`adain.nn.losses.training.window_energy`),
+averaged over the photo's flattest fifth (`adain.evaluation.flaws.flattest`), over the median
+window of the style at the size eval.py gave it — the quantity `optim.texture_floor_weight` trains.
+1.0: flat regions as textured as the painting's typical window.
+
+    .venv/bin/python experiments/eval/artefacts/flat_texture.py runs/eval/pairing_c_floor30 \
+        --out experiments/eval/artefacts/flat_texture.json
+
+~1 min for 200 outputs on one core.
+"""
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from adain.core.io import open_image, pil_to_tensor, resize_shorter
+from adain.evaluation.flaws import _luma, flattest
+from adain.nn.losses.training import window_energy
+from adain.nn.pretrained import build_encoder
+from adain.train.data import center_square
+
+WINDOWS = {"relu1_1": 16, "relu2_1": 8}  # positions at each tap: 16 image px
+
+
+def flat_texture_ratio(encoder, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+    """{tap: mean window energy of `output` over the photo's flat fifth / the style's median window
+    energy}; output and content (1, 3, S, S), style (1, 3, h, w), all in [0, 1]."""
+    flat = flattest(_luma(content)).float()  # (1, 1, S, S)
+    with torch.no_grad():
+        out_feats = encoder(output, taps=tuple(WINDOWS))
+        style_feats = encoder(style, taps=tuple(WINDOWS))
+    ratios = {}
+    for tap, window in WINDOWS.items():
+        energy = window_energy(out_feats[tap].float(), window)  # (1, 1, h, w)
+        reference = window_energy(style_feats[tap].float(), window).flatten().median()
+        share = F.adaptive_avg_pool2d(flat, energy.shape[-2:])  # the flat fifth's share of each window
+        ratios[tap] = float((energy * share).sum() / share.sum() / reference)
+    return ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", type=Path, nargs="+", help="eval.py run dirs (metrics.csv, outputs/)")
+    parser.add_argument("--encoder", default="vgg16-imagenet", help="the encoder whose features are scored")
+    parser.add_argument("--out", type=Path, required=True, help="JSON: run → variant → tap → mean ratio")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    encoder = build_encoder(args.encoder).eval()
+    results, images = {}, {}
+    for run_dir in args.run_dirs:
+        with (run_dir / "metrics.csv").open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        scores: dict[str, dict[str, list[float]]] = {}
+        for row in rows:
+            output = pil_to_tensor(open_image(run_dir / row["output"]))
+            side = output.shape[-1]
+            for key in ("content_path", "style_path"):
+                if row[key] not in images:
+                    images[row[key]] = open_image(Path(row[key]))
+            content = pil_to_tensor(center_square(images[row["content_path"]], side))  # as eval.py scores it
+            style = pil_to_tensor(resize_shorter(images[row["style_path"]], side))  # eval.py's style size here
+            for tap, ratio in flat_texture_ratio(encoder, output, content, style).items():
+                scores.setdefault(row["variant"], {}).setdefault(tap, []).append(ratio)
+        results[str(run_dir)] = {variant: {tap: sum(v) / len(v) for tap, v in by_tap.items()}
+                                 for variant, by_tap in scores.items()}
+        for variant, means in results[str(run_dir)].items():
+            print(f"{variant:<36}" + "".join(f"{tap:>9} {m:.3f}" for tap, m in means.items()), flush=True)
+    args.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
