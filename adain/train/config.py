@@ -125,7 +125,7 @@ class OptimConfig:
     #   texture_floor_weight · Σ_tap mean_windows relu(1 − E_tap(g(t)) / E_tap^q(s))²
     # The whole-image terms above are met with texture on the photo's edges alone; flat regions are
     # left to low-frequency patches (the blotch measure).  Off: at weight 30 in `distil` it filled
-    # flat regions (0.53 → 0.77 of the style's window energy; Magenta 0.83) and lowered blotch and
+    # flat regions (0.54 → 0.77 of the style's window energy; Magenta 0.84) and lowered blotch and
     # muddiness, but blind judges preferred the decoder without it (docs/training.md).
     texture_floor_weight: float = 0.0
     texture_floor_taps: list[str] = field(default_factory=lambda: ["relu1_1", "relu2_1"])

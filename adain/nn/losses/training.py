@@ -113,6 +113,9 @@ def window_energy(features: torch.Tensor, window: int) -> torch.Tensor:
     window / 2), square-rooted.  (N, C, H, W) → (N, 1, h, w).  Summing over channels keeps channels
     that are silent in a painting from dividing by ~0."""
     stride = max(1, window // 2)
+    # Centred per channel first: E[x²] − E[x]² of raw ReLU features (means ~50, small spreads) would
+    # lose the variance to rounding.
+    features = features - features.mean(dim=(-2, -1), keepdim=True)
     mean = F.avg_pool2d(features, window, stride)
     variance = (F.avg_pool2d(features.square(), window, stride) - mean.square()).clamp_min(0)
     return variance.sum(dim=1, keepdim=True).add(1e-12).sqrt()
@@ -124,22 +127,23 @@ def texture_floor_loss(output_feats: Mapping[str, torch.Tensor], style_feats: Ma
     at least the texture energy (`window_energy`) that the style's windows reach at `quantile` of
     their distribution, image by image.
 
-    `window` is in image pixels (a tap at 1/2^k resolution uses window / 2^k, at least 2).  Why:
+    `window` is in image pixels (a tap at 1/2^k resolution uses window / 2^k, at least 2, and at
+    most the smaller side of the output's or the style's map there: a crop smaller than a window is
+    one window, on both sides).  Why:
     mean/std and sliced-Wasserstein terms price the whole image's statistics, which the style's
     texture on the photo's edges and busy regions can meet alone; in the photo's flat regions
     decoders trained with them paint 20–40 px patches (the blotch measure, adain.evaluation.flaws)
-    with 0.53 of the style's median window energy at relu1_1, where Magenta's model lays 0.83
+    with 0.54 of the style's median window energy at relu1_1, where Magenta's model lays 0.84
     (experiments/eval/artefacts/flat_texture.py).  One-sided: texture above the floor costs nothing.
     In [0, 1] per tap, whatever the layer's scale; the style side gets no gradient.
     """
     total = torch.zeros((), device=next(iter(output_feats.values())).device)
     for tap in taps:
-        out = output_feats[tap].float()
-        tap_window = max(2, round(window * out.shape[-1] / image_width))
+        out, style = output_feats[tap].float(), style_feats[tap].float()
+        tap_window = min(max(2, round(window * out.shape[-1] / image_width)), *out.shape[-2:], *style.shape[-2:])
         energy = window_energy(out, tap_window)  # (N, 1, h, w)
         with torch.no_grad():
-            style = style_feats[tap].float()
-            reference = window_energy(style, min(tap_window, *style.shape[-2:]))
+            reference = window_energy(style, tap_window)
             floor = reference.flatten(1).quantile(quantile, dim=1).clamp_min(1e-6)  # (N,)
         total = total + (1 - energy / floor.view(-1, 1, 1, 1)).clamp_min(0).square().mean()
     return total

@@ -20,26 +20,27 @@ import torch
 import torch.nn.functional as F
 
 from adain.core.io import open_image, pil_to_tensor, resize_shorter
-from adain.evaluation.flaws import _luma, flattest
+from adain.evaluation.flaws import flattest, rgb_to_lab
 from adain.nn.losses.training import window_energy
 from adain.nn.pretrained import build_encoder
 from adain.train.data import center_square
 
-WINDOWS = {"relu1_1": 16, "relu2_1": 8}  # positions at each tap: 16 image px
+WINDOWS = {"relu1_1": 16, "relu2_1": 8}  # positions at each tap: 16 image px, stride 8 px
+IMAGE_WINDOW = 16
 
 
 def flat_texture_ratio(encoder, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
     """{tap: mean window energy of `output` over the photo's flat fifth / the style's median window
     energy}; output and content (1, 3, S, S), style (1, 3, h, w), all in [0, 1]."""
-    flat = flattest(_luma(content)).float()  # (1, 1, S, S)
+    flat = flattest(rgb_to_lab(content)[:, :1] / 100).float()  # (1, 1, S, S), on CIELAB lightness
+    share = F.avg_pool2d(flat, IMAGE_WINDOW, IMAGE_WINDOW // 2)  # each window's share of the flat fifth
     with torch.no_grad():
         out_feats = encoder(output, taps=tuple(WINDOWS))
         style_feats = encoder(style, taps=tuple(WINDOWS))
     ratios = {}
     for tap, window in WINDOWS.items():
         energy = window_energy(out_feats[tap].float(), window)  # (1, 1, h, w)
-        reference = window_energy(style_feats[tap].float(), window).flatten().median()
-        share = F.adaptive_avg_pool2d(flat, energy.shape[-2:])  # the flat fifth's share of each window
+        reference = window_energy(style_feats[tap].float(), window).flatten().quantile(0.5)
         ratios[tap] = float((energy * share).sum() / share.sum() / reference)
     return ratios
 
