@@ -129,8 +129,9 @@ def texture_floor_loss(output_feats: Mapping[str, torch.Tensor], style_feats: Ma
 
     `window` is in image pixels (a tap at 1/2^k resolution uses window / 2^k, at least 2, and at
     most the smaller side of the output's or the style's map there: a crop smaller than a window is
-    one window, on both sides).  Why:
-    mean/std and sliced-Wasserstein terms price the whole image's statistics, which the style's
+    one window, on both sides).
+
+    Why: mean/std and sliced-Wasserstein terms price the whole image's statistics, which the style's
     texture on the photo's edges and busy regions can meet alone; in the photo's flat regions
     decoders trained with them paint 20–40 px patches (the blotch measure, adain.evaluation.flaws)
     with 0.54 of the style's median window energy at relu1_1, where Magenta's model lays 0.84

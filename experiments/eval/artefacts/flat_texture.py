@@ -1,8 +1,9 @@
 """How much texture does each output hold in the photo's flat regions, against the painting's own?
 Scores the outputs an eval.py run already wrote: for each output, the texture energy of its 16-px
-windows at relu1_1 (8-px at relu2_1) of the training encoder (`adain.nn.losses.training.window_energy`),
-averaged over the photo's flattest fifth (`adain.evaluation.flaws.flattest`), over the median
-window of the style at the size eval.py gave it — the quantity `optim.texture_floor_weight` trains.
+windows at relu1_1 (8 positions at relu2_1) of the training encoder
+(`adain.nn.losses.training.window_energy`), averaged over the photo's flattest fifth
+(`adain.evaluation.flaws.flattest`, each window weighted by its share of it), over the style's median
+window at the size eval.py gave it — the ratio `optim.texture_floor_weight` puts a floor under.
 1.0: flat regions as textured as the painting's typical window.
 
     .venv/bin/python experiments/eval/artefacts/flat_texture.py runs/eval/pairing_c_floor30 \
@@ -25,8 +26,8 @@ from adain.nn.losses.training import window_energy
 from adain.nn.pretrained import build_encoder
 from adain.train.data import center_square
 
-WINDOWS = {"relu1_1": 16, "relu2_1": 8}  # positions at each tap: 16 image px, stride 8 px
-IMAGE_WINDOW = 16
+IMAGE_WINDOW = 16  # px, stride 8 px
+WINDOWS = {"relu1_1": IMAGE_WINDOW, "relu2_1": IMAGE_WINDOW // 2}  # the same windows in positions at each tap
 
 
 def flat_texture_ratio(encoder, output: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
