@@ -13,18 +13,16 @@ window at the size eval.py gave it — the ratio `optim.texture_floor_weight` pu
 """
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from eval_outputs import mean_scores
 
-from adain.core.io import open_image, pil_to_tensor, resize_shorter
 from adain.evaluation.flaws import flattest, rgb_to_lab
 from adain.nn.losses.training import window_energy
 from adain.nn.pretrained import build_encoder
-from adain.train.data import center_square
 
 IMAGE_WINDOW = 16  # px, stride 8 px
 WINDOWS = {"relu1_1": IMAGE_WINDOW, "relu2_1": IMAGE_WINDOW // 2}  # the same windows in positions at each tap
@@ -54,25 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     encoder = build_encoder(args.encoder).eval()
-    results, images = {}, {}
-    for run_dir in args.run_dirs:
-        with (run_dir / "metrics.csv").open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        scores: dict[str, dict[str, list[float]]] = {}
-        for row in rows:
-            output = pil_to_tensor(open_image(run_dir / row["output"]))
-            side = output.shape[-1]
-            for key in ("content_path", "style_path"):
-                if row[key] not in images:
-                    images[row[key]] = open_image(Path(row[key]))
-            content = pil_to_tensor(center_square(images[row["content_path"]], side))  # as eval.py scores it
-            style = pil_to_tensor(resize_shorter(images[row["style_path"]], side))  # eval.py's style size here
-            for tap, ratio in flat_texture_ratio(encoder, output, content, style).items():
-                scores.setdefault(row["variant"], {}).setdefault(tap, []).append(ratio)
-        results[str(run_dir)] = {variant: {tap: sum(v) / len(v) for tap, v in by_tap.items()}
-                                 for variant, by_tap in scores.items()}
-        for variant, means in results[str(run_dir)].items():
-            print(f"{variant:<36}" + "".join(f"{tap:>9} {m:.3f}" for tap, m in means.items()), flush=True)
+    results = mean_scores(args.run_dirs, lambda output, content, style: flat_texture_ratio(encoder, output, content, style))
     args.out.write_text(json.dumps(results, indent=1))
 
 
