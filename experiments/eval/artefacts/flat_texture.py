@@ -13,6 +13,7 @@ window at the size eval.py gave it — the ratio `optim.texture_floor_weight` pu
 """
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     encoder = build_encoder(args.encoder).eval()
-    results = mean_scores(args.run_dirs, lambda output, content, style: flat_texture_ratio(encoder, output, content, style))
+    results = mean_scores(args.run_dirs, functools.partial(flat_texture_ratio, encoder))
     args.out.write_text(json.dumps(results, indent=1))
 
 

@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     results = mean_scores(args.run_dirs, lambda output, content, style: {
-        f"{band}/{ring}": float(halo(output, content, band, ring)) for band, ring in WIDTHS})
+        f"{band}/{ring}": float(halo(output, content, band, ring)) for band, ring in WIDTHS}, with_style=False)
     args.out.write_text(json.dumps(results, indent=1))
 
 
