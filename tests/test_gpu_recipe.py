@@ -99,12 +99,11 @@ def test_the_recipe_composes_with_what_the_machine_is_given(tmp_path):
                "data.load_size=288", "data.workers=8", "compile=true"]
     assert all(item.replace(".carry", "$carry") in script for item in carried)
     stages = stage_configs(load_config(RECIPE, carried))
-    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "refine", "distil"]
+    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "distil"]
     for stage in stages:
         assert stage.model.encoder_weights == f".carry/{stage.model.encoder}-relu4_1.safetensors"  # what pack_carry writes
         assert stage.data.content == ".carry/data/content/train" and stage.compile
-    # the refine stage's own load size wins over the carried one (chunk.sh's comment says so)
-    assert [s.data.load_size for s in stages] == [288, 288, 288, 512, 288]
+    assert [s.data.load_size for s in stages] == [288, 288, 288, 288]  # no stage sets its own
 
 
 def _two_stages(first: int, second: int) -> str:

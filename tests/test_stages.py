@@ -23,8 +23,8 @@ TINY = ["precision=fp32", "wandb.mode=disabled", "data.load_size=72", "data.crop
 
 
 def _recipe(run_dir: Path, folders: dict, *extra: str, steps: int = 2):
-    """The real default recipe with every stage cut to `steps` steps of tiny images (the refine
-    stage's own crop and load sizes are shrunk as well)."""
+    """The real default recipe with every stage cut to `steps` steps of tiny images (a stage's own
+    crop and load sizes are dropped as well)."""
     cfg = load_config(RECIPE, [f"{k}={v}" for k, v in folders.items()] + [f"run_dir={run_dir}", *TINY, *extra])
     for stage in cfg.stages:
         stage.steps = steps
@@ -35,17 +35,16 @@ def _recipe(run_dir: Path, folders: dict, *extra: str, steps: int = 2):
 def test_stage_configs_apply_each_stage_alone():
     cfg = load_config(RECIPE, ["optim.style_weight=7"])
     stages = stage_configs(cfg)
-    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "refine", "distil"]
-    reconstruct, stylise, skips, refine, distil = stages
+    assert [s.stage for s in stages] == ["reconstruct", "stylise", "skips", "distil"]
+    reconstruct, stylise, skips, distil = stages
     assert reconstruct.optim.style_weight == 0 and reconstruct.optim.lr == 2e-4
     assert stylise.optim.style_weight == 7 and stylise.optim.lr == cfg.optim.lr  # the command line reaches it
     assert list(skips.model.decoder_skips) == ["relu3_1", "relu2_1", "relu1_1"]
-    assert refine.optim.sw_weight > 0 and refine.data.crop_size == 256 and stylise.data.crop_size == 128
+    assert skips.optim.sw_weight == 0 and distil.optim.sw_weight > 0 and stylise.data.crop_size == 128
     assert stylise.init_decoder.endswith("1-reconstruct/checkpoints/latest.pt") and reconstruct.init_decoder is None
-    # the teacher of the last stage is refine's decoder (its start), on crops of the stylise stage's size
-    assert distil.optim.distil_weight > 0 and distil.optim.distil_teacher is None
-    assert distil.init_decoder.endswith("4-refine/checkpoints/latest.pt") and distil.data.crop_size == 128
-    assert distil.optim.sw_weight == refine.optim.sw_weight and refine.optim.distil_weight == 0
+    # the teacher of the last stage is skips' decoder (its start), on crops of the stylise stage's size
+    assert distil.optim.distil_weight > 0 and distil.optim.distil_teacher is None and skips.optim.distil_weight == 0
+    assert distil.init_decoder.endswith("3-skips/checkpoints/latest.pt") and distil.data.crop_size == 128
     assert all(s.stages == [] for s in stages)
 
 
@@ -93,18 +92,17 @@ def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # 
     result = run_stages(_recipe(run_dir, image_folders, "resume=auto", steps=3))  # continues with stage 2
     decoder_path = Path(result["decoder"])
     assert decoder_path == run_dir / "decoder.safetensors"
-    for index, name in enumerate(["reconstruct", "stylise", "skips", "refine", "distil"], start=1):
+    for index, name in enumerate(["reconstruct", "stylise", "skips", "distil"], start=1):
         state = load_checkpoint(run_dir / f"{index}-{name}" / "checkpoints" / "latest.pt")
         assert state["step"] == 3 and state["config"]["stage"] == name
-    refine = load_checkpoint(run_dir / "4-refine" / "checkpoints" / "latest.pt")
-    assert refine["config"]["optim"]["sw_weight"] > 0
 
     decoder, metadata = load_decoder(decoder_path)
     assert decoder.skip_taps == ("relu3_1", "relu2_1", "relu1_1") and decoder.palette_head is not None
-    assert load_checkpoint(run_dir / "5-distil" / "checkpoints" / "latest.pt")["config"]["optim"]["distil_weight"] > 0
+    distil = load_checkpoint(run_dir / "4-distil" / "checkpoints" / "latest.pt")["config"]["optim"]
+    assert distil["distil_weight"] > 0 and distil["sw_weight"] > 0
     assert metadata["stage"] == "distil" and metadata["averaged_with_steps"] == [2]  # average_last: 2
     recipe = json.loads(decoder_path.with_suffix(".json").read_text())["recipe"]
-    assert [s["name"] for s in recipe["stages"]] == ["reconstruct", "stylise", "skips", "refine", "distil"]
+    assert [s["name"] for s in recipe["stages"]] == ["reconstruct", "stylise", "skips", "distil"]
     assert not any(value.startswith("/") for value in _strings(recipe))  # no path of one machine
 
     # One thing changed in the late stages: the early stages' final checkpoints copied into a new run
@@ -117,8 +115,7 @@ def test_the_whole_recipe_runs_resumes_and_exports(tmp_path, image_folders):  # 
     assert Path(result["decoder"]) == variant / "decoder.safetensors"
     for name in ["1-reconstruct", "2-stylise", "3-skips"]:
         assert not (variant / name / "metrics.jsonl").exists(), name  # not trained again
-    for name in ["4-refine", "5-distil"]:
-        assert load_checkpoint(variant / name / "checkpoints" / "latest.pt")["config"]["optim"]["content_luma"] is True
+    assert load_checkpoint(variant / "4-distil" / "checkpoints" / "latest.pt")["config"]["optim"]["content_luma"] is True
 
 
 def _strings(value):
@@ -203,58 +200,58 @@ def test_stages_share_one_adain_floor():
 
 
 def test_one_stage_is_changed_from_the_command_line_by_its_name():
-    cfg = load_config(RECIPE, ["stages.refine.optim.content_weight=1.0", "stages.distil.optim.content_weight=0.75"])
+    cfg = load_config(RECIPE, ["stages.distil.optim.content_weight=1.0", "stages.skips.optim.content_weight=0.75"])
     by_name = {stage.stage: stage for stage in stage_configs(cfg)}
     default = {stage.stage: stage for stage in stage_configs(load_config(RECIPE))}
-    assert default["refine"].optim.content_weight == 1.5  # the YAML's own override, which the command line beats
-    assert by_name["refine"].optim.content_weight == 1.0 and by_name["distil"].optim.content_weight == 0.75
+    assert default["distil"].optim.content_weight == 1.5  # the YAML's own override, which the command line beats
+    assert by_name["distil"].optim.content_weight == 1.0 and by_name["skips"].optim.content_weight == 0.75
     assert by_name["stylise"].optim.content_weight == default["stylise"].optim.content_weight
-    assert by_name["refine"].optim.sw_weight == default["refine"].optim.sw_weight  # the stage's other keys stay
+    assert by_name["distil"].optim.sw_weight == default["distil"].optim.sw_weight  # the stage's other keys stay
     shorter = {stage.stage: stage for stage in stage_configs(load_config(RECIPE, ["stages.distil.steps=50"]))}
-    assert shorter["distil"].steps == 50 and shorter["refine"].steps == default["refine"].steps
+    assert shorter["distil"].steps == 50 and shorter["skips"].steps == default["skips"].steps
 
 
 def test_a_stage_override_names_an_unknown_stage_or_key_in_one_line():
-    with pytest.raises(UserError, match=r"no stage 'refin'; expected one of .*'refine'"):
-        load_config(RECIPE, ["stages.refin.optim.content_weight=1.0"])
+    with pytest.raises(UserError, match=r"no stage 'distl'; expected one of .*'distil'"):
+        load_config(RECIPE, ["stages.distl.optim.content_weight=1.0"])
     with pytest.raises(UserError, match="stages.distil.steps=many.*whole number"):
         load_config(RECIPE, ["stages.distil.steps=many"])
     with pytest.raises(UserError, match="stages.distil.steps=².*whole number"):
         load_config(RECIPE, ["stages.distil.steps=²"])
     with pytest.raises(UserError, match="this config has no stages"):
-        load_config(None, ["stages.refine.optim.lr=1e-4"])
+        load_config(None, ["stages.distil.optim.lr=1e-4"])
 
 
 def test_a_stage_override_is_recorded_in_that_stage_of_the_recipe():
     from adain.train.config import to_dict
 
-    cfg = load_config(RECIPE, ["stages.refine.data.content=/a=b/c.d"])
-    refine = next(stage for stage in to_dict(cfg)["stages"] if stage["name"] == "refine")
-    assert refine["overrides"][-1] == "data.content=/a=b/c.d"  # a value holding '=' and '.' is kept whole
-    assert {s.stage: s for s in stage_configs(cfg)}["refine"].data.content == "/a=b/c.d"
+    cfg = load_config(RECIPE, ["stages.distil.data.content=/a=b/c.d"])
+    distil = next(stage for stage in to_dict(cfg)["stages"] if stage["name"] == "distil")
+    assert distil["overrides"][-1] == "data.content=/a=b/c.d"  # a value holding '=' and '.' is kept whole
+    assert {s.stage: s for s in stage_configs(cfg)}["distil"].data.content == "/a=b/c.d"
 
 
 def test_train_py_prints_a_bad_stage_override_in_one_line():
     proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(RECIPE),
-                           "stages.refin.optim.lr=1e-4"], capture_output=True, text=True, cwd=ROOT)
+                           "stages.distl.optim.lr=1e-4"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1 and "no stage 'refin'" in proc.stderr
-    cfg = load_config(RECIPE, ["stages.refine.optim.content_wieght=1.0"])
-    with pytest.raises(UserError, match="stage 'refine'.*content_wieght"):
+    assert len(proc.stderr.strip().splitlines()) == 1 and "no stage 'distl'" in proc.stderr
+    cfg = load_config(RECIPE, ["stages.distil.optim.content_wieght=1.0"])
+    with pytest.raises(UserError, match="stage 'distil'.*content_wieght"):
         stage_configs(cfg)
 
 
 def test_resuming_a_stage_with_other_settings_names_the_keys():
     from adain.train.config import to_dict
 
-    refine = {s.stage: s for s in stage_configs(load_config(RECIPE))}["refine"]
-    saved = to_dict(refine)
-    assert changed_keys(saved, refine) == []
+    distil = {s.stage: s for s in stage_configs(load_config(RECIPE))}["distil"]
+    saved = to_dict(distil)
+    assert changed_keys(saved, distil) == []
     saved["optim"]["content_weight"] = 1.0
     saved["data"]["content"] = "/elsewhere/content"  # another machine's path is not a change of recipe
-    assert changed_keys(saved, refine) == ["optim.content_weight: 1.0 → 1.5"]
+    assert changed_keys(saved, distil) == ["optim.content_weight: 1.0 → 1.5"]
     # an option added after the checkpoint was written: no change at its default, a change off it
     del saved["optim"]["content_luma"]
-    assert changed_keys(saved, refine) == ["optim.content_weight: 1.0 → 1.5"]
-    refine.optim.content_luma = True
-    assert changed_keys(saved, refine) == ["optim.content_luma: False → True", "optim.content_weight: 1.0 → 1.5"]
+    assert changed_keys(saved, distil) == ["optim.content_weight: 1.0 → 1.5"]
+    distil.optim.content_luma = True
+    assert changed_keys(saved, distil) == ["optim.content_luma: False → True", "optim.content_weight: 1.0 → 1.5"]

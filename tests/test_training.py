@@ -74,28 +74,27 @@ def test_shipped_configs_compose():
         assert cfg.init_decoder is None or (ROOT / cfg.init_decoder).is_file(), path
 
 
-def test_finetune_is_the_recipes_last_stage_on_the_shipped_decoder():
-    """configs/train/finetune.yaml: the default recipe's `refine` settings (losses, rates, crops),
-    starting from the shipped decoder as it is — its palette head, skip projections and bilinear
-    upsampling kept, no weight reset."""
+def test_finetune_has_the_recipes_last_losses_on_the_shipped_decoder():
+    """configs/train/finetune.yaml: the losses of the default recipe's last stage without its
+    distillation term, starting from the shipped decoder as it is — its palette head, skip
+    projections and bilinear upsampling kept, no weight reset."""
     from adain.train.config import to_dict
     from adain.nn.pretrained import build_encoder
     from adain.methods.adain import SHIPPED_DECODER
     from adain.train.objectives import AdaINObjective
     from adain.train.stages import stage_configs
 
-    refine = next(s for s in stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))
-                  if s.stage == "refine")
+    last = stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))[-1]
     (finetune,) = stage_configs(load_config(ROOT / "configs" / "train" / "finetune.yaml"))
-    assert refine.stage == finetune.stage == "refine"
-    assert to_dict(finetune.optim) == to_dict(refine.optim)
-    assert (finetune.data.load_size, finetune.data.crop_size) == (refine.data.load_size, refine.data.crop_size)
-    assert finetune.model.encoder == refine.model.encoder == "vgg16-imagenet"
+    assert last.optim.distil_weight > 0 and finetune.optim.distil_weight == 0
+    assert to_dict(finetune.optim) == {**to_dict(last.optim), "distil_weight": 0.0, "batch_size": 4}
+    assert (finetune.data.load_size, finetune.data.crop_size) == (512, 256)
+    assert finetune.model.encoder == last.model.encoder == "vgg16-imagenet"
     assert ROOT / finetune.init_decoder == SHIPPED_DECODER and 100 <= finetune.steps <= 1000
     network = AdaINObjective(finetune, build_encoder("vgg16-imagenet")).network
     shipped, _ = load_decoder(SHIPPED_DECODER)
     assert network.upsample == "bilinear" and network.palette_head is not None
-    assert sorted(network.skip_taps) == sorted(refine.model.decoder_skips)
+    assert sorted(network.skip_taps) == sorted(last.model.decoder_skips)
     for (name, value), (shipped_name, shipped_value) in zip(network.state_dict().items(), shipped.state_dict().items()):
         assert name == shipped_name and torch.equal(value, shipped_value)
 

@@ -32,8 +32,8 @@ if ! "$python" -c "import omegaconf" 2>/dev/null; then  # the GPU image lacks it
 fi
 "$python" -c "from PIL import features; assert features.check('webp'), 'this Pillow cannot read WebP'"
 # What the machine has none of: the pack, the encoder weights.  The carried images are 288² squares
-# at the 384-px scale (pack_carry.py), so they load at 288 as they are; the refine stage's own
-# data.load_size=512 upsamples them (a 512-px carry does not fit in 64 MiB).
+# at the 384-px scale (pack_carry.py), so they load at 288 as they are (a 512-px carry does not fit
+# in 64 MiB; a stage that sets its own data.load_size upsamples them).
 carried=("model.encoder_weights=$carry/vgg16-imagenet-relu4_1.safetensors"
          "data.content=$carry/data/content/train" "data.style=$carry/data/style/train"
          "data.val_content=$carry/data/content/val" "data.val_style=$carry/data/style/val"

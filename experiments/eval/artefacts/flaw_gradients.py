@@ -46,11 +46,11 @@ from adain.train.stages import stage_configs
 ROOT = Path(__file__).resolve().parents[3]
 
 SIDE = 384
-# the recipe's refine stage, as configs/train/default.yaml resolves it
-REFINE = next(stage.optim for stage in stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))
-              if stage.stage == "refine")
-WEIGHTS = {"content": REFINE.content_weight, "style": REFINE.style_weight, "colour": REFINE.colour_weight,
-           "sw": REFINE.sw_weight, "identity": REFINE.identity_weight, "identity_pixel": REFINE.identity_pixel_weight}
+# the loss weights of the recipe's last stage (its distillation term aside), as configs/train/default.yaml
+# resolves them: those of the `refine` stage the recipe had when these slopes were measured
+LAST = stage_configs(load_config(ROOT / "configs" / "train" / "default.yaml"))[-1].optim
+WEIGHTS = {"content": LAST.content_weight, "style": LAST.style_weight, "colour": LAST.colour_weight,
+           "sw": LAST.sw_weight, "identity": LAST.identity_weight, "identity_pixel": LAST.identity_pixel_weight}
 SW_TAPS = ("rgb", *STYLE_TAPS)
 
 
