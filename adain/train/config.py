@@ -76,7 +76,7 @@ class OptimConfig:
     loss_scale: str = "raw"  # raw: the paper's MSE terms | relative: each term over its target's energy
     # Content term on lightness alone: φ₄ of the output's grey image against AdaIN of the grey
     # photo's relu4_1 with the grey style's statistics, in place of the colour target AdaIN(φ₄(c), φ₄(s)).
-    # Off: trained through refine + distil it leaked more of the photo's colours, not less
+    # Off: trained through the last stages it leaked more of the photo's colours, not less
     # (experiments/training/README.md).  Costs per step three more passes to
     # relu4_1: the grey output's (with its backward), the grey photo's and the grey style's.
     content_luma: bool = False
@@ -242,7 +242,7 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = (), schema: 
     """Defaults ← YAML file ← dot-overrides, validated against `schema`.
 
     `stages.<name>.<key>=<value>` changes one key in one stage of a staged recipe (appended to that
-    stage's overrides, so it wins over them): `stages.refine.optim.content_weight=1.0`.
+    stage's overrides, so it wins over them): `stages.distil.optim.content_weight=1.0`.
     Raises UserError for a missing file, bad YAML, an unknown key or stage, or a value of the wrong type.
     """
     from omegaconf import OmegaConf
