@@ -6,8 +6,9 @@
 A decoder learns a flaw when some term of its loss falls as the flaw grows.  For every photo ×
 style pair the decoder's own output y (and its reconstruction r, α = 0, for the identity terms)
 is scored by each term L of the training loss (adain.train.objectives.train_step, the weights of the
-recipe's last stage: those of the `refine` stage it had when the slopes were measured), and the slope dL/dε of L(y + ε·D) at ε = 0 is taken with autograd along
-directions D that grow a flaw the blind judges named (each zero-mean, RMS 1/255 over the image):
+recipe's last stage: those of the `refine` stage it had when the slopes were measured), and the
+slope dL/dε of L(y + ε·D) at ε = 0 is taken with autograd along directions D that grow a flaw the
+blind judges named (each zero-mean, RMS 1/255 over the image):
 
   halo: ridge            a light line on the photo's strong edges (the edge map blurred 1.5 px);
   halo: overshoot        the photo's own unsharp mask (luma minus its 3-px blur) near those edges;
