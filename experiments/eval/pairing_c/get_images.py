@@ -1,15 +1,20 @@
-"""Pairing C's images: photos and public-domain paintings from *outside* ../shared/data, so that
-quality is also judged on content and style images that nothing was tuned on.
+"""Pairing C's images (another pairing's with --csv): photos and public-domain paintings from
+*outside* ../shared/data, so that quality is also judged on content and style images that nothing
+was tuned on.
 
     .venv/bin/python experiments/eval/pairing_c/get_images.py [--from DIR] [--out runs/outside_images]
+    .venv/bin/python experiments/eval/pairing_c/get_images.py --csv experiments/eval/pairing_d/images.csv \
+        [--from DIR] --out runs/outside_images_d
 
 Each image of `images.csv` (title, author, year, why it is free to use, the public GitHub
 repository, path and commit it comes from, sha256) is downloaded from raw.githubusercontent.com at
 that commit — or copied from DIR, a folder already holding `photos/` and `styles/` — and checked
-against its sha256.  The images stay out of the repository (they land under runs/, which git
-ignores); contents.txt and styles.txt name them there.  None of them is a copy of a pack image:
-each was compared by a perceptual hash with all 2,030 images of the pack (≥ 14 of 64 bits apart;
-copies are ≤ 12) and by name.
+against its sha256.  `--csv` names another pairing's list of the same columns (pairing D's, whose
+contents.txt and styles.txt name runs/outside_images_d); without it, pairing C's.  The images stay
+out of the repository (they land under runs/, which git ignores); contents.txt and styles.txt name
+them there.  None of them is a copy of a pack image: each was compared by a perceptual hash with all
+2,030 images of the pack (≥ 14 of 64 bits apart; copies are ≤ 12) and by name; pairing D's also with
+pairing C's images (experiments/eval/pairing_d/README.md).
 """
 
 from __future__ import annotations
@@ -49,10 +54,12 @@ def fetch(row: dict, source: Path | None, target: Path) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="source", type=Path, help="a folder with photos/ and styles/ to copy from")
+    parser.add_argument("--csv", type=Path, default=HERE / "images.csv",
+                        help="the pairing's images.csv (default: pairing C's, beside this script)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "outside_images")
     args = parser.parse_args(argv)
     failed = 0
-    with open(HERE / "images.csv", newline="") as handle:
+    with open(args.csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
         target = args.out / row["file"]
