@@ -59,8 +59,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "outside_images")
     args = parser.parse_args(argv)
     failed = 0
-    with open(args.csv, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(args.csv, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        print(f"{args.csv}: {error.strerror}; expected a pairing's images.csv", file=sys.stderr)
+        return 2
     for row in rows:
         target = args.out / row["file"]
         if target.is_file() and sha256_of(target) == row["sha256"]:
