@@ -169,3 +169,40 @@ def test_a_panel_shows_judges_no_method_and_pools_their_answers(fake_run, tmp_pa
     errors = capsys.readouterr().err.splitlines()
     assert len(errors) == 6 and all(line.startswith("forced_choice: error:") for line in errors)
     assert "'magneta'" in errors[2] and "repeats" in errors[3] and "-2" in errors[4] and "itself" in errors[5]
+
+
+def test_archive_keeps_each_judges_answers_key_and_result_and_never_overwrites(fake_run, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("forced_choice_cli", REPO / "experiments" / "eval" / "forced_choice.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    panel, dest = tmp_path / "panel", tmp_path / "artefacts"
+    assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta",
+                     "--judges", "2", "--seed", "5", "--max-trials", "5"]) == 0
+    for judge, pick in (("judge1", "L"), ("judge2", "R")):
+        answers = panel / judge / "set1" / "answers.csv"
+        rows = [line.split(",")[0] for line in answers.read_text().splitlines()[1:]]
+        answers.write_text("trial,choice\n" + "".join(f"{row},{pick}\n" for row in rows))
+    assert cli.main(["archive", str(panel), str(dest), "--name", "probe", "--first-judge", "58",
+                     "--sets", "probe-vs-magenta"]) == 0
+    assert sorted(p.name for p in dest.iterdir()) == ["judge58-probe-vs-magenta", "judge59-probe-vs-magenta",
+                                                     "pooled_probe.json"]
+    for judge, number in (("judge1", 58), ("judge2", 59)):
+        kept = dest / f"judge{number}-probe-vs-magenta"
+        assert (kept / "answers.csv").read_text() == (panel / judge / "set1" / "answers.csv").read_text()
+        assert json.loads((kept / "key.json").read_text()) == json.loads((panel / "keys" / f"{judge}-set1.json").read_text())
+        result = json.loads((kept / "result.json").read_text())
+        key = json.loads((kept / "key.json").read_text())
+        lefts = sum(t["left"] == "adain[alpha=1]" for t in key["trials"])  # L always: the wins of whatever was left
+        expected = lefts if judge == "judge1" else 5 - lefts
+        assert (result["a"], result["answered"], result["wins_a"]) == ("adain[alpha=1]", 5, expected)
+    pooled = json.loads((dest / "pooled_probe.json").read_text())
+    assert pooled[0]["trials"] == 10 and pooled[0]["wins_a"] + pooled[0]["wins_b"] == 10
+    # nothing is overwritten; set names must match the sets one to one
+    before = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    assert cli.main(["archive", str(panel), str(dest), "--name", "other", "--first-judge", "59",
+                     "--sets", "probe-vs-magenta"]) == 2
+    assert cli.main(["archive", str(panel), str(dest), "--name", "other", "--first-judge", "70",
+                     "--sets", "a", "b"]) == 2
+    assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and "judge59-probe-vs-magenta: exists" in errors[0] and "one per set" in errors[1]

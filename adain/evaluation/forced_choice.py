@@ -11,6 +11,7 @@ A panel of several judges, each shown one set per comparison and nothing else:
     prepare_panel(run_dir, [("new", "current"), ("new", "magenta")], panel_dir, judges=3, seed=20)
     # give panel_dir/judge1/ … judge3/ (instructions.md, set1/, set2/) to three independent judges
     pool(panel_dir)                                           # per judge and pooled, per comparison
+    archive(panel_dir, "experiments/eval/artefacts/…", "new", 58, ["new-vs-current", "new-vs-magenta"])
 
 Left/right is drawn per trial with a seeded RNG and the trial order is shuffled, so position and
 order carry no information; trial images and answers.csv name no method, key.json does (keep it
@@ -199,6 +200,39 @@ def pool(panel_dir: str | Path) -> list[dict]:
                       "p_value": binomial_two_sided_p(wins_a, decided)})
         pooled.append(entry)
     return pooled
+
+
+def archive(panel_dir: str | Path, dest_dir: str | Path, name: str, first_judge: int, set_names: list[str]) -> list[Path]:
+    """Keep a judged panel where its verdict is cited: for judge J and set K, dest_dir /
+    f"judge{first_judge + J - 1}-{set_names[K-1]}/" with answers.csv, key.json and result.json
+    (that judge's `score`), and dest_dir / f"pooled_{name}.json" (`pool`).  Judges are numbered on
+    across panels (first_judge), so that every judge of a project keeps one number.  Nothing is
+    overwritten: an existing destination stops it before anything is written.  Returns the folders."""
+    panel_dir, dest_dir = Path(panel_dir), Path(dest_dir)
+    pooled = pool(panel_dir)
+    key_paths = sorted((panel_dir / "keys").glob("judge*-set*.json"))
+    sets = sorted({int(p.stem.split("-set")[1]) for p in key_paths})
+    judges = sorted({int(p.stem.split("-")[0].removeprefix("judge")) for p in key_paths})
+    if len(set_names) != len(sets) or len(set(set_names)) != len(set_names):
+        raise UserError(f"set names {set_names}: expected {len(sets)} distinct names, one per set of {panel_dir}")
+    if first_judge < 1:
+        raise UserError(f"first judge {first_judge}: expected a number ≥ 1")
+    targets = {(judge, number): dest_dir / f"judge{first_judge + judge - 1}-{set_names[number - 1]}"
+               for judge in judges for number in sets}
+    pooled_path = dest_dir / f"pooled_{name}.json"
+    existing = [p for p in [*targets.values(), pooled_path] if p.exists()]
+    if existing:
+        raise UserError(f"{existing[0]}: exists; expected a new judge number (first judge) or pooled name")
+    for (judge, number), folder in targets.items():
+        key_path = panel_dir / "keys" / f"judge{judge}-set{number}.json"
+        answers = panel_dir / f"judge{judge}" / f"set{number}" / "answers.csv"
+        result = score(key_path, answers)
+        folder.mkdir(parents=True)
+        shutil.copyfile(answers, folder / "answers.csv")
+        shutil.copyfile(key_path, folder / "key.json")
+        (folder / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+    pooled_path.write_text(json.dumps(pooled, indent=1) + "\n")
+    return list(targets.values())
 
 
 def read_answers(path: str | Path) -> dict[str, str]:

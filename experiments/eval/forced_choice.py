@@ -13,6 +13,9 @@
         --judges 3 --seed 20 [--max-trials 32]
     # give each helper only: "Read PANEL/judgeJ/instructions.md and follow it exactly."; then
     .venv/bin/python experiments/eval/forced_choice.py pool PANEL      # per judge and pooled; PANEL/pooled.json
+    # kept where the verdict is cited: DEST/judgeN-SETNAME/{answers.csv,key.json,result.json}, DEST/pooled_NAME.json
+    .venv/bin/python experiments/eval/forced_choice.py archive PANEL DEST --name recipe --first-judge 58 \
+        --sets recipe-vs-shipped-x2 recipe-vs-magenta
 
 See docs/evaluation.md ("Judging by eye") and adain/evaluation/forced_choice.py.
 """
@@ -26,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from adain.core.errors import UserError  # noqa: E402
-from adain.evaluation.forced_choice import pool, prepare, prepare_panel, score  # noqa: E402
+from adain.evaluation.forced_choice import archive, pool, prepare, prepare_panel, score  # noqa: E402
 
 
 def _percent(share: float | None, decimals: int, unit: str = "") -> str:
@@ -57,6 +60,12 @@ def main(argv=None) -> int:
     panel.add_argument("--max-trials", type=int, default=32, help="trials per set (0: every shared pair)")
     pooled = commands.add_parser("pool", help="score a panel's answers, per judge and pooled")
     pooled.add_argument("panel_dir", type=Path, help="the folder `panel` wrote")
+    keep = commands.add_parser("archive", help="copy a judged panel's answers, keys and results where they are cited")
+    keep.add_argument("panel_dir", type=Path, help="the folder `panel` wrote, its answers filled")
+    keep.add_argument("dest_dir", type=Path, help="e.g. experiments/eval/artefacts/forced_choice_pairing_d")
+    keep.add_argument("--name", required=True, help="pooled results go to DEST/pooled_NAME.json")
+    keep.add_argument("--first-judge", type=int, required=True, help="the number of the panel's judge1 in DEST")
+    keep.add_argument("--sets", nargs="+", required=True, help="one folder name per set, in set order")
     args = parser.parse_args(argv)
     try:
         if args.command == "panel":
@@ -77,6 +86,9 @@ def main(argv=None) -> int:
                 if r["answered"] < r["trials"]:
                     print(f"  note: {r['trials'] - r['answered']} of {r['trials']} trials unanswered")
             (args.panel_dir / "pooled.json").write_text(json.dumps(results, indent=1))
+        elif args.command == "archive":
+            folders = archive(args.panel_dir, args.dest_dir, args.name, args.first_judge, args.sets)
+            print(f"{len(folders)} judge × set folders and pooled_{args.name}.json in {args.dest_dir}")
         elif args.command == "prepare":
             trials = prepare(args.run_dir, args.a, args.b, args.out_dir, args.seed, args.max_trials)
             print(f"{len(trials)} trials in {args.out_dir / 'trials'}; answers go in {args.out_dir / 'answers.csv'} "
