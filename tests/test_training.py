@@ -512,7 +512,12 @@ def test_distillation_target_is_the_supersampled_stylisation(tmp_path):
         plain = stylizer.stylize(content, style, content_size=0, style_size=0, supersample=1)
         to_zero = distillation_loss(supersampled, model.encoder(supersampled, taps=taps), model, content, styles, 2)
         to_plain = distillation_loss(plain, model.encoder(plain, taps=taps), model, content, styles, 2)
+        # the pixel term alone, weighed: features only (0) and twice the pixel term (2)
+        features_only = distillation_loss(plain, model.encoder(plain, taps=taps), model, content, styles, 2, 0.0)
+        doubled = distillation_loss(plain, model.encoder(plain, taps=taps), model, content, styles, 2, 2.0)
     assert to_zero < 1e-4 < to_plain
+    assert 0 < features_only < to_plain
+    torch.testing.assert_close(doubled - to_plain, to_plain - features_only)
     cfg = _config(tmp_path / "run", {}, "optim.distil_weight=2.0", f"optim.distil_teacher={path}")
     with_term = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext(), teacher=model)
     cfg.optim.distil_weight = 0.0

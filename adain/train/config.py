@@ -135,9 +135,12 @@ class OptimConfig:
     # frozen teacher decoder paints with the content enlarged distil_factor× (bicubic), reduced back
     # (bilinear, antialiased): T.  Its texture is distil_factor× finer against the picture, which
     # blind judges preferred in 91 % of choices; learnt, the look costs one ×1 pass.
-    #   distil_weight · (Σ_l ‖φ_l(g(t)) − φ_l(T)‖² / ‖φ_l(T)‖²  +  |g(t) − T|₁)   over relu1_1…relu4_1
-    # The teacher: distil_teacher, a decoder file, or else the stage's init_decoder (its start).
+    #   distil_weight · (Σ_l ‖φ_l(g(t)) − φ_l(T)‖² / ‖φ_l(T)‖²  +  distil_pixel_weight · |g(t) − T|₁)
+    # over relu1_1…relu4_1.  The teacher: distil_teacher, a decoder file, or else the stage's
+    # init_decoder (its start).  The pixel term asks for T's texture pixel by pixel, which a ×1
+    # decoder can only partly paint; where it cannot, the L1 optimum is smooth.
     distil_weight: float = 0.0
+    distil_pixel_weight: float = 1.0
     distil_factor: int = 2
     distil_teacher: Optional[str] = None
 

@@ -114,7 +114,8 @@ def train_step(model: AdaINModel, decoder, content: torch.Tensor, style: torch.T
                 total = total + optim.texture_floor_weight * loss_floor
                 losses.update(loss_texture_floor=loss_floor.detach())
             if optim.distil_weight > 0:
-                loss_distil = distillation_loss(output, output_feats, teacher, content, styles, optim.distil_factor)
+                loss_distil = distillation_loss(output, output_feats, teacher, content, styles, optim.distil_factor,
+                                                optim.distil_pixel_weight)
                 total = total + optim.distil_weight * loss_distil
                 losses.update(loss_distil=loss_distil.detach())
         if optim.identity_weight > 0:  # the content's own features, skips and palette
@@ -152,11 +153,13 @@ def to_grey(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor], teacher: AdaINModel,
-                      content: torch.Tensor, styles: list[AF.FeatureStats], factor: int) -> torch.Tensor:
+                      content: torch.Tensor, styles: list[AF.FeatureStats], factor: int,
+                      pixel_weight: float = 1.0) -> torch.Tensor:
     """How far the output (B, 3, S, S) is from the teacher's supersampled stylisation T of the same
     content and styles: the content enlarged `factor`× (bicubic), stylised by `teacher`, reduced to
     S × S (bilinear, antialiased) — adain.inference.supersample's arithmetic.  Relative feature
-    distance at relu1_1…relu4_1 plus the mean absolute pixel difference; T carries no gradient."""
+    distance at relu1_1…relu4_1 plus `pixel_weight` × the mean absolute pixel difference; T
+    carries no gradient."""
     from adain.inference.supersample import enlarge, reduce_to
 
     with torch.no_grad():
@@ -166,7 +169,8 @@ def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor
         target = teacher.decode(teacher.decoder_inputs(feats, styles)).clamp(0, 1)  # (B, 3, fS, fS)
         target = reduce_to(target, output.shape[-2:])
         target_feats = teacher.encoder(target.contiguous(memory_format=torch.channels_last), taps=STYLE_TAPS)
-    return relative_feature_loss(output_feats, target_feats) + (output.float() - target).abs().mean()
+    loss = relative_feature_loss(output_feats, target_feats)
+    return loss + pixel_weight * (output.float() - target).abs().mean() if pixel_weight else loss
 
 
 # A distilling run's checkpoints carry their teacher under this key, so that a run resumed from one
