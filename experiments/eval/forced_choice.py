@@ -71,7 +71,8 @@ def main(argv=None) -> int:
         if args.command == "panel":
             prepare_panel(args.run_dir, [tuple(c) for c in args.compare], args.panel_dir, args.judges, args.seed,
                           args.max_trials)
-            print(f"{args.judges} judges × {len(args.compare)} sets in {args.panel_dir}/judge*/ "
+            sets = "1 set" if len(args.compare) == 1 else f"{len(args.compare)} sets"
+            print(f"{args.judges} judges × {sets} in {args.panel_dir}/judge*/ "
                   f"(give each judge its folder's instructions.md only); keys in {args.panel_dir / 'keys'}")
         elif args.command == "pool":
             results = pool(args.panel_dir)
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
             (args.panel_dir / "pooled.json").write_text(json.dumps(results, indent=1))
         elif args.command == "archive":
             folders = archive(args.panel_dir, args.dest_dir, args.name, args.first_judge, args.sets)
-            print(f"{len(folders)} judge × set folders and pooled_{args.name}.json in {args.dest_dir}")
+            print(f"{len(folders)} judge folders and pooled_{args.name}.json in {args.dest_dir}")
         elif args.command == "prepare":
             trials = prepare(args.run_dir, args.a, args.b, args.out_dir, args.seed, args.max_trials)
             print(f"{len(trials)} trials in {args.out_dir / 'trials'}; answers go in {args.out_dir / 'answers.csv'} "
