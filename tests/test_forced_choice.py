@@ -178,31 +178,42 @@ def test_archive_keeps_each_judges_answers_key_and_result_and_never_overwrites(f
     panel, dest = tmp_path / "panel", tmp_path / "artefacts"
     assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta",
                      "--judges", "2", "--seed", "5", "--max-trials", "5"]) == 0
-    for judge, pick in (("judge1", "L"), ("judge2", "R")):
-        answers = panel / judge / "set1" / "answers.csv"
-        rows = [line.split(",")[0] for line in answers.read_text().splitlines()[1:]]
-        answers.write_text("trial,choice\n" + "".join(f"{row},{pick}\n" for row in rows))
+    answers = {judge: panel / judge / "set1" / "answers.csv" for judge in ("judge1", "judge2")}
+    rows = {judge: [line.split(",")[0] for line in path.read_text().splitlines()[1:]] for judge, path in answers.items()}
+    answers["judge1"].write_text("trial,choice\n" + "".join(f"{row},L\n" for row in rows["judge1"]))
+    answers["judge2"].write_text("trial,choice\n" + "".join(f"{row},R\n" for row in rows["judge2"][:-1]) + f"{rows['judge2'][-1]},\n")
+    capsys.readouterr()
+    # a set not fully answered is refused, naming it; then a bad folder name
+    assert cli.main(["archive", str(panel), str(dest), "--name", "probe", "--first-judge", "58", "--sets", "x"]) == 2
+    assert cli.main(["archive", str(panel), str(dest), "--name", "../up", "--first-judge", "58", "--sets", "x"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert "judge2: 1 of 5 trials of adain[alpha=1] vs magenta unanswered" in errors[0]
+    assert "'../up': expected one folder name" in errors[1] and not dest.exists()
+    answers["judge2"].write_text("trial,choice\n" + "".join(f"{row},R\n" for row in rows["judge2"]))
     assert cli.main(["archive", str(panel), str(dest), "--name", "probe", "--first-judge", "58",
                      "--sets", "probe-vs-magenta"]) == 0
+    assert "set1 (adain[alpha=1] vs magenta) →" in capsys.readouterr().out
     assert sorted(p.name for p in dest.iterdir()) == ["judge58-probe-vs-magenta", "judge59-probe-vs-magenta",
                                                      "pooled_probe.json"]
     for judge, number in (("judge1", 58), ("judge2", 59)):
         kept = dest / f"judge{number}-probe-vs-magenta"
-        assert (kept / "answers.csv").read_text() == (panel / judge / "set1" / "answers.csv").read_text()
-        assert json.loads((kept / "key.json").read_text()) == json.loads((panel / "keys" / f"{judge}-set1.json").read_text())
-        result = json.loads((kept / "result.json").read_text())
+        assert (kept / "answers.csv").read_text() == answers[judge].read_text()
         key = json.loads((kept / "key.json").read_text())
+        assert key == json.loads((panel / "keys" / f"{judge}-set1.json").read_text())
+        result = json.loads((kept / "result.json").read_text())
         lefts = sum(t["left"] == "adain[alpha=1]" for t in key["trials"])  # L always: the wins of whatever was left
         expected = lefts if judge == "judge1" else 5 - lefts
         assert (result["a"], result["answered"], result["wins_a"]) == ("adain[alpha=1]", 5, expected)
     pooled = json.loads((dest / "pooled_probe.json").read_text())
-    assert pooled[0]["trials"] == 10 and pooled[0]["wins_a"] + pooled[0]["wins_b"] == 10
-    # nothing is overwritten; set names must match the sets one to one
+    assert pooled[0]["trials"] == 10 and sorted(pooled[0]["judges"]) == ["judge58", "judge59"]  # project numbers
+    # nothing is overwritten: a judge number already archived (under any set name), set names that
+    # do not match the sets one to one
     before = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     assert cli.main(["archive", str(panel), str(dest), "--name", "other", "--first-judge", "59",
-                     "--sets", "probe-vs-magenta"]) == 2
+                     "--sets", "another-name"]) == 2
     assert cli.main(["archive", str(panel), str(dest), "--name", "other", "--first-judge", "70",
                      "--sets", "a", "b"]) == 2
     assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
     errors = capsys.readouterr().err.splitlines()
-    assert len(errors) == 2 and "judge59-probe-vs-magenta: exists" in errors[0] and "one per set" in errors[1]
+    assert len(errors) == 2 and "judge 59 is archived there already; expected --first-judge 60" in errors[0]
+    assert "one per set" in errors[1]

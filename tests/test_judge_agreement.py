@@ -72,3 +72,18 @@ def test_sets_whose_run_is_absent_are_counted_and_nothing_usable_is_an_error(tmp
     assert len(err) == 1 and err[0].startswith("judge_agreement: error: no decided trial") and "sets left out: 1" in err[0]
     assert tool.main([str(tmp_path / "empty")]) == 2
     assert "expected a folder of archived forced-choice sets" in capsys.readouterr().err
+
+
+def test_a_malformed_key_is_named_and_a_trial_missing_from_the_run_is_counted(tmp_path, capsys):
+    tool = load_tool()
+    folder = write_run_and_sets(tmp_path)
+    key_path = folder / "judge7-new-vs-old" / "key.json"
+    key = json.loads(key_path.read_text())
+    key["trials"][0]["content"] = "renamed.png"
+    key_path.write_text(json.dumps(key))
+    found, skipped = tool.decisions([folder], tmp_path)
+    assert len(found) == 38 and skipped == [("unmatched", "judge7-new-vs-old: 1 trials not in runs/eval/fake's metrics.csv")]
+    key_path.write_text("{not json")
+    assert tool.main([str(folder), "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{key_path}: not a forced-choice key" in err[0]

@@ -60,3 +60,14 @@ def test_a_missing_csv_is_one_line_and_status_2(get_images, tmp_path, capsys):
     assert get_images.main(["--csv", str(tmp_path / "none.csv"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"{tmp_path / 'none.csv'}: ") and "images.csv" in err[0]
+
+
+def test_another_pairings_list_needs_its_folder_and_its_columns(get_images, tmp_path, capsys):
+    source, table = write_pairing(tmp_path, {"photos/a.png": b"photo"})
+    assert get_images.main(["--csv", str(table), "--from", str(source)]) == 2  # would land in pairing C's folder
+    table.write_text("file,title\nphotos/a.png,x\n")
+    assert get_images.main(["--csv", str(table), "--from", str(source), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith(f"--csv {table}: needs --out")
+    assert err[1] == f"{table}: no column 'sha256'; expected images.csv's columns"
+    assert not (tmp_path / "out").exists()

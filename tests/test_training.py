@@ -524,6 +524,10 @@ def test_distillation_target_is_the_supersampled_stylisation(tmp_path):
     without = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext())
     assert with_term["loss_distil"] > 0 and "loss_distil" not in without
     torch.testing.assert_close(with_term["loss"], without["loss"] + 2.0 * with_term["loss_distil"])
+    # optim.distil_pixel_weight reaches the term: 0 leaves the feature distance alone
+    cfg.optim.distil_weight, cfg.optim.distil_pixel_weight = 2.0, 0.0
+    features_step = train_step(model, model.decoder, content, style, cfg, contextlib.nullcontext(), teacher=model)
+    assert 0 < features_step["loss_distil"] < with_term["loss_distil"]
 
 
 def test_distillation_needs_a_matching_teacher(tmp_path, image_folders):
@@ -547,6 +551,9 @@ def test_distillation_needs_a_matching_teacher(tmp_path, image_folders):
     with pytest.raises(UserError, match="distil_factor 5"):
         build_objective(_config(tmp_path / "c", image_folders, "optim.distil_weight=1", f"optim.distil_teacher={plain}",
                                 "optim.distil_factor=5"), encoder)
+    with pytest.raises(UserError, match=r"distil_pixel_weight -1.0: expected ≥ 0"):
+        build_objective(_config(tmp_path / "e", image_folders, "optim.distil_weight=1", f"optim.distil_teacher={plain}",
+                                "optim.distil_pixel_weight=-1"), encoder)
 
 
 def test_a_checkpoint_s_stored_teacher_is_the_one_a_resumed_run_distils_from(tmp_path):

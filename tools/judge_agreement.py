@@ -14,7 +14,10 @@ the judges went against it.  A measure can agree because it moves with what judg
 it moves with something else the compared variants differ by: trials are not independent (the same
 pairs recur across judges and sets), so read the intervals as a lower bound on the uncertainty.
 
-A set whose run directory (its metrics.csv) is not on this machine is left out and counted.
+A set whose run directory (its metrics.csv) is not on this machine is left out, and so is a trial
+whose variants or pair that metrics.csv lacks; both are counted.  A cell counts only the trials in
+which both sides have the measure and differ on it (two zeros of a flaw are not counted), so a row
+can count fewer trials than its group has.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -43,9 +47,10 @@ def load_metrics(run_dir: Path) -> dict[tuple[str, str, str], dict]:
         return {(row["variant"], row["content"], row["style"]): row for row in csv.DictReader(handle)}
 
 
-def decisions(folders: list[Path], root: Path) -> tuple[list[dict], list[str]]:
+def decisions(folders: list[Path], root: Path) -> tuple[list[dict], list[tuple[str, str]]]:
     """Every decided trial of every judged set under `folders`: {group, chosen row, other row}; and
-    the sets left out, each with why."""
+    what was left out: ("absent", set) for a set whose run is not here, ("unmatched", set) for a set
+    with trials its run's metrics.csv lacks."""
     cache: dict[Path, dict] = {}
     found, skipped = [], []
     for folder in folders:
@@ -53,25 +58,34 @@ def decisions(folders: list[Path], root: Path) -> tuple[list[dict], list[str]]:
         if not keys:
             raise UserError(f"{folder}: no judge*/key.json; expected a folder of archived forced-choice sets")
         for key_path in keys:
-            key = json.loads(key_path.read_text())
+            try:
+                key = json.loads(key_path.read_text())
+                labels, trials = (key["a"], key["b"]), key["trials"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise UserError(f"{key_path}: not a forced-choice key; expected JSON with a, b, run_dir and trials")
             run_dir = root / key.get("run_dir", "")
             if not (run_dir / "metrics.csv").is_file():
-                skipped.append(f"{key_path.parent.name}: {key.get('run_dir')} not here")
+                skipped.append(("absent", f"{key_path.parent.name}: {key.get('run_dir')} not here"))
                 continue
             if run_dir not in cache:
                 cache[run_dir] = load_metrics(run_dir)
             metrics = cache[run_dir]
             answers = read_answers(key_path.parent / "answers.csv")
-            group = "vs Magenta" if "magenta" in (key["a"], key["b"]) else "ours vs ours"
-            for trial in key["trials"]:
+            group = "vs Magenta" if "magenta" in labels else "ours vs ours"
+            unmatched = 0
+            for trial in trials:
                 choice = answers.get(trial["trial"])
                 if choice not in ("left", "right"):
                     continue
                 chosen, other = (trial["left"], trial["right"]) if choice == "left" else (trial["right"], trial["left"])
                 rows = [metrics.get((variant, trial["content"], trial["style"])) for variant in (chosen, other)]
                 if None in rows:
+                    unmatched += 1
                     continue
                 found.append({"group": group, "chosen": rows[0], "other": rows[1]})
+            if unmatched:
+                skipped.append(("unmatched", f"{key_path.parent.name}: {unmatched} trials not in {key.get('run_dir')}'s "
+                                              f"metrics.csv"))
     return found, skipped
 
 
@@ -87,7 +101,7 @@ def agreement(found: list[dict]) -> list[dict]:
                 chosen, other = float(d["chosen"][measure]), float(d["other"][measure])
             except (KeyError, ValueError):  # not computed by that run
                 continue
-            if chosen == other:
+            if chosen == other or not (math.isfinite(chosen) and math.isfinite(other)):
                 continue
             agrees = chosen < other if direction == "lower" else chosen > other
             for group in (d["group"], "all"):
@@ -120,18 +134,21 @@ def main(argv=None) -> int:
         print(f"judge_agreement: error: no decided trial has its run's metrics here (sets left out: {len(skipped)}"
               f"); expected the eval.py runs the keys name", file=sys.stderr)
         return 2
+    absent = sum(kind == "absent" for kind, _ in skipped)
     lines = [f"{len(found)} decided trials ({sum(d['group'] == 'ours vs ours' for d in found)} ours vs ours); "
-             f"{len(skipped)} sets left out (their run not here)", "",
+             f"left out: {absent} sets whose run is not here, {len(skipped) - absent} sets with trials their "
+             f"run's metrics.csv lacks", "",
              "| measure | better | ours vs ours | vs Magenta | all |", "|---|---|---:|---:|---:|"]
     rows = sorted(agreement(found), key=lambda r: -r["ours vs ours"][0] / max(1, r["ours vs ours"][1]))
     for r in rows:
         lines.append(f"| {r['measure']} | {r['direction']} | " + " | ".join(cell(*r[g]) for g in GROUPS) + " |")
     lines += ["", "Each cell: the share of decided trials in which the judge chose the side this measure calls "
-              "better (95 % Wilson interval; trials counted). 50 %: the measure says nothing about the choice."]
+              "better (95 % Wilson interval; trials counted: those in which both sides have the measure and "
+              "differ on it). 50 %: the measure says nothing about the choice."]
     text = "\n".join(lines)
-    print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")
+    print(text)
     return 0
 
 

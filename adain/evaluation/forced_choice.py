@@ -24,6 +24,7 @@ import csv
 import json
 import math
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -202,37 +203,61 @@ def pool(panel_dir: str | Path) -> list[dict]:
     return pooled
 
 
-def archive(panel_dir: str | Path, dest_dir: str | Path, name: str, first_judge: int, set_names: list[str]) -> list[Path]:
-    """Keep a judged panel where its verdict is cited: for judge J and set K, dest_dir /
-    f"judge{first_judge + J - 1}-{set_names[K-1]}/" with answers.csv, key.json and result.json
-    (that judge's `score`), and dest_dir / f"pooled_{name}.json" (`pool`).  Judges are numbered on
-    across panels (first_judge), so that every judge of a project keeps one number.  Nothing is
-    overwritten: an existing destination stops it before anything is written.  Returns the folders."""
+# An archived folder or pooled file name: one plain path component.
+ARCHIVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def archive(panel_dir: str | Path, dest_dir: str | Path, name: str, first_judge: int,
+            set_names: list[str]) -> list[dict]:
+    """Keep a judged panel where its verdict is cited.  Judges are numbered on across panels, so
+    that every judge of a project keeps one number: the panel's judge J is judge first_judge + J − 1.
+    For judge J and set K, dest_dir / f"judge{N}-{set_names[K-1]}/" gets answers.csv, key.json and
+    result.json (that judge's score), and dest_dir / f"pooled_{name}.json" gets `pool`'s results
+    with each judge under its project number.  Refused before anything is written: a name that is
+    not one plain folder name, a set not fully answered, a judge number already archived in
+    dest_dir (any judgeN-* folder), an existing pooled file.  Returns, per judge and set,
+    {"set": K, "a": …, "b": …, "folder": Path}."""
     panel_dir, dest_dir = Path(panel_dir), Path(dest_dir)
-    pooled = pool(panel_dir)
-    key_paths = sorted((panel_dir / "keys").glob("judge*-set*.json"))
-    sets = sorted({int(p.stem.split("-set")[1]) for p in key_paths})
-    judges = sorted({int(p.stem.split("-")[0].removeprefix("judge")) for p in key_paths})
-    if len(set_names) != len(sets) or len(set(set_names)) != len(set_names):
-        raise UserError(f"set names {set_names}: expected {len(sets)} distinct names, one per set of {panel_dir}")
+    for label in (name, *set_names):
+        if not ARCHIVE_NAME.fullmatch(label):
+            raise UserError(f"name {label!r}: expected one folder name of letters, digits, '.', '_' or '-'")
     if first_judge < 1:
         raise UserError(f"first judge {first_judge}: expected a number ≥ 1")
-    targets = {(judge, number): dest_dir / f"judge{first_judge + judge - 1}-{set_names[number - 1]}"
-               for judge in judges for number in sets}
+    pooled = pool(panel_dir)
+    keys = {(int(p.stem.split("-set")[0].removeprefix("judge")), int(p.stem.split("-set")[1])): p
+            for p in (panel_dir / "keys").glob("judge*-set*.json")}
+    judges, sets = sorted({j for j, _ in keys}), sorted({k for _, k in keys})
+    if len(set_names) != len(sets) or len(set(set_names)) != len(set_names):
+        raise UserError(f"set names {set_names}: expected {len(sets)} distinct names, one per set of {panel_dir}")
+    for entry in pooled:
+        for judge, result in entry["judges"].items():
+            if result["answered"] < result["trials"]:
+                raise UserError(f"{panel_dir / judge}: {result['trials'] - result['answered']} of {result['trials']} "
+                                f"trials of {entry['a']} vs {entry['b']} unanswered; expected every set answered")
+    numbers = {judge: first_judge + judge - 1 for judge in judges}
+    archived = [int(m.group(1)) for p in dest_dir.glob("judge*-*") if (m := re.match(r"judge(\d+)-", p.name))]
+    taken = sorted(set(archived) & set(numbers.values()))
+    if taken:
+        raise UserError(f"{dest_dir}: judge {taken[0]} is archived there already; expected --first-judge "
+                        f"{max(archived) + 1} (the next free number)")
     pooled_path = dest_dir / f"pooled_{name}.json"
-    existing = [p for p in [*targets.values(), pooled_path] if p.exists()]
-    if existing:
-        raise UserError(f"{existing[0]}: exists; expected a new judge number (first judge) or pooled name")
-    for (judge, number), folder in targets.items():
-        key_path = panel_dir / "keys" / f"judge{judge}-set{number}.json"
-        answers = panel_dir / f"judge{judge}" / f"set{number}" / "answers.csv"
-        result = score(key_path, answers)
+    if pooled_path.exists():
+        raise UserError(f"{pooled_path}: exists; expected a new pooled name")
+    for entry in pooled:
+        entry["judges"] = {f"judge{numbers[int(judge.removeprefix('judge'))]}": result
+                           for judge, result in entry["judges"].items()}
+    written = []
+    for (judge, number), key_path in sorted(keys.items()):
+        key = json.loads(key_path.read_text())
+        entry = next(e for e in pooled if (e["a"], e["b"]) == (key["a"], key["b"]))
+        folder = dest_dir / f"judge{numbers[judge]}-{set_names[number - 1]}"
         folder.mkdir(parents=True)
-        shutil.copyfile(answers, folder / "answers.csv")
+        shutil.copyfile(panel_dir / f"judge{judge}" / f"set{number}" / "answers.csv", folder / "answers.csv")
         shutil.copyfile(key_path, folder / "key.json")
-        (folder / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+        (folder / "result.json").write_text(json.dumps(entry["judges"][f"judge{numbers[judge]}"], indent=1) + "\n")
+        written.append({"set": number, "a": key["a"], "b": key["b"], "folder": folder})
     pooled_path.write_text(json.dumps(pooled, indent=1) + "\n")
-    return list(targets.values())
+    return written
 
 
 def read_answers(path: str | Path) -> dict[str, str]:

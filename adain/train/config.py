@@ -137,8 +137,8 @@ class OptimConfig:
     # blind judges preferred in 91 % of choices; learnt, the look costs one ×1 pass.
     #   distil_weight · (Σ_l ‖φ_l(g(t)) − φ_l(T)‖² / ‖φ_l(T)‖²  +  distil_pixel_weight · |g(t) − T|₁)
     # over relu1_1…relu4_1.  The teacher: distil_teacher, a decoder file, or else the stage's
-    # init_decoder (its start).  The pixel term asks for T's texture pixel by pixel, which a ×1
-    # decoder can only partly paint; where it cannot, the L1 optimum is smooth.
+    # init_decoder (its start).  distil_pixel_weight 0 keeps the feature term alone: the decoder
+    # came out no less muddy and with more colour leak (experiments/training/README.md).
     distil_weight: float = 0.0
     distil_pixel_weight: float = 1.0
     distil_factor: int = 2

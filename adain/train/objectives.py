@@ -170,7 +170,9 @@ def distillation_loss(output: torch.Tensor, output_feats: dict[str, torch.Tensor
         target = reduce_to(target, output.shape[-2:])
         target_feats = teacher.encoder(target.contiguous(memory_format=torch.channels_last), taps=STYLE_TAPS)
     loss = relative_feature_loss(output_feats, target_feats)
-    return loss + pixel_weight * (output.float() - target).abs().mean() if pixel_weight else loss
+    if pixel_weight:
+        loss = loss + pixel_weight * (output.float() - target).abs().mean()
+    return loss
 
 
 # A distilling run's checkpoints carry their teacher under this key, so that a run resumed from one
@@ -263,6 +265,8 @@ class AdaINObjective:
                 raise UserError("optim.distil_weight > 0 needs a teacher: set optim.distil_teacher or init_decoder")
             if cfg.optim.distil_factor not in SUPERSAMPLE_FACTORS[1:]:
                 raise UserError(f"optim.distil_factor {cfg.optim.distil_factor}: expected 2, 3 or 4")
+            if cfg.optim.distil_pixel_weight < 0:
+                raise UserError(f"optim.distil_pixel_weight {cfg.optim.distil_pixel_weight}: expected ≥ 0")
             teacher, teacher_encoder = load_distil_teacher(source)
             # a teacher decoding another encoder's features would paint a meaningless target
             if teacher_encoder is not None and teacher_encoder != encoder.spec.name:

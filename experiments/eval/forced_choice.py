@@ -14,8 +14,8 @@
     # give each helper only: "Read PANEL/judgeJ/instructions.md and follow it exactly."; then
     .venv/bin/python experiments/eval/forced_choice.py pool PANEL      # per judge and pooled; PANEL/pooled.json
     # kept where the verdict is cited: DEST/judgeN-SETNAME/{answers.csv,key.json,result.json}, DEST/pooled_NAME.json
-    .venv/bin/python experiments/eval/forced_choice.py archive PANEL DEST --name recipe --first-judge 58 \
-        --sets recipe-vs-shipped-x2 recipe-vs-magenta
+    .venv/bin/python experiments/eval/forced_choice.py archive PANEL DEST --name recipe --first-judge N \
+        --sets recipe-vs-shipped-x2 recipe-vs-magenta      # N: the next free judge number in DEST
 
 See docs/evaluation.md ("Judging by eye") and adain/evaluation/forced_choice.py.
 """
@@ -88,8 +88,9 @@ def main(argv=None) -> int:
                     print(f"  note: {r['trials'] - r['answered']} of {r['trials']} trials unanswered")
             (args.panel_dir / "pooled.json").write_text(json.dumps(results, indent=1))
         elif args.command == "archive":
-            folders = archive(args.panel_dir, args.dest_dir, args.name, args.first_judge, args.sets)
-            print(f"{len(folders)} judge folders and pooled_{args.name}.json in {args.dest_dir}")
+            for kept in archive(args.panel_dir, args.dest_dir, args.name, args.first_judge, args.sets):
+                print(f"set{kept['set']} ({kept['a']} vs {kept['b']}) → {kept['folder']}")
+            print(f"pooled: {args.dest_dir / f'pooled_{args.name}.json'}")
         elif args.command == "prepare":
             trials = prepare(args.run_dir, args.a, args.b, args.out_dir, args.seed, args.max_trials)
             print(f"{len(trials)} trials in {args.out_dir / 'trials'}; answers go in {args.out_dir / 'answers.csv'} "
