@@ -8,7 +8,8 @@ camouflage blotches over the sky and water.  Stylising the content at N× its wo
 reducing the result (antialiased, bilinear) makes that texture N× finer against the picture and
 the photo's outlines N× sharper; the style is encoded as without it (its strokes are the decoder's
 concern).  Judged blind on pairs from outside the training data at 384 px, ×2 was preferred to ×1
-in 91 % of 192 choices and to Magenta's model in 64 % (experiments/eval/artefacts/README.md).  It
+in 91 % of 192 choices and to Magenta's model in 64 % on pairing C's paintings, in 4 % on pairing
+D's mosaics and ink (experiments/eval/artefacts/README.md).  It
 costs N² the stylisation's time and memory, so "auto" (the default) supersamples ×2 only where
 that is cheap: a working image whose shorter side is at most `AUTO_MAX_SIDE` (512 px, the command
 line's default content size); larger images, and so every 4K and 8K bound, are stylised as they are.
