@@ -11,7 +11,8 @@ at ×1) and the default's look (`shipped-x2[supersample=2]`) — the content, ce
 run's size as eval.py does, takes the style's colour mean and covariance
 (`adain.nn.functional.match_color`, the style at 256 px on its shorter side) and is stylised as the
 variant was; OUT/metrics.csv holds the plain rows (outputs copied) and the recoloured ones
-(`recipe-recolour[supersample=1]`, `shipped-x2-recolour[supersample=2]`).  ~1.5 min for 48 pairs on
+(`recipe-recolour[supersample=1]`, `shipped-x2-recolour[supersample=2]`; their measures blank: they are
+not scored here).  ~1.5 min for 48 pairs on
 the 2-core Intel CPU.
 """
 
@@ -28,10 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 import adain.nn.functional as AF  # noqa: E402
 from adain.core.io import open_image, pil_to_tensor  # noqa: E402
+from adain.evaluation.scoring import METRIC_INFO  # noqa: E402
 from adain.methods.adain import load_adain  # noqa: E402
 from adain.train.data import center_square  # noqa: E402
 
 STYLE_SIDE = 256  # px: the style's colour statistics are read at this shorter side
+MEASURED = {*METRIC_INFO, "stylize_ms", "warm", "peak_mb", "cached", "style_rank", "style_top1"}
 
 
 def main(source: Path, out: Path, recipe_label: str) -> int:
@@ -57,7 +60,8 @@ def main(source: Path, out: Path, recipe_label: str) -> int:
         relative = f"outputs/{label.replace('[', '_').replace(']', '').replace('=', '-')}/{Path(row['output']).name}"
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         output.save(out / relative)
-        kept.append({**row, "variant": label, "output": relative})
+        # the source row's measures are the plain output's: blank here (not computed on this one)
+        kept.append({**{k: ("" if k in MEASURED else v) for k, v in row.items()}, "variant": label, "output": relative})
     with open(out / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
