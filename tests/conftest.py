@@ -97,8 +97,10 @@ def random_rgb_tensor(width: int, height: int, seed: int) -> "torch.Tensor":
 # Stylizer options every tiled = untiled test of a decoder variant covers (tests/test_palette.py,
 # tests/test_skips.py); "masks": "left-right" becomes `left_right_masks` of the content.
 TILING_OPTIONS = [{}, {"alpha": 0.6}, {"style_weights": [0.7, 0.3]}, {"masks": "left-right"},
-                  {"preserve_color": "luminance", "alpha": 0.7}, {"preserve_color": "histogram", "alpha": 0.8}]
-TILING_OPTION_IDS = ["plain", "alpha", "two-styles-weighted", "masks", "luminance", "histogram"]
+                  {"preserve_color": "luminance", "alpha": 0.7}, {"preserve_color": "histogram", "alpha": 0.8},
+                  {"content_colors": "style", "alpha": 0.7}, {"content_colors": "style", "style_weights": [0.7, 0.3]}]
+TILING_OPTION_IDS = ["plain", "alpha", "two-styles-weighted", "masks", "luminance", "histogram", "content-colors",
+                     "content-colors-weighted"]
 
 
 def assert_tiled_equals_untiled(stylizer, options: dict) -> None:

@@ -116,6 +116,11 @@ def _validate(args: Namespace) -> None:
         raise UserError(f"--alpha {args.alpha}: expected a value in [0, 1]")
     if args.style_weights is not None and args.mask is not None:
         raise UserError("--style-weights and --mask: give one or the other (masks place styles, weights blend them)")
+    if getattr(args, "content_colors", "keep") == "style" and args.preserve_color != "none":
+        raise UserError(f"--content-colors style and --preserve-color {args.preserve_color}: give one or the other "
+                        f"(one gives the content the style's colours, the other keeps its own)")
+    if getattr(args, "content_colors", "keep") == "style" and args.mask is not None:
+        raise UserError("--content-colors style and --mask: expected one style or styles blended by --style-weights")
 
 
 def run_stylize(args: Namespace) -> int:
@@ -170,7 +175,8 @@ def run_stylize(args: Namespace) -> int:
         return [style_codes[s] for s in job.styles]
 
     common = dict(style_weights=args.style_weights, masks=args.mask, preserve_color=args.preserve_color,
-                  style_size=args.style_size, max_pixels=args.max_pixels, **method_options)
+                  content_colors=args.content_colors, style_size=args.style_size, max_pixels=args.max_pixels,
+                  **method_options)
     if args.upscale != 1:  # stylise at 1/N, super-resolve ×N (adain.inference.superres)
         common["upscale"] = args.upscale
     else:  # stylise at N× and reduce (adain.inference.supersample)
@@ -306,6 +312,9 @@ def add_stylize_arguments(p) -> None:
                    help="one greyscale mask per style (or one fewer), the content's size: spatial control")
     p.add_argument("--alpha", type=float, default=1.0, help="content–style trade-off in [0, 1] (default 1)")
     p.add_argument("--preserve-color", default="none", choices=("none", "histogram", "luminance"))
+    p.add_argument("--content-colors", default="keep", choices=("keep", "style"),
+                   help="style: the photo first takes the style's colours (for styles whose palette is far "
+                        "from the photo's: mosaics, ink, flat colour)")
     p.add_argument("--content-size", type=non_negative_int, default=512, metavar="N")
     p.add_argument("--style-size", type=non_negative_int, default=512, metavar="N")
     add_upscale_option(p)

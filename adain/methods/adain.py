@@ -20,7 +20,8 @@ from adain.core.io import masks_to_tensor
 from adain.core.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
 from adain.inference import tiling
 from adain.inference.supersample import check_supersample_with_upscale
-from adain.methods.base import StyleCode, Stylizer, check_preserve_color, grey_rgb
+from adain.methods.base import (StyleCode, Stylizer, check_content_colors, check_preserve_color, grey_rgb,
+                                style_color_statistics)
 from adain.nn import functional as AF
 from adain.nn.decoder import load_decoder
 from adain.nn.model import AdaINModel
@@ -141,6 +142,7 @@ class AdaINStylizer(Stylizer):
     def _stylize_tiled(self, pixels: np.ndarray | torch.Tensor, original_size: tuple[int, int], as_tensor: bool,
                        style, plan: tiling.TilePlan, *,
                        style_weights: Sequence[float] | None = None, masks=None, preserve_color: str = "none",
+                       content_colors: str = "keep",
                        content_size: int = 512, style_size: int = 512, max_size: int = 0,
                        max_pixels: int = DEFAULT_MAX_PIXELS, alpha: float = 1.0,
                        style_scale=None, photo: bool = False, photo_radius: int = 0, photo_eps: float = 1e-3,
@@ -153,6 +155,7 @@ class AdaINStylizer(Stylizer):
         `original_size` (W, H) the size masks must have.
         """
         check_preserve_color(preserve_color)
+        check_content_colors(content_colors, preserve_color, masks)
         if not 0.0 <= alpha <= 1.0:
             raise UserError(f"alpha: {alpha} is outside [0, 1]")
         codes = self._style_codes(style, style_size, max_size, max_pixels, style_scale)
@@ -166,7 +169,15 @@ class AdaINStylizer(Stylizer):
                 masks_at_taps = tiling.tap_masks(full_size, self.model.skip_taps)
             del full_size
 
-        transform = finish = None
+        transform = finish = input_palette = None
+        if content_colors == "style":  # each tile recoloured with the whole image's statistics
+            own, target = tiling.color_statistics(image), style_color_statistics(codes, style_weights)
+
+            def transform(rgb: torch.Tensor) -> torch.Tensor:  # (1, 3, h, w) → the same, recoloured
+                return AF.recolor(rgb, own, target).clamp(0, 1)
+
+            if self.model.takes_palette and AF.palette_needs_content(region_masks, alpha):
+                input_palette = tiling.content_palette(image, transform=transform)
         if preserve_color != "none":
             color_stats = tiling.color_statistics(image)
             codes = [self._recoloured(code, preserve_color, color_stats=color_stats) for code in codes]
@@ -181,7 +192,7 @@ class AdaINStylizer(Stylizer):
             content_stats = content_stats_hook(content_stats)
         out = tiling.stylize_tiled(self.model, image, style_stats, content_stats, plan.tile, style_weights,
                                    region_masks, alpha, transform, finish, as_tensor, features=features,
-                                   masks_at_taps=masks_at_taps)
+                                   masks_at_taps=masks_at_taps, input_palette=input_palette)
         if photo:  # edge-aware smoothing guided by the content, band by band over the uint8 buffers
             from adain.inference.guided_filter import photo_smooth, photo_smooth_bands
 

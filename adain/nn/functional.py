@@ -283,6 +283,36 @@ def _sym_power(matrix: torch.Tensor, power: float, eps: float) -> torch.Tensor:
     return vectors @ torch.diag_embed(values) @ vectors.transpose(1, 2)
 
 
+def color_statistics(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image's colour mean (N, 3, 1) and covariance (N, 3, 3), float64; (N, 3, H, W) in."""
+    return _color_mean_cov(image)
+
+
+def mixed_color_statistics(stats: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                           weights: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The colour mean and covariance of a mixture of images' pixels, image i drawn with weight
+    w_i (weights normalised): μ = Σ w_i μ_i, Σ = Σ w_i (Σ_i + μ_i μ_iᵀ) − μ μᵀ.  Each entry of
+    `stats` is (mean (1, 3, 1), covariance (1, 3, 3)); so is the result."""
+    total = float(sum(weights))
+    mean = sum(w / total * m for w, (m, _) in zip(weights, stats))
+    second = sum(w / total * (c + m @ m.transpose(1, 2)) for w, (m, c) in zip(weights, stats))
+    return mean, second - mean @ mean.transpose(1, 2)
+
+
+def recolor(image: torch.Tensor, source_stats: tuple[torch.Tensor, torch.Tensor],
+            target_stats: tuple[torch.Tensor, torch.Tensor], eps: float = 1e-6) -> torch.Tensor:
+    """x' = A·(x − μ_s) + μ_t with A = Σ_t^{1/2} Σ_s^{-1/2}: colours of mean μ_s and covariance Σ_s
+    (source_stats, the image's own: (N|1, 3, 1), (N|1, 3, 3)) take μ_t and Σ_t (target_stats).
+    (N, 3, H, W) in, the same out in the image's dtype, *not* clamped.  Applied to the tiles of one
+    image with the whole image's statistics, it gives the tiles of the recoloured image."""
+    mean_s, cov_s = source_stats
+    mean_t, cov_t = target_stats
+    transform = _sym_power(cov_t, 0.5, eps) @ _sym_power(cov_s, -0.5, eps)  # (N, 3, 3)
+    pixels = rearrange(image.double(), "n c h w -> n c (h w)")
+    matched = transform @ (pixels - mean_s) + mean_t
+    return rearrange(matched, "n c (h w) -> n c h w", h=image.shape[2]).to(image.dtype)
+
+
 def match_color(source: torch.Tensor, target: torch.Tensor | None, eps: float = 1e-6,
                 target_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Colour histogram matching by mean/covariance transfer (Gatys et al. 2016, §2.1).
@@ -300,12 +330,8 @@ def match_color(source: torch.Tensor, target: torch.Tensor | None, eps: float = 
     Returns:
         (N, 3, H, W) in the source's dtype, *not* clamped (clamp before encoding).
     """
-    mean_s, cov_s = _color_mean_cov(source)
-    mean_t, cov_t = target_stats if target_stats is not None else _color_mean_cov(target)
-    transform = _sym_power(cov_t, 0.5, eps) @ _sym_power(cov_s, -0.5, eps)  # (N, 3, 3)
-    pixels = rearrange(source.double(), "n c h w -> n c (h w)")
-    matched = transform @ (pixels - mean_s) + mean_t
-    return rearrange(matched, "n c (h w) -> n c h w", h=source.shape[2]).to(source.dtype)
+    return recolor(source, _color_mean_cov(source),
+                   target_stats if target_stats is not None else _color_mean_cov(target), eps)
 
 
 # ITU-R BT.601 YIQ, the colour space of Gatys et al.'s luminance-only transfer.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -63,12 +63,14 @@ class TiledImage:
             yield self.crop(top, min(top + rows, self.height), 0, self.width)
 
 
-def color_statistics(image: TiledImage) -> tuple[torch.Tensor, torch.Tensor]:
+def color_statistics(image: TiledImage, transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Colour mean (1, 3, 1) and covariance (1, 3, 3), float64, of the whole image, band by band
-    (what functional._color_mean_cov computes on the full tensor)."""
+    (what functional.color_statistics computes on the full tensor); of `transform` of each band
+    ((1, 3, rows, W) → the same) where given."""
     count, total, outer = 0, torch.zeros(3, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.float64)
     for band in image.row_chunks():
-        pixels = band[0].double().flatten(1)  # (3, rows·W)
+        pixels = (transform(band) if transform else band)[0].double().flatten(1)  # (3, rows·W)
         count += pixels.shape[1]
         total += pixels.sum(dim=1)
         outer += pixels @ pixels.T
@@ -85,11 +87,13 @@ def tap_masks(masks: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tenso
     return {tap: F.avg_pool2d(padded, tap_stride(tap)) if tap_stride(tap) > 1 else padded for tap in taps}
 
 
-def content_palette(image: TiledImage, grey: bool = False) -> AF.FeatureStats:
+def content_palette(image: TiledImage, grey: bool = False,
+                    transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> AF.FeatureStats:
     """The content's RGB mean/std, each (1, 3, 1, 1), as `AF.mean_std` gives them on the whole image
     (a palette decoder's content palette, AdaINModel.forward); `grey`: of its luminance in all three
-    channels, the network's input under luminance-only transfer."""
-    color_mean, color_cov = color_statistics(image)  # (1, 3, 1), (1, 3, 3) float64
+    channels, the network's input under luminance-only transfer; `transform`: of the network's
+    input made from each band by it (the content recoloured to the style's colours)."""
+    color_mean, color_cov = color_statistics(image, transform)  # (1, 3, 1), (1, 3, 3) float64
     mean, var = color_mean.view(3), torch.diagonal(color_cov[0])
     if grey:  # Y = y·rgb: μ_Y = y·μ, σ²_Y = yᵀΣy
         y = AF.rgb_to_yiq(torch.eye(3).view(1, 3, 3, 1))[0, 0, :, 0].double()

@@ -73,7 +73,8 @@ def content_statistics(model: AdaINModel, image: TiledImage, tile: int, masks: t
 
     Args:
         masks: (1, K, h, w) region weights at relu4_1's size (`mask_cells`), or None.
-        transform: applied to each (1, 3, h, w) crop before encoding (luminance-only transfer).
+        transform: applied to each (1, 3, h, w) crop before encoding (luminance-only transfer, or
+            the content recoloured to the style's colours).
         keep_features: also return the whole relu4_1 map, so that pass 2 need not re-encode.
         feature_dtype: how to keep it: the model's dtype (None), or float16 for a float32 model,
             half the bytes (`keep_half`; pass 2 reads it back with `kept_features`).
@@ -143,13 +144,15 @@ def stylize_tiled(
     as_tensor: bool = False,
     features: torch.Tensor | None = None,
     masks_at_taps: dict[str, torch.Tensor] | None = None,
+    input_palette: AF.FeatureStats | None = None,
 ) -> OutputBuffer:
     """Pass 2: stylise tile by tile with the global `content_stats` of pass 1.
 
     Args:
         styles / weights / alpha: as AdaINModel.transfer.
         masks: (1, K, h, w) at relu4_1's size (`mask_cells`), or None.
-        transform: network input from a (1, 3, h, w) crop (luminance-only transfer), or None.
+        transform: network input from a (1, 3, h, w) crop (luminance-only transfer, or the
+            content recoloured to the style's colours), or None.
         finish: (stylised tile, content tile) → output tile, e.g. putting back the content's
             chroma; both (1, 3, h, w) float32.
         as_tensor: fill a float tensor instead of a uint8 array.
@@ -157,6 +160,8 @@ def stylize_tiled(
             A skip decoder given the map still re-encodes each tile, but only up to its deepest
             skip tap (relu3_1: about half the encoder's work, a halo of 2 cells instead of 4).
         masks_at_taps: a skip decoder's masks at each skip tap's size (`tap_masks`), with masks.
+        input_palette: the network input's RGB mean/std over the whole image where `transform` is
+            not luminance-only (`content_palette(image, transform=…)`); None: computed here.
     """
     skip_taps = model.skip_taps
     if masks is not None and skip_taps and masks_at_taps is None:
@@ -168,8 +173,9 @@ def stylize_tiled(
     out = OutputBuffer(image.height, image.width, as_tensor)
     # a palette decoder's content palette, where α or masks use it: of the whole image, as the
     # untiled run takes it (one more pass over the uint8 image, so only then)
-    whole_palette = (content_palette(image, grey=transform is not None)
-                     if model.takes_palette and AF.palette_needs_content(masks, alpha) else None)
+    whole_palette = None
+    if model.takes_palette and AF.palette_needs_content(masks, alpha):
+        whole_palette = input_palette if input_palette is not None else content_palette(image, grey=transform is not None)
     for centre in tile_grid(image.cells, tile):
         # only cells within the decoder halo are decoded; those further out are not exact anyway
         decoded = centre.grown(decoder_halo, image.cells)

@@ -1,5 +1,7 @@
 """The photo recoloured to the style's colours before stylising, beside the plain outputs of an eval
-run, as a run directory that forced_choice.py can judge (a probe: no option of `stylize` does it yet).
+run, as a run directory that forced_choice.py can judge: the probe that made the judged outputs
+(`stylize(..., content_colors="style")` is the option now; it reads the style's colours at the style
+size rather than at 256 px).
 
     .venv/bin/python experiments/eval/artefacts/recolour_probe.py runs/eval/pairing_d_recipe \
         runs/eval/pairing_d_recolour "recipe[supersample=1]"
