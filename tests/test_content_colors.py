@@ -75,3 +75,14 @@ def test_cli_content_colors(tmp_path, decoder_file):
         assert_clean_failure(bad)
         assert message in bad.stderr
         assert not (tmp_path / "bad.png").exists()
+
+
+def test_a_network_with_its_style_built_in_needs_a_style_image_for_its_colours():
+    from adain.methods.johnson.stylizer import SHIPPED_JOHNSON, load_johnson
+
+    johnson = load_johnson(SHIPPED_JOHNSON, "cpu", "fp32")
+    content = random_rgb_tensor(48, 40, seed=1)
+    with pytest.raises(UserError, match="content-colors style: no style image to take the colours from"):
+        johnson.stylize(content, content_size=0, content_colors="style")
+    out = johnson.stylize(content, random_rgb_tensor(40, 40, seed=2), content_size=0, content_colors="style")
+    assert out.shape == content.shape

@@ -145,6 +145,9 @@ def style_color_statistics(codes: Sequence["StyleCode"], weights: Sequence[float
                            ) -> tuple[torch.Tensor, torch.Tensor]:
     """The colour mean (1, 3, 1) and covariance (1, 3, 3), float64, that the content takes under
     content_colors="style": of the style images' pixels, mixed by the style weights."""
+    if not codes:
+        raise UserError("content-colors style: no style image to take the colours from; expected --style "
+                        "(a network with its style built in, like johnson, has none of its own)")
     stats = [AF.color_statistics(code.image[:1]) for code in codes]
     return AF.mixed_color_statistics(stats, AF.normalise_weights(weights, len(codes)))
 
