@@ -87,6 +87,7 @@ METHOD_FLAGS = {
     "style_weight": ("gatys",), "tv_weight": ("gatys",), "init": ("gatys",), "pooling": ("gatys",),
     "scales": ("gatys",), "seed": ("gatys",),
     "johnson_model": ("johnson",), "style_weights": ("adain", "gatys"), "mask": ("adain", "gatys"),
+    "content_colors": ("adain", "gatys"),
 }
 
 

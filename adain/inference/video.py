@@ -191,6 +191,8 @@ def stylize_video(
         raise UserError(f"flow blend: {flow_blend}; expected a weight in [0, 1]")
     if ema and stylizer.name != "adain":
         raise UserError(f"ema: smooths AdaIN's content statistics; {stylizer.name} has none")
+    if options.get("content_colors", "keep") != "keep":  # per-frame statistics would flicker
+        raise UserError(f"content colors {options['content_colors']!r}: not offered for video yet; expected keep")
     stats_hook = StatsEMA(ema) if ema else None
     output_format = _check_output(output, input_path, overwrite)
     container, video_in = open_video(input_path)

@@ -169,15 +169,13 @@ class AdaINStylizer(Stylizer):
                 masks_at_taps = tiling.tap_masks(full_size, self.model.skip_taps)
             del full_size
 
-        transform = finish = input_palette = None
+        transform = finish = None
         if content_colors == "style":  # each tile recoloured with the whole image's statistics
             own, target = tiling.color_statistics(image), style_color_statistics(codes, style_weights)
 
             def transform(rgb: torch.Tensor) -> torch.Tensor:  # (1, 3, h, w) → the same, recoloured
                 return AF.recolor(rgb, own, target).clamp(0, 1)
 
-            if self.model.takes_palette and AF.palette_needs_content(region_masks, alpha):
-                input_palette = tiling.content_palette(image, transform=transform)
         if preserve_color != "none":
             color_stats = tiling.color_statistics(image)
             codes = [self._recoloured(code, preserve_color, color_stats=color_stats) for code in codes]
@@ -192,7 +190,7 @@ class AdaINStylizer(Stylizer):
             content_stats = content_stats_hook(content_stats)
         out = tiling.stylize_tiled(self.model, image, style_stats, content_stats, plan.tile, style_weights,
                                    region_masks, alpha, transform, finish, as_tensor, features=features,
-                                   masks_at_taps=masks_at_taps, input_palette=input_palette)
+                                   masks_at_taps=masks_at_taps)
         if photo:  # edge-aware smoothing guided by the content, band by band over the uint8 buffers
             from adain.inference.guided_filter import photo_smooth, photo_smooth_bands
 

@@ -146,8 +146,8 @@ def style_color_statistics(codes: Sequence["StyleCode"], weights: Sequence[float
     """The colour mean (1, 3, 1) and covariance (1, 3, 3), float64, that the content takes under
     content_colors="style": of the style images' pixels, mixed by the style weights."""
     if not codes:
-        raise UserError("content-colors style: no style image to take the colours from; expected --style "
-                        "(a network with its style built in, like johnson, has none of its own)")
+        raise UserError("content-colors style: no style image to take the colours from; expected a style "
+                        "image (style=… or --style)")
     stats = [AF.color_statistics(code.image[:1]) for code in codes]
     return AF.mixed_color_statistics(stats, AF.normalise_weights(weights, len(codes)))
 
@@ -306,6 +306,9 @@ class Stylizer(ABC):
         """
         check_preserve_color(preserve_color)
         check_content_colors(content_colors, preserve_color, masks)
+        if content_colors == "style" and not self.recolours_style:
+            raise UserError(f"content-colors style: {self.name} renders its built-in style and reads no style "
+                            f"image's colours; expected a method that does (adain, gatys)")
         supersample = check_supersample_with_upscale(supersample, upscale)
         if upscale != 1:
             from adain.inference.superres.stylize import stylize_upscaled

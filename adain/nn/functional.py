@@ -268,12 +268,18 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
 
 # --- colour preservation ------------------------------------------------------------------
 
-def _color_mean_cov(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 3, H, W) → mean (N, 3, 1) and covariance (N, 3, 3), float64."""
-    pixels = rearrange(image.double(), "n c h w -> n c (h w)")
-    mean = pixels.mean(dim=2, keepdim=True)
-    centred = pixels - mean
-    return mean, centred @ centred.transpose(1, 2) / pixels.shape[-1]
+def _color_mean_cov(image: torch.Tensor, rows: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 3, H, W) → mean (N, 3, 1) and covariance (N, 3, 3), float64, accumulated over bands of
+    `rows` rows (a float64 copy of one band at a time, not of the whole image)."""
+    count, total = 0, image.new_zeros(image.shape[0], 3, 1, dtype=torch.float64)
+    outer = image.new_zeros(image.shape[0], 3, 3, dtype=torch.float64)
+    for band in image.split(rows, dim=2):
+        pixels = rearrange(band.double(), "n c h w -> n c (h w)")
+        count += pixels.shape[-1]
+        total += pixels.sum(dim=2, keepdim=True)
+        outer += pixels @ pixels.transpose(1, 2)
+    mean = total / count
+    return mean, outer / count - mean @ mean.transpose(1, 2)
 
 
 def _sym_power(matrix: torch.Tensor, power: float, eps: float) -> torch.Tensor:
@@ -305,11 +311,15 @@ def recolor(image: torch.Tensor, source_stats: tuple[torch.Tensor, torch.Tensor]
     (source_stats, the image's own: (N|1, 3, 1), (N|1, 3, 3)) take μ_t and Σ_t (target_stats).
     (N, 3, H, W) in, the same out in the image's dtype, *not* clamped.  Applied to the tiles of one
     image with the whole image's statistics, it gives the tiles of the recoloured image."""
-    mean_s, cov_s = source_stats
-    mean_t, cov_t = target_stats
+    mean_s, cov_s = (t.to(image.device, torch.float64) for t in source_stats)
+    mean_t, cov_t = (t.to(image.device, torch.float64) for t in target_stats)
     transform = _sym_power(cov_t, 0.5, eps) @ _sym_power(cov_s, -0.5, eps)  # (N, 3, 3)
-    pixels = rearrange(image.double(), "n c h w -> n c (h w)")
-    matched = transform @ (pixels - mean_s) + mean_t
+    # x' = A·x + (μ_t − A·μ_s): the 3 × 3 matrix and offset in float64, applied in float32 unless the
+    # image is float64 (one float32 copy of a large image, not float64 ones)
+    work = torch.float64 if image.dtype == torch.float64 else torch.float32
+    offset, transform = (mean_t - transform @ mean_s).to(work), transform.to(work)
+    pixels = rearrange(image.to(work), "n c h w -> n c (h w)")
+    matched = torch.baddbmm(offset.expand(pixels.shape[0], -1, -1), transform.expand(pixels.shape[0], -1, -1), pixels)
     return rearrange(matched, "n c (h w) -> n c h w", h=image.shape[2]).to(image.dtype)
 
 

@@ -87,17 +87,14 @@ def tap_masks(masks: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tenso
     return {tap: F.avg_pool2d(padded, tap_stride(tap)) if tap_stride(tap) > 1 else padded for tap in taps}
 
 
-def content_palette(image: TiledImage, grey: bool = False,
-                    transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> AF.FeatureStats:
-    """The content's RGB mean/std, each (1, 3, 1, 1), as `AF.mean_std` gives them on the whole image
-    (a palette decoder's content palette, AdaINModel.forward); `grey`: of its luminance in all three
-    channels, the network's input under luminance-only transfer; `transform`: of the network's
-    input made from each band by it (the content recoloured to the style's colours)."""
+def content_palette(image: TiledImage, transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    ) -> AF.FeatureStats:
+    """The network input's RGB mean/std, each (1, 3, 1, 1), as `AF.mean_std` gives them on the whole
+    image (a palette decoder's content palette, AdaINModel.forward): of the content, or of what
+    `transform` makes of each band (its luminance in all three channels under luminance-only
+    transfer; the content in the style's colours)."""
     color_mean, color_cov = color_statistics(image, transform)  # (1, 3, 1), (1, 3, 3) float64
     mean, var = color_mean.view(3), torch.diagonal(color_cov[0])
-    if grey:  # Y = y·rgb: μ_Y = y·μ, σ²_Y = yᵀΣy
-        y = AF.rgb_to_yiq(torch.eye(3).view(1, 3, 3, 1))[0, 0, :, 0].double()
-        mean, var = (y @ mean).expand(3), (y @ color_cov[0] @ y).expand(3)
     return AF.FeatureStats(mean.view(1, 3, 1, 1).float(), (var + AF.EPS).sqrt().view(1, 3, 1, 1).float())
 
 

@@ -144,7 +144,6 @@ def stylize_tiled(
     as_tensor: bool = False,
     features: torch.Tensor | None = None,
     masks_at_taps: dict[str, torch.Tensor] | None = None,
-    input_palette: AF.FeatureStats | None = None,
 ) -> OutputBuffer:
     """Pass 2: stylise tile by tile with the global `content_stats` of pass 1.
 
@@ -160,8 +159,6 @@ def stylize_tiled(
             A skip decoder given the map still re-encodes each tile, but only up to its deepest
             skip tap (relu3_1: about half the encoder's work, a halo of 2 cells instead of 4).
         masks_at_taps: a skip decoder's masks at each skip tap's size (`tap_masks`), with masks.
-        input_palette: the network input's RGB mean/std over the whole image where `transform` is
-            not luminance-only (`content_palette(image, transform=…)`); None: computed here.
     """
     skip_taps = model.skip_taps
     if masks is not None and skip_taps and masks_at_taps is None:
@@ -173,9 +170,9 @@ def stylize_tiled(
     out = OutputBuffer(image.height, image.width, as_tensor)
     # a palette decoder's content palette, where α or masks use it: of the whole image, as the
     # untiled run takes it (one more pass over the uint8 image, so only then)
-    whole_palette = None
-    if model.takes_palette and AF.palette_needs_content(masks, alpha):
-        whole_palette = input_palette if input_palette is not None else content_palette(image, grey=transform is not None)
+    # of the network's input: the content as the transform makes it, band by band
+    whole_palette = (content_palette(image, transform=transform)
+                     if model.takes_palette and AF.palette_needs_content(masks, alpha) else None)
     for centre in tile_grid(image.cells, tile):
         # only cells within the decoder halo are decoded; those further out are not exact anyway
         decoded = centre.grown(decoder_halo, image.cells)
