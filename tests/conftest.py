@@ -147,3 +147,15 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared image pack not found at {path}")
     return path
+
+
+def load_script(relative: str):
+    """A script of the repository that is not a package module (tools/, experiments/), imported
+    by path as a module, so that its functions can be called: load_script("tools/judge_agreement.py")."""
+    import importlib.util
+
+    path = REPO_ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

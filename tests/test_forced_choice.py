@@ -4,7 +4,6 @@ judge looks, and scoring that recovers a judge's known preference."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,9 +11,8 @@ import pytest
 
 from adain.core.errors import UserError
 from adain.evaluation.forced_choice import binomial_two_sided_p, prepare, score, wilson_interval
-from conftest import write_image
+from conftest import load_script, write_image
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -93,9 +91,7 @@ def test_statistics_of_known_cases():
 
 
 def test_the_script_runs_end_to_end(fake_run, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("forced_choice_cli", REPO / "experiments" / "eval" / "forced_choice.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script("experiments/eval/forced_choice.py")
     out = tmp_path / "fc"
     assert cli.main(["prepare", str(fake_run), "adain[alpha=1]", "magenta", str(out), "--max-trials", "4"]) == 0
     _answer(out, lambda t, i: "L")
@@ -107,9 +103,7 @@ def test_the_script_runs_end_to_end(fake_run, tmp_path, capsys):
 
 
 def test_a_panel_shows_judges_no_method_and_pools_their_answers(fake_run, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("forced_choice_cli", REPO / "experiments" / "eval" / "forced_choice.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script("experiments/eval/forced_choice.py")
     panel = tmp_path / "panel"
     assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta",
                      "--compare", "magenta", "adain[alpha=1]", "--judges", "2", "--seed", "3", "--max-trials", "6"]) == 0
@@ -172,9 +166,7 @@ def test_a_panel_shows_judges_no_method_and_pools_their_answers(fake_run, tmp_pa
 
 
 def test_archive_keeps_each_judges_answers_key_and_result_and_never_overwrites(fake_run, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("forced_choice_cli", REPO / "experiments" / "eval" / "forced_choice.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script("experiments/eval/forced_choice.py")
     panel, dest = tmp_path / "panel", tmp_path / "artefacts"
     assert cli.main(["panel", str(fake_run), str(panel), "--compare", "adain[alpha=1]", "magenta",
                      "--judges", "2", "--seed", "5", "--max-trials", "5"]) == 0

@@ -1,21 +1,14 @@
 """tools/frame_sources.py --pair: the trimmed frame score of two variants, paired over the pairs."""
 
 import csv
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("frame_sources", ROOT / "tools" / "frame_sources.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fake_run(tmp_path: Path) -> Path:
@@ -44,7 +37,7 @@ def fake_run(tmp_path: Path) -> Path:
 
 
 def test_pair_gives_the_trimmed_difference_and_names_an_unknown_variant(tmp_path, monkeypatch, capsys):
-    tool = load_tool()
+    tool = load_script("tools/frame_sources.py")
     run = fake_run(tmp_path)
     monkeypatch.setattr(sys, "argv", ["frame_sources.py", str(run), "--pair", "clean", "framed"])
     tool.main()

@@ -2,19 +2,12 @@
 blotch in every decided trial and with a measure unrelated to the choice about half the time."""
 
 import csv
-import importlib.util
 import json
 import random
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("judge_agreement", ROOT / "tools" / "judge_agreement.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_run_and_sets(tmp_path: Path) -> Path:
@@ -49,7 +42,7 @@ def write_run_and_sets(tmp_path: Path) -> Path:
 
 
 def test_a_measure_the_judge_followed_agrees_always_and_another_about_half(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_script("tools/judge_agreement.py")
     folder = write_run_and_sets(tmp_path)
     found, skipped = tool.decisions([folder], tmp_path)
     assert len(found) == 39 and not skipped  # the tie is not a decision
@@ -65,7 +58,7 @@ def test_a_measure_the_judge_followed_agrees_always_and_another_about_half(tmp_p
 
 
 def test_sets_whose_run_is_absent_are_counted_and_nothing_usable_is_an_error(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_script("tools/judge_agreement.py")
     folder = write_run_and_sets(tmp_path)
     assert tool.main([str(folder), "--root", str(tmp_path / "elsewhere")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -75,7 +68,7 @@ def test_sets_whose_run_is_absent_are_counted_and_nothing_usable_is_an_error(tmp
 
 
 def test_a_malformed_key_is_named_and_a_trial_missing_from_the_run_is_counted(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_script("tools/judge_agreement.py")
     folder = write_run_and_sets(tmp_path)
     key_path = folder / "judge7-new-vs-old" / "key.json"
     key = json.loads(key_path.read_text())

@@ -3,22 +3,19 @@ against the sha256 of its images.csv; a bad one is named in one line and nothing
 
 import csv
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script
+
 FIELDS = ["file", "kind", "title", "artist_or_author", "year", "why_public_domain_or_licence", "source_repo",
           "source_path", "commit", "sha256"]
 
 
 @pytest.fixture(scope="module")
 def get_images():
-    spec = importlib.util.spec_from_file_location("get_images", ROOT / "experiments/eval/pairing_c/get_images.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/eval/pairing_c/get_images.py")
 
 
 def write_pairing(tmp_path: Path, images: dict[str, bytes], sha_of: dict[str, str] | None = None) -> tuple[Path, Path]:

@@ -37,7 +37,9 @@ from adain.core.errors import UserError  # noqa: E402
 from adain.evaluation.forced_choice import read_answers, wilson_interval  # noqa: E402
 from adain.evaluation.scoring import METRIC_INFO  # noqa: E402
 
-PER_RUN = {"style_top1", "style_rank", "recon_psnr", "recon_ssim", "ms_per_image", "peak_mb"}  # not per pair
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_measures import PER_RUN  # noqa: E402  (the measures scored once per run, not per pair)
+
 GROUPS = ("ours vs ours", "vs Magenta", "all")
 
 

@@ -268,9 +268,9 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
 
 # --- colour preservation ------------------------------------------------------------------
 
-def _color_mean_cov(image: torch.Tensor, rows: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 3, H, W) → mean (N, 3, 1) and covariance (N, 3, 3), float64, accumulated over bands of
-    `rows` rows (a float64 copy of one band at a time, not of the whole image)."""
+def color_statistics(image: torch.Tensor, rows: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image's colour mean (N, 3, 1) and covariance (N, 3, 3), float64, from (N, 3, H, W),
+    accumulated over bands of `rows` rows (a float64 copy of one band at a time, not of the image)."""
     count, total = 0, image.new_zeros(image.shape[0], 3, 1, dtype=torch.float64)
     outer = image.new_zeros(image.shape[0], 3, 3, dtype=torch.float64)
     for band in image.split(rows, dim=2):
@@ -287,11 +287,6 @@ def _sym_power(matrix: torch.Tensor, power: float, eps: float) -> torch.Tensor:
     values, vectors = torch.linalg.eigh(matrix)
     values = values.clamp_min(eps) ** power
     return vectors @ torch.diag_embed(values) @ vectors.transpose(1, 2)
-
-
-def color_statistics(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """An image's colour mean (N, 3, 1) and covariance (N, 3, 3), float64; (N, 3, H, W) in."""
-    return _color_mean_cov(image)
 
 
 def mixed_color_statistics(stats: Sequence[tuple[torch.Tensor, torch.Tensor]],
@@ -340,8 +335,8 @@ def match_color(source: torch.Tensor, target: torch.Tensor | None, eps: float = 
     Returns:
         (N, 3, H, W) in the source's dtype, *not* clamped (clamp before encoding).
     """
-    return recolor(source, _color_mean_cov(source),
-                   target_stats if target_stats is not None else _color_mean_cov(target), eps)
+    return recolor(source, color_statistics(source),
+                   target_stats if target_stats is not None else color_statistics(target), eps)
 
 
 # ITU-R BT.601 YIQ, the colour space of Gatys et al.'s luminance-only transfer.
