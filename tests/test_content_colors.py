@@ -1,6 +1,7 @@
 """content_colors="style": the content takes the style's colour mean and covariance before the
 transfer — the same in the untiled and tiled paths (tests/test_palette.py, tests/test_skips.py run
-TILING_OPTIONS), with supersampling, and refused with colour preservation or masks."""
+TILING_OPTIONS), with supersampling, and refused with colour preservation or masks.  In video, one
+transform for the whole clip: tests/test_video.py."""
 
 import pytest
 import torch
@@ -89,8 +90,7 @@ def test_cli_content_colors(tmp_path, decoder_file):
     assert not (tmp_path / "bad.png").exists()
 
 
-def test_a_network_with_its_style_built_in_refuses_it_and_video_does_not_offer_it(tmp_path, stylizer_fp32):
-    from adain.inference.video import stylize_video
+def test_a_network_with_its_style_built_in_refuses_it():
     from adain.methods.johnson.stylizer import SHIPPED_JOHNSON, load_johnson
 
     johnson = load_johnson(SHIPPED_JOHNSON, "cpu", "fp32")
@@ -98,7 +98,3 @@ def test_a_network_with_its_style_built_in_refuses_it_and_video_does_not_offer_i
     for style in (None, random_rgb_tensor(40, 40, seed=2)):  # it reads no style image's colours
         with pytest.raises(UserError, match="content-colors style: johnson renders its built-in style"):
             johnson.stylize(content, style, content_size=0, content_colors="style")
-    with pytest.raises(UserError, match="content colors 'style': not offered for video yet"):
-        stylize_video(stylizer_fp32, tmp_path / "in.mp4", random_rgb_tensor(40, 40, seed=2), tmp_path / "out.mp4",
-                      content_colors="style")
-    assert not (tmp_path / "out.mp4").exists()

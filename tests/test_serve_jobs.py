@@ -131,6 +131,25 @@ def test_johnson_renders_its_own_style(backend, images):
     assert "the network's own style" in result.note
 
 
+def test_the_style_s_colours(backend, images):
+    """content_colors="style" reaches the library (the same image as stylize(content_colors="style"));
+    with Johnson it is left out with a note, with a painted mask it is a one-line message."""
+    content, style = str(images["content"]), str(images["style_a"])
+    recoloured = backend.run(Job(content, [(style, 1.0)], content_size=32, content_colors="style")).image
+    plain = backend.run(Job(content, [(style, 1.0)], content_size=32)).image
+    stylizer = backend.stylizer("adain")
+    direct = stylizer.stylize(Image.open(content), stylizer.encode_style(Image.open(style), 64), content_size=32,
+                              style_size=64, content_colors="style", max_memory=backend.settings.max_memory)
+    assert np.abs(pixels(recoloured) - pixels(direct)).max() <= 1
+    assert np.abs(pixels(recoloured) - pixels(plain)).mean() > 1
+    result = backend.run(Job(content, [(style, 1.0)], method="johnson", content_size=32, content_colors="style"))
+    assert "the style's colours not applied" in result.note
+    mask = Image.new("L", (96, 64), 255)
+    with pytest.raises(UserError, match="content-colors style with masks"):
+        backend.run(Job(content, [(style, 1.0), (str(images["style_b"]), 1.0)], content_size=32,
+                        content_colors="style", mask=mask))
+
+
 def test_gatys_reports_every_iteration(backend, images):
     seen = []
     result = backend.run(Job(str(images["content"]), [(str(images["style_a"]), 1.0)], method="gatys",

@@ -21,7 +21,7 @@ pytest.importorskip("cv2")
 from adain.core.errors import UserError  # noqa: E402
 from adain.evaluation.flicker import flicker  # noqa: E402
 from adain.inference import flow as flowlib  # noqa: E402
-from adain.inference.video import StatsEMA  # noqa: E402
+from adain.inference.video import FrameRecolour, StatsEMA  # noqa: E402
 
 from conftest import write_image  # noqa: E402
 
@@ -196,6 +196,64 @@ def test_temporal_options(clip, style_file):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
 
 
+def test_content_colors_style_is_one_transform_fitted_to_the_first_frame(stylizer_fp32, style_file, tmp_path):
+    """content_colors="style": every frame goes through the colour transform fitted to frame 1 (not
+    one fitted to each frame, which would let a brightening clip keep its first look), then is
+    stylised as a still would be."""
+    from PIL import Image
+
+    from adain.methods.base import style_color_statistics
+
+    frames = [np.clip(f.astype(int) + 12 * i, 0, 255).astype(np.uint8) for i, f in enumerate(synthetic_frames(5))]
+    clip = write_clip(tmp_path / "brightening.mp4", frames, audio=False)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    stylizer_fp32.stylize_video(clip, style_file, tmp_path / "out.mp4", style_size=64, progress=False,
+                                content_colors="style", on_frame=lambda i, rgb, out: seen.append((rgb, out)))
+    code = stylizer_fp32.encode_style(style_file, 64, 0)
+    target = style_color_statistics([code], None)
+    once = FrameRecolour.fit(seen[0][0], target)
+    for rgb, out in seen:
+        expected = stylizer_fp32.stylize(Image.fromarray(once(rgb)), code, content_size=0, supersample=1)
+        np.testing.assert_array_equal(out, np.asarray(expected))
+    last_rgb, last_out = seen[-1]
+    refitted = stylizer_fp32.stylize(Image.fromarray(FrameRecolour.fit(last_rgb, target)(last_rgb)), code,
+                                     content_size=0, supersample=1)
+    assert np.abs(np.asarray(refitted).astype(int) - last_out.astype(int)).mean() > 2  # a per-frame fit differs
+    plain = stylizer_fp32.stylize(Image.fromarray(last_rgb), code, content_size=0, supersample=1)
+    assert np.abs(np.asarray(plain).astype(int) - last_out.astype(int)).mean() > 2  # and it changes the picture
+
+
+def test_frame_recolour_takes_the_frame_to_the_target_statistics():
+    """On a frame whose colours map inside the gamut, the fitted transform gives the target's mean
+    and covariance up to uint8 rounding; applied band by band as on the whole frame."""
+    import adain.nn.functional as AF
+
+    rng = np.random.default_rng(3)
+    frame = (rng.random((300, 70, 3)) * 120 + 60).astype(np.uint8)  # 300 rows: more than one band
+    target = (torch.tensor([[0.45], [0.4], [0.5]]).double().unsqueeze(0),
+              (torch.eye(3) * 0.004 + 0.001).double().unsqueeze(0))
+    out = FrameRecolour.fit(frame, target)(frame)
+    mean, cov = AF.color_statistics(torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).double() / 255)
+    torch.testing.assert_close(mean, target[0], atol=2e-3, rtol=0)
+    torch.testing.assert_close(cov, target[1], atol=2e-4, rtol=0)
+
+
+def test_content_colors_refusals_in_video(stylizer_fp32, clip, style_file, tmp_path):
+    with pytest.raises(UserError, match="content-colors style with preserve-color luminance"):
+        stylizer_fp32.stylize_video(clip, style_file, tmp_path / "a.mp4", content_colors="style",
+                                    preserve_color="luminance", progress=False)
+    with pytest.raises(UserError, match="content-colors: 'photo'; expected one of keep, style"):
+        stylizer_fp32.stylize_video(clip, style_file, tmp_path / "b.mp4", content_colors="photo", progress=False)
+    assert not list(tmp_path.glob("*.mp4"))
+    for extra, message in ((["--preserve-color", "histogram"], "--content-colors style and --preserve-color histogram"),
+                           (["--method", "johnson"], "--content-colors style: johnson renders its built-in style")):
+        args = ["video", "--input", str(clip), "--content-colors", "style", "--output", str(tmp_path / "c.mp4"),
+                "--no-progress"] + ([] if "johnson" in extra else ["--style", str(style_file)]) + extra
+        code, err = _run(args)
+        assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "c.mp4").exists()
+
+
 def test_stats_ema():
     from adain.nn.functional import FeatureStats
 
@@ -255,7 +313,7 @@ def test_cli_video(clip, style_file, tmp_path):
     out = tmp_path / "cli.mp4"
     code, err = _run(["video", "--input", str(clip), "--style", str(style_file), "--style-size", "64",
                       "--alpha", "0.8", "--ema", "0.9", "--flow-blend", "0.5", "--style-scale", "2",
-                      "--output", str(out), "--no-progress", "--precision", "fp32"])
+                      "--content-colors", "style", "--output", str(out), "--no-progress", "--precision", "fp32"])
     assert code == 0, err
     assert len(read_clip(out)[0]) == 12
     code, err = _run(["video", "--input", str(clip), "--style", str(style_file), "--output", str(out)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from adain.core.errors import UserError
+
 
 ENCODER_NAMES = ("vgg16-hed", "vgg16-imagenet", "vgg19-normalised", "vgg19-torchvision")  # see adain.nn.encoders.ENCODERS
 METHOD_NAMES = ("adain", "gatys", "johnson")  # see adain.methods.METHODS
@@ -57,6 +59,22 @@ def add_look_options(p: argparse.ArgumentParser) -> None:
                    help="guided-filter radius in px (0: 35 px per 512 px of the shorter side)")
     p.add_argument("--photo-eps", type=float, default=1e-3, metavar="E",
                    help="guided-filter ε on [0, 1] intensities (larger: smoother; default 1e-3)")
+
+
+def add_content_colors_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--content-colors", default="keep", choices=("keep", "style"),
+                   help="style: the photo first takes the style's colours (for styles whose palette is far "
+                        "from the photo's: mosaics, ink, flat colour)")
+
+
+def check_content_colors_flags(args: argparse.Namespace) -> None:
+    """--content-colors style's conflicts, checked before torch is imported (adain.methods.base
+    checks the same for API callers)."""
+    if getattr(args, "content_colors", "keep") == "style" and args.preserve_color != "none":
+        raise UserError(f"--content-colors style and --preserve-color {args.preserve_color}: give one or the other "
+                        f"(one gives the content the style's colours, the other keeps its own)")
+    if getattr(args, "content_colors", "keep") == "style" and args.mask is not None:
+        raise UserError("--content-colors style and --mask: expected one style or styles blended by --style-weights")
 
 
 def memory_size(text: str) -> int:

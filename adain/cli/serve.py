@@ -25,6 +25,9 @@ UPSCALES = [("off", 1), ("×2 (stylise at ½, super-resolve)", 2), ("×4 (stylis
 METHODS = [("AdaIN (any style, one pass)", "adain"), ("Johnson (its Van Gogh network)", "johnson"),
            ("Gatys (optimisation, slow)", "gatys")]
 # System fonts only: the page must not wait for a font server it cannot reach.
+# preserve_color values, and "style" for content_colors="style" (the photo takes the style's colours first)
+COLOUR_CHOICES = [("the stylisation's", "none"), ("the photo's (histogram)", "histogram"),
+                  ("the photo's (luminance only)", "luminance"), ("the style's, photo recoloured first", "style")]
 FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
 MONO = ["ui-monospace", "monospace"]
 
@@ -103,8 +106,7 @@ def build_app(backend: DemoBackend):
                               visible=scale_ok)
             iterations = gr.Slider(1, 500, value=100, step=1, label="Gatys iterations (per scale)",
                                    visible=False, elem_id="iterations")
-            color = gr.Radio(["none", "histogram", "luminance"], value="none", label="Keep the content's colours",
-                             elem_id="color")
+            color = gr.Radio(COLOUR_CHOICES, value="none", label="Colours", elem_id="color")
 
         # --- events ---------------------------------------------------------------------------
         # The mask editor gets the content as its background only while its panel is open: an
@@ -160,8 +162,10 @@ def build_app(backend: DemoBackend):
                 except UserError as exc:
                     raise user_error(exc) from None
                 painted = mask_from_layers(layers, content_size)
+            preserve_color, content_colors = ("none", "style") if color_value == "style" else (color_value, "keep")
             job = Job(content=content_path, styles=list(zip(paths, style_weights)), method=method_name,
-                      alpha=float(alpha_value), preserve_color=color_value, content_size=int(size_value),
+                      alpha=float(alpha_value), preserve_color=preserve_color, content_colors=content_colors,
+                      content_size=int(size_value),
                       style_scale=float(scale_value), mask=painted, iterations=int(iterations_value),
                       upscale=int(upscale_value))
             try:

@@ -69,6 +69,7 @@ class Job:
     method: str = "adain"
     alpha: float = 1.0
     preserve_color: str = "none"
+    content_colors: str = "keep"  # "style": the photo first takes the style's colours (AdaIN, Gatys)
     content_size: int = 512
     style_scale: float = 1.0
     mask: Image.Image | None = None
@@ -195,6 +196,10 @@ class DemoBackend:
 
         options: dict = {"preserve_color": job.preserve_color, "content_size": job.content_size,
                          "style_size": self.settings.style_size, "max_pixels": self.settings.max_pixels}
+        if job.content_colors != "keep" and job.method == "johnson":
+            note += "; the style's colours not applied: the Johnson network reads no style image"
+        elif job.content_colors != "keep":
+            options["content_colors"] = job.content_colors
         upscale = check_upscale(job.upscale, "super-resolution")
         if upscale != 1:
             options["upscale"] = upscale

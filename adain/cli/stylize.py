@@ -16,9 +16,10 @@ from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
-from adain.cli.options import (ENCODER_NAMES, METHOD_NAMES, add_gatys_options, add_johnson_options, add_look_options,
-                               add_runtime_options, add_supersample_option, add_tiling_options, add_upscale_option,
-                               non_negative_int, positive_int)
+from adain.cli.options import (ENCODER_NAMES, METHOD_NAMES, add_content_colors_option, add_gatys_options,
+                               add_johnson_options, add_look_options, add_runtime_options, add_supersample_option,
+                               add_tiling_options, add_upscale_option, check_content_colors_flags, non_negative_int,
+                               positive_int)
 from adain.core.errors import UserError
 
 
@@ -117,11 +118,7 @@ def _validate(args: Namespace) -> None:
         raise UserError(f"--alpha {args.alpha}: expected a value in [0, 1]")
     if args.style_weights is not None and args.mask is not None:
         raise UserError("--style-weights and --mask: give one or the other (masks place styles, weights blend them)")
-    if getattr(args, "content_colors", "keep") == "style" and args.preserve_color != "none":
-        raise UserError(f"--content-colors style and --preserve-color {args.preserve_color}: give one or the other "
-                        f"(one gives the content the style's colours, the other keeps its own)")
-    if getattr(args, "content_colors", "keep") == "style" and args.mask is not None:
-        raise UserError("--content-colors style and --mask: expected one style or styles blended by --style-weights")
+    check_content_colors_flags(args)
 
 
 def run_stylize(args: Namespace) -> int:
@@ -313,9 +310,7 @@ def add_stylize_arguments(p) -> None:
                    help="one greyscale mask per style (or one fewer), the content's size: spatial control")
     p.add_argument("--alpha", type=float, default=1.0, help="content–style trade-off in [0, 1] (default 1)")
     p.add_argument("--preserve-color", default="none", choices=("none", "histogram", "luminance"))
-    p.add_argument("--content-colors", default="keep", choices=("keep", "style"),
-                   help="style: the photo first takes the style's colours (for styles whose palette is far "
-                        "from the photo's: mosaics, ink, flat colour)")
+    add_content_colors_option(p)
     p.add_argument("--content-size", type=non_negative_int, default=512, metavar="N")
     p.add_argument("--style-size", type=non_negative_int, default=512, metavar="N")
     add_upscale_option(p)

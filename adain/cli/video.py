@@ -14,8 +14,8 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
-from adain.cli.options import (add_look_options, add_runtime_options, add_tiling_options, add_upscale_option,
-                               non_negative_int, positive_int)
+from adain.cli.options import (add_content_colors_option, add_look_options, add_runtime_options, add_tiling_options,
+                               add_upscale_option, check_content_colors_flags, non_negative_int, positive_int)
 from adain.core.errors import UserError
 
 VIDEO_METHODS = ("adain", "johnson")  # feed-forward methods; Gatys would optimise every frame
@@ -38,6 +38,7 @@ def add_video_parser(commands) -> None:
     p.add_argument("--alpha", type=float, default=1.0, help="content–style trade-off in [0, 1] (default 1)")
     p.add_argument("--preserve-color", default="none", choices=("none", "histogram", "luminance"),
                    help="keep the content's colours (the style is recoloured once, to the first frame)")
+    add_content_colors_option(p)
     p.add_argument("--content-size", type=non_negative_int, default=0, metavar="N",
                    help="stylise frames at this shorter side (0, default: their own size); the output keeps the "
                         "input's size")
@@ -82,6 +83,10 @@ def _validate(args: Namespace) -> None:
         raise UserError("--style-weights and --mask: give one or the other")
     if args.method == "adain" and not args.style:
         raise UserError("--style: adain needs at least one style image")
+    check_content_colors_flags(args)
+    if args.content_colors == "style" and args.method == "johnson":
+        raise UserError("--content-colors style: johnson renders its built-in style and reads no style image's "
+                        "colours; use it with --method adain")
     if args.method != "adain" and args.ema:
         raise UserError("--ema smooths AdaIN's content statistics; use it with --method adain")
     if not Path(args.input).is_file():
@@ -101,8 +106,8 @@ def run_video(args: Namespace) -> int:
         method_options["upscale"] = args.upscale
     result = stylizer.stylize_video(
         args.input, args.style or None, args.output, style_weights=args.style_weights, masks=args.mask,
-        preserve_color=args.preserve_color, content_size=args.content_size, style_size=args.style_size,
-        style_scale=args.style_scale, ema=args.ema, flow_blend=args.flow_blend, flow_size=args.flow_size,
+        preserve_color=args.preserve_color, content_colors=args.content_colors, content_size=args.content_size,
+        style_size=args.style_size, style_scale=args.style_scale, ema=args.ema, flow_blend=args.flow_blend, flow_size=args.flow_size,
         batch=args.batch, overwrite=args.overwrite, strict=args.strict, progress=not args.no_progress, **photo,
         **method_options)
     for warning in result.warnings:

@@ -24,7 +24,10 @@ once per clip.  Temporal stability without retraining, both off by default:
               in with weight w where the flow is reliable: O_t ← (1 − w·M)·O_t + w·M·Ô_t−1.
 
 Colour preservation recolours the style once, to the first frame's colours (per-frame
-recolouring would re-encode the style for every frame and make the palette flicker).
+recolouring would re-encode the style for every frame and make the palette flicker).  The other way
+round, `content_colors="style"`: one colour transform, from the first frame's colour mean and
+covariance to the style's, is fixed and applied to every frame before it is stylised (a transform
+fitted to each frame would let the whole picture's colours pump as the frame's content changes).
 A bad input — not a video, no video stream, no frame that decodes — or an output that cannot be
 written ends with a one-line UserError naming the stream and the operation that failed, and no
 partial output is left behind.
@@ -46,6 +49,7 @@ from PIL import Image
 from adain.core.errors import UserError
 from adain.inference.video_read import VideoReader, open_video, reason, stream_label
 from adain.inference.video_write import CONTAINERS, OutputFormat, VideoWriter
+from adain.methods.base import check_content_colors, style_color_statistics
 from adain.nn import functional as AF
 
 @dataclass
@@ -191,8 +195,11 @@ def stylize_video(
         raise UserError(f"flow blend: {flow_blend}; expected a weight in [0, 1]")
     if ema and stylizer.name != "adain":
         raise UserError(f"ema: smooths AdaIN's content statistics; {stylizer.name} has none")
-    if options.get("content_colors", "keep") != "keep":  # per-frame statistics would flicker
-        raise UserError(f"content colors {options['content_colors']!r}: not offered for video yet; expected keep")
+    content_colors = options.pop("content_colors", "keep")
+    check_content_colors(content_colors, preserve_color, masks)
+    if content_colors == "style" and not stylizer.recolours_style:
+        raise UserError(f"content-colors style: {stylizer.name} renders its built-in style and reads no style "
+                        f"image's colours; expected a method that does (adain, gatys)")
     stats_hook = StatsEMA(ema) if ema else None
     output_format = _check_output(output, input_path, overwrite)
     container, video_in = open_video(input_path)
@@ -217,7 +224,7 @@ def stylize_video(
         from adain.core.progress import progress_bar  # a tqdm bar on a terminal, plain lines elsewhere
 
         counter = progress_bar(video_in.frames or None, "adain video", unit="frame", disable=not progress)
-        state = {"previous": None, "index": 0, "recoloured": False}
+        state = {"previous": None, "index": 0, "recoloured": False, "frame_colors": None}
         pending: list[tuple[np.ndarray, int, Fraction]] = []
         start = time.monotonic()
 
@@ -228,7 +235,12 @@ def stylize_video(
                 codes = [replace(stylizer._recoloured(code, preserve_color, first), recoloured=True)
                          for code in codes]
                 state["recoloured"] = True
-            outputs = _stylize_frames(stylizer, [rgb for rgb, _, _ in frames], codes, frame_options)
+            inputs = [rgb for rgb, _, _ in frames]
+            if content_colors == "style":  # one transform for the clip, fitted to frame 1
+                if state["frame_colors"] is None:
+                    state["frame_colors"] = FrameRecolour.fit(inputs[0], style_color_statistics(codes, style_weights))
+                inputs = [state["frame_colors"](rgb) for rgb in inputs]
+            outputs = _stylize_frames(stylizer, inputs, codes, frame_options)
             for (rgb, pts, time_base), out in zip(frames, outputs):
                 if flow_blend > 0:
                     out = _blend_previous(out, rgb, state["previous"], flow_blend, flow_size)
@@ -272,6 +284,32 @@ def stylize_video(
             except FileNotFoundError:
                 pass
         container.close()
+
+
+@dataclass
+class FrameRecolour:
+    """x' = A·x + b on a frame's RGB in [0, 1]: the colour transform of AF.recolor, fitted once (to a
+    clip's first frame) and applied as it is to every frame, on uint8 (H, W, 3) arrays, a band of
+    rows at a time so that an 8K frame needs no full-size float copy."""
+
+    matrix: torch.Tensor  # (3, 3) float32
+    offset: torch.Tensor  # (3,) float32
+
+    @classmethod
+    def fit(cls, rgb: np.ndarray, target: tuple[torch.Tensor, torch.Tensor]) -> "FrameRecolour":
+        """The transform taking `rgb`'s colour mean and covariance to `target`'s ((1, 3, 1), (1, 3, 3))."""
+        frame = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, a view
+        mean, covariance = AF.color_statistics(frame)  # on 0…255, banded: no float copy of the frame
+        matrix, offset = AF.color_transform((mean / 255, covariance / 255 ** 2), target)
+        return cls(matrix[0].float(), offset[0, :, 0].float())
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        out = np.empty_like(rgb)
+        for top in range(0, rgb.shape[0], 256):
+            band = torch.from_numpy(rgb[top:top + 256]).float().div_(255)  # (h, W, 3)
+            mapped = band @ self.matrix.T + self.offset
+            out[top:top + 256] = mapped.clamp_(0, 1).mul_(255).round_().byte().numpy()
+        return out
 
 
 def _stylize_frames(stylizer, frames: list[np.ndarray], codes, options: dict) -> list[np.ndarray]:

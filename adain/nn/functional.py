@@ -282,7 +282,7 @@ def color_statistics(image: torch.Tensor, rows: int = 64) -> tuple[torch.Tensor,
     return mean, outer / count - mean @ mean.transpose(1, 2)
 
 
-def _sym_power(matrix: torch.Tensor, power: float, eps: float) -> torch.Tensor:
+def sym_power(matrix: torch.Tensor, power: float, eps: float) -> torch.Tensor:
     """Power of a symmetric positive semi-definite (N, 3, 3) matrix via its eigenbasis."""
     values, vectors = torch.linalg.eigh(matrix)
     values = values.clamp_min(eps) ** power
@@ -300,19 +300,26 @@ def mixed_color_statistics(stats: Sequence[tuple[torch.Tensor, torch.Tensor]],
     return mean, second - mean @ mean.transpose(1, 2)
 
 
+def color_transform(source_stats: tuple[torch.Tensor, torch.Tensor], target_stats: tuple[torch.Tensor, torch.Tensor],
+                    eps: float = 1e-6, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The affine colour map x' = A·x + b that takes colours of mean μ_s and covariance Σ_s to μ_t
+    and Σ_t: A = Σ_t^{1/2} Σ_s^{-1/2} (N, 3, 3) and b = μ_t − A·μ_s (N, 3, 1), float64."""
+    mean_s, cov_s = (t.to(device, torch.float64) for t in source_stats)
+    mean_t, cov_t = (t.to(device, torch.float64) for t in target_stats)
+    transform = sym_power(cov_t, 0.5, eps) @ sym_power(cov_s, -0.5, eps)
+    return transform, mean_t - transform @ mean_s
+
+
 def recolor(image: torch.Tensor, source_stats: tuple[torch.Tensor, torch.Tensor],
             target_stats: tuple[torch.Tensor, torch.Tensor], eps: float = 1e-6) -> torch.Tensor:
     """x' = A·(x − μ_s) + μ_t with A = Σ_t^{1/2} Σ_s^{-1/2}: colours of mean μ_s and covariance Σ_s
     (source_stats, the image's own: (N|1, 3, 1), (N|1, 3, 3)) take μ_t and Σ_t (target_stats).
     (N, 3, H, W) in, the same out in the image's dtype, *not* clamped.  Applied to the tiles of one
     image with the whole image's statistics, it gives the tiles of the recoloured image."""
-    mean_s, cov_s = (t.to(image.device, torch.float64) for t in source_stats)
-    mean_t, cov_t = (t.to(image.device, torch.float64) for t in target_stats)
-    transform = _sym_power(cov_t, 0.5, eps) @ _sym_power(cov_s, -0.5, eps)  # (N, 3, 3)
-    # x' = A·x + (μ_t − A·μ_s): the 3 × 3 matrix and offset in float64, applied in float32 unless the
-    # image is float64 (one float32 copy of a large image, not float64 ones)
+    transform, offset = color_transform(source_stats, target_stats, eps, image.device)
+    # applied in float32 unless the image is float64 (one float32 copy of a large image, not float64 ones)
     work = torch.float64 if image.dtype == torch.float64 else torch.float32
-    offset, transform = (mean_t - transform @ mean_s).to(work), transform.to(work)
+    offset, transform = offset.to(work), transform.to(work)
     pixels = rearrange(image.to(work), "n c h w -> n c (h w)")
     matched = torch.baddbmm(offset.expand(pixels.shape[0], -1, -1), transform.expand(pixels.shape[0], -1, -1), pixels)
     return rearrange(matched, "n c (h w) -> n c h w", h=image.shape[2]).to(image.dtype)
