@@ -65,7 +65,7 @@ def test_encode_style_at_scales_averages_the_statistics(stylizer_fp32):
 def test_colour_preservation_keeps_the_scale(stylizer_fp32):
     content, style = _tensor(random_rgb(40, 32, seed=1)), _tensor(random_rgb(64, 48, seed=2))
     code = stylizer_fp32.encode_style(style, size=0, style_scale=2)
-    assert stylizer_fp32._recoloured(code, "histogram", content).scales == (2.0,)
+    assert stylizer_fp32.style_in_content_colors(code, "histogram", content).scales == (2.0,)
     plain = stylizer_fp32.stylize(content, style, content_size=0, style_size=0, preserve_color="histogram")
     scaled = stylizer_fp32.stylize(content, style, content_size=0, style_size=0, preserve_color="histogram",
                                    style_scale=2)

@@ -232,7 +232,7 @@ def stylize_video(
             nonlocal codes
             if preserve_color != "none" and not state["recoloured"]:  # the style recoloured once, to frame 1
                 first = torch.from_numpy(frames[0][0]).permute(2, 0, 1).unsqueeze(0).float() / 255
-                codes = [replace(stylizer._recoloured(code, preserve_color, first), recoloured=True)
+                codes = [replace(stylizer.style_in_content_colors(code, preserve_color, first), recoloured=True)
                          for code in codes]
                 state["recoloured"] = True
             inputs = [rgb for rgb, _, _ in frames]

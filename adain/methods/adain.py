@@ -178,7 +178,7 @@ class AdaINStylizer(Stylizer):
 
         if preserve_color != "none":
             color_stats = tiling.color_statistics(image)
-            codes = [self._recoloured(code, preserve_color, color_stats=color_stats) for code in codes]
+            codes = [self.style_in_content_colors(code, preserve_color, color_stats=color_stats) for code in codes]
         if preserve_color == "luminance":
             transform, finish = grey_rgb, AF.combine_luminance
         style_stats = [code.features for code in codes]

@@ -226,7 +226,7 @@ class Stylizer(ABC):
 
         return stylize_video(self, input, style, output, **options)
 
-    def _recoloured(self, code: StyleCode, preserve_color: str, content: torch.Tensor | None = None,
+    def style_in_content_colors(self, code: StyleCode, preserve_color: str, content: torch.Tensor | None = None,
                     color_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> StyleCode:
         """The style recoloured to the content's colours (colour preservation, the module
         docstring): from the content image (N, 3, H, W), or from its colour mean (1, 3, 1) and
@@ -345,7 +345,7 @@ class Stylizer(ABC):
         height, width = content_tensor.shape[-2:]
         mask_tensor = None if masks is None else masks_to_tensor(masks, original_size, (width, height), len(codes))
 
-        codes = [self._recoloured(code, preserve_color, content_tensor) for code in codes]
+        codes = [self.style_in_content_colors(code, preserve_color, content_tensor) for code in codes]
         network_input = grey_rgb(content_tensor) if preserve_color == "luminance" else content_tensor
         if content_colors == "style":  # each content from its own colours to the styles' (N, 3, H, W)
             target = style_color_statistics(codes, style_weights)
