@@ -132,7 +132,7 @@ def test_stylise_in_the_browser(page, tmp_path):
     difference = np.abs(np.asarray(first, np.float64) - np.asarray(second, np.float64)).mean()
     assert difference > 2.0, f"output barely changed with α (mean |Δ| = {difference:.2f} grey levels)"
 
-    page.locator("#color").get_by_label("the style's, photo recoloured first").check()  # the photo in the style's colours
+    page.locator("#color").get_by_label("the style's, photo recoloured first").check()
     third = fetch_image(page, run_and_wait(page, page.locator("#output img").get_attribute("src")))
     page.screenshot(path=str(tmp_path / "4-style-colours.png"), full_page=True)
     difference = np.abs(np.asarray(second, np.float64) - np.asarray(third, np.float64)).mean()

@@ -107,8 +107,8 @@ def run_video(args: Namespace) -> int:
     result = stylizer.stylize_video(
         args.input, args.style or None, args.output, style_weights=args.style_weights, masks=args.mask,
         preserve_color=args.preserve_color, content_colors=args.content_colors, content_size=args.content_size,
-        style_size=args.style_size, style_scale=args.style_scale, ema=args.ema, flow_blend=args.flow_blend, flow_size=args.flow_size,
-        batch=args.batch, overwrite=args.overwrite, strict=args.strict, progress=not args.no_progress, **photo,
+        style_size=args.style_size, style_scale=args.style_scale, ema=args.ema, flow_blend=args.flow_blend,
+        flow_size=args.flow_size, batch=args.batch, overwrite=args.overwrite, strict=args.strict, progress=not args.no_progress, **photo,
         **method_options)
     for warning in result.warnings:
         print(f"adain: warning: {warning}", file=sys.stderr)
