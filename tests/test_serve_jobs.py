@@ -145,7 +145,7 @@ def test_the_style_s_colours(backend, images):
     result = backend.run(Job(content, [(style, 1.0)], method="johnson", content_size=32, content_colors="style"))
     assert "the style's colours not applied" in result.note
     mask = Image.new("L", (96, 64), 255)
-    with pytest.raises(UserError, match="content-colors style with masks"):
+    with pytest.raises(UserError, match="colours: the style's colours need one style or a blend, not a painted mask"):
         backend.run(Job(content, [(style, 1.0), (str(images["style_b"]), 1.0)], content_size=32,
                         content_colors="style", mask=mask))
 

@@ -21,7 +21,7 @@ pytest.importorskip("cv2")
 from adain.core.errors import UserError  # noqa: E402
 from adain.evaluation.flicker import flicker  # noqa: E402
 from adain.inference import flow as flowlib  # noqa: E402
-from adain.inference.video import FrameRecolour, StatsEMA  # noqa: E402
+from adain.inference.video import FrameRecolour, StatsEMA, stylize_video  # noqa: E402
 
 from conftest import write_image  # noqa: E402
 
@@ -197,23 +197,33 @@ def test_temporal_options(clip, style_file):
 
 
 def test_content_colors_style_is_one_transform_fitted_to_the_first_frame(stylizer_fp32, style_file, tmp_path):
-    """content_colors="style": every frame goes through the colour transform fitted to frame 1 (not
-    one fitted to each frame, which would let a brightening clip keep its first look), then is
-    stylised as a still would be."""
+    """content_colors="style": every frame goes through the colour transform fitted to the first frame
+    that has colours (not one fitted to each frame, which would let a brightening clip keep its first
+    look), then is stylised as a still would be; black frames before it pass unchanged; a batch of
+    frames gives what one at a time gives."""
     from PIL import Image
 
     from adain.methods.base import style_color_statistics
 
-    frames = [np.clip(f.astype(int) + 12 * i, 0, 255).astype(np.uint8) for i, f in enumerate(synthetic_frames(5))]
-    clip = write_clip(tmp_path / "brightening.mp4", frames, audio=False)
-    seen: list[tuple[np.ndarray, np.ndarray]] = []
-    stylizer_fp32.stylize_video(clip, style_file, tmp_path / "out.mp4", style_size=64, progress=False,
-                                content_colors="style", on_frame=lambda i, rgb, out: seen.append((rgb, out)))
+    black = np.zeros_like(synthetic_frames(1)[0])
+    frames = [black, black] + [np.clip(f.astype(int) + 12 * i, 0, 255).astype(np.uint8)
+                               for i, f in enumerate(synthetic_frames(5))]
+    clip = write_clip(tmp_path / "fade_in.mp4", frames, audio=False)
+    runs = {}
+    for batch in (1, 3):
+        seen: list[tuple[np.ndarray, np.ndarray]] = []
+        stylizer_fp32.stylize_video(clip, style_file, tmp_path / f"out{batch}.mp4", style_size=64, progress=False,
+                                    content_colors="style", batch=batch,
+                                    on_frame=lambda i, rgb, out: seen.append((rgb, out)))
+        runs[batch] = seen
+    seen = runs[1]
     code = stylizer_fp32.encode_style(style_file, 64, 0)
     target = style_color_statistics([code], None)
-    once = FrameRecolour.fit(seen[0][0], target)
-    for rgb, out in seen:
-        expected = stylizer_fp32.stylize(Image.fromarray(once(rgb)), code, content_size=0, supersample=1)
+    assert FrameRecolour.fit(seen[0][0], target) is None  # black: nothing to fit to
+    once = FrameRecolour.fit(seen[2][0], target)
+    for index, (rgb, out) in enumerate(seen):
+        shown = rgb if index < 2 else once(rgb)
+        expected = stylizer_fp32.stylize(Image.fromarray(shown), code, content_size=0, supersample=1)
         np.testing.assert_array_equal(out, np.asarray(expected))
     last_rgb, last_out = seen[-1]
     refitted = stylizer_fp32.stylize(Image.fromarray(FrameRecolour.fit(last_rgb, target)(last_rgb)), code,
@@ -221,11 +231,14 @@ def test_content_colors_style_is_one_transform_fitted_to_the_first_frame(stylize
     assert np.abs(np.asarray(refitted).astype(int) - last_out.astype(int)).mean() > 2  # a per-frame fit differs
     plain = stylizer_fp32.stylize(Image.fromarray(last_rgb), code, content_size=0, supersample=1)
     assert np.abs(np.asarray(plain).astype(int) - last_out.astype(int)).mean() > 2  # and it changes the picture
+    for (_, a), (_, b) in zip(runs[3], runs[1]):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
 
 
 def test_frame_recolour_takes_the_frame_to_the_target_statistics():
     """On a frame whose colours map inside the gamut, the fitted transform gives the target's mean
-    and covariance up to uint8 rounding; applied band by band as on the whole frame."""
+    and covariance up to uint8 rounding, and band by band it is AF.recolor on the whole frame; a
+    greyscale frame gets a bounded gain in the colour directions it lacks."""
     import adain.nn.functional as AF
 
     rng = np.random.default_rng(3)
@@ -233,9 +246,16 @@ def test_frame_recolour_takes_the_frame_to_the_target_statistics():
     target = (torch.tensor([[0.45], [0.4], [0.5]]).double().unsqueeze(0),
               (torch.eye(3) * 0.004 + 0.001).double().unsqueeze(0))
     out = FrameRecolour.fit(frame, target)(frame)
+    as_tensor = torch.from_numpy(frame).permute(2, 0, 1).unsqueeze(0).double() / 255
     mean, cov = AF.color_statistics(torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).double() / 255)
     torch.testing.assert_close(mean, target[0], atol=2e-3, rtol=0)
     torch.testing.assert_close(cov, target[1], atol=2e-4, rtol=0)
+    whole = AF.recolor(as_tensor, AF.color_statistics(as_tensor), target).clamp(0, 1) * 255
+    assert np.abs(out.astype(np.float64) - whole[0].permute(1, 2, 0).numpy()).max() <= 1.0
+    grey = np.repeat(frame[..., :1], 3, axis=2)  # no chroma at all: Σ_s has two zero eigenvalues
+    noisy = np.clip(grey.astype(int) + rng.integers(-1, 2, grey.shape), 0, 255).astype(np.uint8)
+    gain = torch.linalg.matrix_norm(FrameRecolour.fit(noisy, target).matrix, ord=2)
+    assert gain < 10, gain  # σ_t ≈ 0.07 over the floor's 0.01, not over JPEG-level noise
 
 
 def test_content_colors_refusals_in_video(stylizer_fp32, clip, style_file, tmp_path):
@@ -244,9 +264,14 @@ def test_content_colors_refusals_in_video(stylizer_fp32, clip, style_file, tmp_p
                                     preserve_color="luminance", progress=False)
     with pytest.raises(UserError, match="content-colors: 'photo'; expected one of keep, style"):
         stylizer_fp32.stylize_video(clip, style_file, tmp_path / "b.mp4", content_colors="photo", progress=False)
+    from adain.methods.johnson.stylizer import SHIPPED_JOHNSON, load_johnson
+
+    with pytest.raises(UserError, match="content-colors style: johnson renders its built-in style"):
+        stylize_video(load_johnson(SHIPPED_JOHNSON, "cpu", "fp32"), clip, None, tmp_path / "d.mp4",
+                      content_colors="style", progress=False)
     assert not list(tmp_path.glob("*.mp4"))
     for extra, message in ((["--preserve-color", "histogram"], "--content-colors style and --preserve-color histogram"),
-                           (["--method", "johnson"], "--content-colors style: johnson renders its built-in style")):
+                           (["--method", "johnson"], "--content-colors does not apply to --method johnson")):
         args = ["video", "--input", str(clip), "--content-colors", "style", "--output", str(tmp_path / "c.mp4"),
                 "--no-progress"] + ([] if "johnson" in extra else ["--style", str(style_file)]) + extra
         code, err = _run(args)

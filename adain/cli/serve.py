@@ -24,10 +24,10 @@ SIZES = [("128 px (preview)", 128), ("256 px", 256), ("512 px", 512), ("1024 px"
 UPSCALES = [("off", 1), ("×2 (stylise at ½, super-resolve)", 2), ("×4 (stylise at ¼, super-resolve)", 4)]
 METHODS = [("AdaIN (any style, one pass)", "adain"), ("Johnson (its Van Gogh network)", "johnson"),
            ("Gatys (optimisation, slow)", "gatys")]
-# System fonts only: the page must not wait for a font server it cannot reach.
 # preserve_color values, and "style" for content_colors="style" (the photo takes the style's colours first)
 COLOUR_CHOICES = [("the stylisation's", "none"), ("the photo's (histogram)", "histogram"),
                   ("the photo's (luminance only)", "luminance"), ("the style's, photo recoloured first", "style")]
+# System fonts only: the page must not wait for a font server it cannot reach.
 FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
 MONO = ["ui-monospace", "monospace"]
 

@@ -184,6 +184,9 @@ class DemoBackend:
         note = ""
         mask = None
         if job.mask is not None and job.method != "johnson":
+            if job.content_colors == "style":
+                raise UserError("colours: the style's colours need one style or a blend, not a painted mask; "
+                                "clear the mask or choose other colours")
             if len(styles) < 2:
                 raise UserError("mask: it places two styles (style 1 where painted, style 2 elsewhere); "
                                 "choose a second style or clear the mask")

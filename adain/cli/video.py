@@ -84,9 +84,9 @@ def _validate(args: Namespace) -> None:
     if args.method == "adain" and not args.style:
         raise UserError("--style: adain needs at least one style image")
     check_content_colors_flags(args)
-    if args.content_colors == "style" and args.method == "johnson":
-        raise UserError("--content-colors style: johnson renders its built-in style and reads no style image's "
-                        "colours; use it with --method adain")
+    if args.content_colors == "style" and args.method != "adain":
+        raise UserError(f"--content-colors does not apply to --method {args.method} (it reads no style image); "
+                        f"drop it")
     if args.method != "adain" and args.ema:
         raise UserError("--ema smooths AdaIN's content statistics; use it with --method adain")
     if not Path(args.input).is_file():
@@ -106,10 +106,10 @@ def run_video(args: Namespace) -> int:
         method_options["upscale"] = args.upscale
     result = stylizer.stylize_video(
         args.input, args.style or None, args.output, style_weights=args.style_weights, masks=args.mask,
-        preserve_color=args.preserve_color, content_colors=args.content_colors, content_size=args.content_size,
-        style_size=args.style_size, style_scale=args.style_scale, ema=args.ema, flow_blend=args.flow_blend,
-        flow_size=args.flow_size, batch=args.batch, overwrite=args.overwrite, strict=args.strict, progress=not args.no_progress, **photo,
-        **method_options)
+        preserve_color=args.preserve_color, content_colors=args.content_colors,
+        content_size=args.content_size, style_size=args.style_size, style_scale=args.style_scale, ema=args.ema,
+        flow_blend=args.flow_blend, flow_size=args.flow_size, batch=args.batch, overwrite=args.overwrite,
+        strict=args.strict, progress=not args.no_progress, **photo, **method_options)
     for warning in result.warnings:
         print(f"adain: warning: {warning}", file=sys.stderr)
     print(f"{result.output}: {result.frames} frames at {result.fps:.3g} fps, {result.width}×{result.height}, "

@@ -27,7 +27,8 @@ Colour preservation recolours the style once, to the first frame's colours (per-
 recolouring would re-encode the style for every frame and make the palette flicker).  The other way
 round, `content_colors="style"`: one colour transform, from the first frame's colour mean and
 covariance to the style's, is fixed and applied to every frame before it is stylised (a transform
-fitted to each frame would let the whole picture's colours pump as the frame's content changes).
+fitted to each frame would let the whole picture's colours pump as the frame's content changes);
+frames too flat to fit to (a black opening, a fade) pass unchanged until the first that is not.
 A bad input — not a video, no video stream, no frame that decodes — or an output that cannot be
 written ends with a one-line UserError naming the stream and the operation that failed, and no
 partial output is left behind.
@@ -183,6 +184,8 @@ def stylize_video(
         progress: frames/s and time left on stderr.
         on_frame: called as on_frame(index, input_rgb, output_rgb) with (H, W, 3) uint8 arrays
             (the experiment measures flicker with it).
+        content_colors: "keep", or "style": every frame first takes the style's colours, by one
+            transform fitted to the first frame that has colours (module docstring).
         **options: the method's own (AdaIN: alpha, tile, max_memory, photo, …).
 
     Returns:
@@ -196,10 +199,7 @@ def stylize_video(
     if ema and stylizer.name != "adain":
         raise UserError(f"ema: smooths AdaIN's content statistics; {stylizer.name} has none")
     content_colors = options.pop("content_colors", "keep")
-    check_content_colors(content_colors, preserve_color, masks)
-    if content_colors == "style" and not stylizer.recolours_style:
-        raise UserError(f"content-colors style: {stylizer.name} renders its built-in style and reads no style "
-                        f"image's colours; expected a method that does (adain, gatys)")
+    check_content_colors(content_colors, preserve_color, masks, stylizer)
     stats_hook = StatsEMA(ema) if ema else None
     output_format = _check_output(output, input_path, overwrite)
     container, video_in = open_video(input_path)
@@ -228,6 +228,13 @@ def stylize_video(
         pending: list[tuple[np.ndarray, int, Fraction]] = []
         start = time.monotonic()
 
+        def recolour_frame(rgb: np.ndarray) -> np.ndarray:
+            """A frame through the clip's colour transform; frames before the first one it can be
+            fitted to (black, a fade) pass unchanged."""
+            if state["frame_colors"] is None:
+                state["frame_colors"] = FrameRecolour.fit(rgb, style_color_statistics(codes, style_weights))
+            return rgb if state["frame_colors"] is None else state["frame_colors"](rgb)
+
         def run(frames: list[tuple[np.ndarray, int, Fraction]]) -> None:
             nonlocal codes
             if preserve_color != "none" and not state["recoloured"]:  # the style recoloured once, to frame 1
@@ -236,10 +243,8 @@ def stylize_video(
                          for code in codes]
                 state["recoloured"] = True
             inputs = [rgb for rgb, _, _ in frames]
-            if content_colors == "style":  # one transform for the clip, fitted to frame 1
-                if state["frame_colors"] is None:
-                    state["frame_colors"] = FrameRecolour.fit(inputs[0], style_color_statistics(codes, style_weights))
-                inputs = [state["frame_colors"](rgb) for rgb in inputs]
+            if content_colors == "style":  # one transform for the clip, fitted to its first frame with colours
+                inputs = [recolour_frame(rgb) for rgb in inputs]
             outputs = _stylize_frames(stylizer, inputs, codes, frame_options)
             for (rgb, pts, time_base), out in zip(frames, outputs):
                 if flow_blend > 0:
@@ -288,19 +293,30 @@ def stylize_video(
 
 @dataclass
 class FrameRecolour:
-    """x' = A·x + b on a frame's RGB in [0, 1]: the colour transform of AF.recolor, fitted once (to a
-    clip's first frame) and applied as it is to every frame, on uint8 (H, W, 3) arrays, a band of
-    rows at a time so that an 8K frame needs no full-size float copy."""
+    """x' = A·x + b on a frame's RGB in [0, 1]: the colour transform of AF.recolor, fitted once (to the
+    first frame of a clip that has colours to fit) and applied as it is to every frame, on uint8
+    (H, W, 3) arrays, a band of rows at a time so that an 8K frame needs no full-size float copy."""
 
-    matrix: torch.Tensor  # (3, 3) float32
+    matrix: torch.Tensor  # (3, 3) float32, on the CPU
     offset: torch.Tensor  # (3,) float32
 
+    # A frame whose colours vary less than this (std over all three channels, on [0, 1]) is black, a
+    # fade or a title card: fitted to it, A = Σ_t^½ Σ_s^−½ would be a gain of 100× or more, locked in
+    # for the whole clip.  The source covariance's eigenvalues are floored too, so that a frame
+    # with no chroma (greyscale) gets a bounded gain in the directions it lacks.
+    MIN_STD = 0.03
+    EIGENVALUE_FLOOR = 1e-4  # a std of 0.01 in any colour direction
+
     @classmethod
-    def fit(cls, rgb: np.ndarray, target: tuple[torch.Tensor, torch.Tensor]) -> "FrameRecolour":
-        """The transform taking `rgb`'s colour mean and covariance to `target`'s ((1, 3, 1), (1, 3, 3))."""
+    def fit(cls, rgb: np.ndarray, target: tuple[torch.Tensor, torch.Tensor]) -> "FrameRecolour | None":
+        """The transform taking `rgb`'s colour mean and covariance to `target`'s ((1, 3, 1), (1, 3, 3),
+        any device); None for a frame too flat to fit to (MIN_STD)."""
         frame = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, a view
         mean, covariance = AF.color_statistics(frame)  # on 0…255, banded: no float copy of the frame
-        matrix, offset = AF.color_transform((mean / 255, covariance / 255 ** 2), target)
+        covariance = covariance / 255 ** 2
+        if float(torch.diagonal(covariance, dim1=1, dim2=2).sum()) < cls.MIN_STD ** 2:
+            return None
+        matrix, offset = AF.color_transform((mean / 255, covariance), target, cls.EIGENVALUE_FLOOR, device="cpu")
         return cls(matrix[0].float(), offset[0, :, 0].float())
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:

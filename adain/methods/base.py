@@ -128,10 +128,11 @@ def check_preserve_color(preserve_color: str) -> None:
         raise UserError(f"preserve-color: {preserve_color!r}; expected one of {', '.join(PRESERVE_COLOR)}")
 
 
-def check_content_colors(content_colors: str, preserve_color: str = "none", masks=None) -> None:
+def check_content_colors(content_colors: str, preserve_color: str = "none", masks=None, stylizer=None) -> None:
     """`content_colors` one of CONTENT_COLORS, and "style" only where it means something: not with
-    colour preservation (which keeps the content's colours) nor with masks (one palette per
-    region would be needed); a one-line UserError otherwise."""
+    colour preservation (which keeps the content's colours), nor with masks (one palette per
+    region would be needed), nor with a `stylizer` whose style is built in (it reads no style
+    image's colours); a one-line UserError otherwise."""
     if content_colors not in CONTENT_COLORS:
         raise UserError(f"content-colors: {content_colors!r}; expected one of {', '.join(CONTENT_COLORS)}")
     if content_colors == "style" and preserve_color != "none":
@@ -139,6 +140,9 @@ def check_content_colors(content_colors: str, preserve_color: str = "none", mask
                         f"(one gives the content the style's colours, the other keeps its own)")
     if content_colors == "style" and masks is not None:
         raise UserError("content-colors style with masks: expected one style or styles blended by weights")
+    if content_colors == "style" and stylizer is not None and not stylizer.recolours_style:
+        raise UserError(f"content-colors style: {stylizer.name} renders its built-in style and reads no style "
+                        f"image's colours; expected a method that does (adain, gatys)")
 
 
 def style_color_statistics(codes: Sequence["StyleCode"], weights: Sequence[float] | None
@@ -227,7 +231,7 @@ class Stylizer(ABC):
         return stylize_video(self, input, style, output, **options)
 
     def style_in_content_colors(self, code: StyleCode, preserve_color: str, content: torch.Tensor | None = None,
-                    color_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> StyleCode:
+                                color_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> StyleCode:
         """The style recoloured to the content's colours (colour preservation, the module
         docstring): from the content image (N, 3, H, W), or from its colour mean (1, 3, 1) and
         covariance (1, 3, 3) when the image is too large to hold as floats (tiled)."""
@@ -305,10 +309,7 @@ class Stylizer(ABC):
             A PIL image if `content` was a path or PIL image, else an (N, 3, H, W) tensor in [0, 1].
         """
         check_preserve_color(preserve_color)
-        check_content_colors(content_colors, preserve_color, masks)
-        if content_colors == "style" and not self.recolours_style:
-            raise UserError(f"content-colors style: {self.name} renders its built-in style and reads no style "
-                            f"image's colours; expected a method that does (adain, gatys)")
+        check_content_colors(content_colors, preserve_color, masks, self)
         supersample = check_supersample_with_upscale(supersample, upscale)
         if upscale != 1:
             from adain.inference.superres.stylize import stylize_upscaled

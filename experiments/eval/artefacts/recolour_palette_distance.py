@@ -6,8 +6,11 @@ recoloured output against the plain one, pairings C and D) and, for every pair t
 
     W2² = |μ_p − μ_s|² + tr(Σ_p + Σ_s − 2 (Σ_s^½ Σ_p Σ_s^½)^½)
 
-Writes a markdown table (per pair, per style, per photo) and the Pearson correlation between W2 and
-the share of choices that went to the recoloured output, per pairing and pooled.
+Writes markdown: per trial (each decided choice one observation, so that a pair judged six times
+weighs six times one judged once) the correlation between W2 and the choice of the recoloured output
+within each pairing, and pooled within pairings (each pairing's own baseline taken out), with a
+permutation p-value (outcomes shuffled within each pairing, 20,000 times, seeded); then the tallies
+per style, per photo and per pair.
 
     .venv/bin/python experiments/eval/pairing_c/get_images.py                 # runs/outside_images
     .venv/bin/python experiments/eval/pairing_c/get_images.py --csv experiments/eval/pairing_d/images.csv \
@@ -67,6 +70,33 @@ def judged_trials() -> list[tuple[str, str, str, bool]]:
     return trials
 
 
+def within_correlation(x: np.ndarray, y: np.ndarray, groups: np.ndarray, permutations: int = 20_000,
+                       seed: int = 0) -> tuple[float, float]:
+    """Pearson r of x and y after each group's own means are taken out of both, and the two-sided
+    p-value of |r| under y shuffled within each group."""
+    def centred(values: np.ndarray) -> np.ndarray:
+        out = values.astype(np.float64).copy()
+        for group in np.unique(groups):
+            out[groups == group] -= out[groups == group].mean()
+        return out
+
+    xc, yc = centred(x), centred(y)
+
+    def r_of(outcome: np.ndarray) -> float:
+        return float(xc @ outcome / np.sqrt((xc @ xc) * (outcome @ outcome)))
+
+    observed = r_of(yc)
+    rng = np.random.default_rng(seed)
+    shuffled = yc.copy()
+    extreme = 0
+    for _ in range(permutations):
+        for group in np.unique(groups):
+            index = np.flatnonzero(groups == group)
+            shuffled[index] = yc[rng.permutation(index)]
+        extreme += abs(r_of(shuffled)) >= abs(observed) - 1e-12
+    return observed, (extreme + 1) / (permutations + 1)
+
+
 def main() -> int:
     trials = judged_trials()
     if not trials:
@@ -86,23 +116,24 @@ def main() -> int:
         rows.append((pairing, content, style, distance, sum(chosen), len(chosen)))
     rows.sort(key=lambda row: row[3])
 
-    def correlation(selected):
-        x = np.array([r[3] for r in selected])
-        y = np.array([r[4] / r[5] for r in selected])
-        return float(np.corrcoef(x, y)[0, 1])
-
     print("# Recolouring preference against the photo–style colour distance\n")
-    print(f"{len(trials)} decided trials over {len(rows)} pairs (judges 64–69). Pearson r between the Gaussian W2 "
-          "colour distance and the share of choices for the recoloured output, per pair:\n")
-    print("| pairs | r |\n|---|---:|")
-    for name, selected in (("C", [r for r in rows if r[0] == "C"]), ("D", [r for r in rows if r[0] == "D"]),
-                           ("C + D", rows)):
-        print(f"| {name} ({len(selected)}) | {correlation(selected):+.2f} |")
+    print(f"{len(trials)} decided trials over {len(rows)} pairs (judges 64–69). Correlation, per trial, between "
+          "the Gaussian W2 colour distance of the pair and the choice of the recoloured output (1) or the plain "
+          "one (0), within each pairing and pooled within pairings; p: two-sided, outcomes permuted within "
+          "pairings:\n")
+    distance_of = {(r[0], r[1], r[2]): r[3] for r in rows}
+    x = np.array([distance_of[(p, c, s)] for p, c, s, _ in trials])
+    y = np.array([float(chosen) for *_, chosen in trials])
+    groups = np.array([p for p, *_ in trials])
+    print("| trials | r | p |\n|---|---:|---:|")
+    for name, selected in (("C", groups == "C"), ("D", groups == "D"), ("C + D, within pairings", groups == groups)):
+        r, p_value = within_correlation(x[selected], y[selected], groups[selected])
+        print(f"| {name} ({int(selected.sum())}) | {r:+.2f} | {p_value:.2f} |")
     median = float(np.median([r[3] for r in rows]))
     for label, selected in (("W2 ≤ median", [r for r in rows if r[3] <= median]),
                             ("W2 > median", [r for r in rows if r[3] > median])):
         won, total = sum(r[4] for r in selected), sum(r[5] for r in selected)
-        print(f"\n{label} ({median:.3f}): recoloured chosen {won} of {total} ({won / total:.0%})", end="")
+        print(f"\n{label} ({median:.3f}, pairs): recoloured chosen {won} of {total} ({won / total:.0%})", end="")
     print("\n")
     for title, index in (("style", 2), ("photo", 1)):
         tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
