@@ -203,7 +203,7 @@ def test_content_colors_style_is_one_transform_fitted_to_the_first_frame(stylize
     frames gives what one at a time gives."""
     from PIL import Image
 
-    from adain.methods.base import style_color_statistics
+    from adain.inference.content_colors import style_color_statistics
 
     black = np.zeros_like(synthetic_frames(1)[0])
     frames = [black, black] + [np.clip(f.astype(int) + 12 * i, 0, 255).astype(np.uint8)

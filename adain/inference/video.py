@@ -50,7 +50,7 @@ from PIL import Image
 from adain.core.errors import UserError
 from adain.inference.video_read import VideoReader, open_video, reason, stream_label
 from adain.inference.video_write import CONTAINERS, OutputFormat, VideoWriter
-from adain.methods.base import check_content_colors, style_color_statistics
+from adain.inference.content_colors import check_content_colors, style_color_statistics
 from adain.nn import functional as AF
 
 @dataclass

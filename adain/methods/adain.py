@@ -19,9 +19,9 @@ from adain.core.io import DEFAULT_MAX_PIXELS, open_image, resize_shorter, scaled
 from adain.core.io import masks_to_tensor
 from adain.core.runtime import compile_with_fallback, prepare_for_inference, resolve_device, resolve_dtype
 from adain.inference import tiling
+from adain.inference.content_colors import check_content_colors, style_color_statistics
 from adain.inference.supersample import check_supersample_with_upscale
-from adain.methods.base import (StyleCode, Stylizer, check_content_colors, check_preserve_color, grey_rgb,
-                                style_color_statistics)
+from adain.methods.base import StyleCode, Stylizer, check_preserve_color, grey_rgb
 from adain.nn import functional as AF
 from adain.nn.decoder import load_decoder
 from adain.nn.model import AdaINModel
