@@ -68,8 +68,8 @@ def add_content_colors_option(p: argparse.ArgumentParser) -> None:
 
 
 def check_content_colors_flags(args: argparse.Namespace) -> None:
-    """--content-colors style's conflicts, checked before torch is imported (adain.methods.base
-    checks the same for API callers)."""
+    """--content-colors style's conflicts, checked before torch is imported
+    (adain.inference.content_colors checks the same for API callers)."""
     if args.content_colors == "style" and args.preserve_color != "none":
         raise UserError(f"--content-colors style and --preserve-color {args.preserve_color}: give one or the other "
                         f"(one gives the content the style's colours, the other keeps its own)")

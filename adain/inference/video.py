@@ -48,9 +48,9 @@ import torch
 from PIL import Image
 
 from adain.core.errors import UserError
+from adain.inference.content_colors import check_content_colors, style_color_statistics
 from adain.inference.video_read import VideoReader, open_video, reason, stream_label
 from adain.inference.video_write import CONTAINERS, OutputFormat, VideoWriter
-from adain.inference.content_colors import check_content_colors, style_color_statistics
 from adain.nn import functional as AF
 
 @dataclass
@@ -228,11 +228,15 @@ def stylize_video(
         pending: list[tuple[np.ndarray, int, Fraction]] = []
         start = time.monotonic()
 
+        # the colours every frame takes under content_colors="style" (colour preservation, which
+        # would change `codes`, is refused with it)
+        color_target = style_color_statistics(codes, style_weights) if content_colors == "style" else None
+
         def recolour_frame(rgb: np.ndarray) -> np.ndarray:
             """A frame through the clip's colour transform; frames before the first one it can be
             fitted to (black, a fade) pass unchanged."""
             if state["frame_colors"] is None:
-                state["frame_colors"] = FrameRecolour.fit(rgb, style_color_statistics(codes, style_weights))
+                state["frame_colors"] = FrameRecolour.fit(rgb, color_target)
             return rgb if state["frame_colors"] is None else state["frame_colors"](rgb)
 
         def run(frames: list[tuple[np.ndarray, int, Fraction]]) -> None:
