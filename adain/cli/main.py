@@ -35,7 +35,7 @@ def _add_bench(commands) -> None:
     p.add_argument("--repeat", type=int, default=5, help="timed runs per setting (median reported)")
     p.add_argument("--decoder", metavar="PATH", help="decoder weights (the speed depends on its architecture — encoder, upsampling — not on the values)")
     p.add_argument("--against", metavar="PATH",
-                   help="a second decoder (e.g. the previous default) timed on the fast path in the same run, "
+                   help="a second decoder (e.g. a candidate or a fine-tune) timed on the fast path in the same run, "
                         "interleaved with --decoder; the table adds its time and the ratio")
     p.add_argument("--supersample", type=int, choices=SUPERSAMPLE_FACTORS, default=1, metavar="N",
                    help="also time the whole stylize() call at ×1 and supersampled ×N (2: what \"auto\" does "

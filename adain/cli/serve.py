@@ -55,7 +55,6 @@ def build_app(backend: DemoBackend):
     from adain.cli.examples import example_contents, example_styles
 
     contents, builtin_styles = example_contents(), example_styles()
-    scale_ok = backend.style_scale_available
 
     def user_error(exc: UserError):
         return gr.Error(str(exc), print_exception=False)
@@ -102,8 +101,7 @@ def build_app(backend: DemoBackend):
                                   elem_id="upscale", scale=1)
         with gr.Row():
             alpha = gr.Slider(0, 1, value=1.0, step=0.05, label="α: content ↔ style", elem_id="alpha")
-            scale = gr.Slider(0.25, 4, value=1.0, step=0.25, label="Stroke size (style scale)", elem_id="stroke",
-                              visible=scale_ok)
+            scale = gr.Slider(0.25, 4, value=1.0, step=0.25, label="Stroke size (style scale)", elem_id="stroke")
             iterations = gr.Slider(1, 500, value=100, step=1, label="Gatys iterations (per scale)",
                                    visible=False, elem_id="iterations")
             color = gr.Radio(COLOUR_CHOICES, value="none", label="Colours", elem_id="color")
@@ -147,7 +145,7 @@ def build_app(backend: DemoBackend):
 
         def on_method(name):
             return (gr.update(visible=name == "adain"), gr.update(visible=name == "gatys"),
-                    gr.update(visible=scale_ok and name != "johnson"))
+                    gr.update(visible=name != "johnson"))
 
         method.change(on_method, method, [alpha, iterations, scale], show_progress="hidden")
 

@@ -8,7 +8,6 @@ Every problem with an upload (not an image, truncated, too many pixels) is a one
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import threading
 import time
@@ -85,11 +84,6 @@ class Result:
     note: str
 
 
-def supports_style_scale(stylizer) -> bool:
-    """Whether this install's Stylizer takes `style_scale` (stroke size; older installs do not)."""
-    return "style_scale" in inspect.signature(stylizer.encode_style).parameters
-
-
 def mask_from_layers(layers: Sequence[Image.Image | None], size: tuple[int, int]) -> Image.Image | None:
     """Painted editor layers (RGBA, paint where alpha > 0) → greyscale mask at `size` (W, H),
     white where painted; None when nothing was painted."""
@@ -135,10 +129,6 @@ class DemoBackend:
                 self._stylizers[method] = adain.load_method("gatys", device=s.device, precision=s.precision,
                                                             progress=False)
         return self._stylizers[method]
-
-    @property
-    def style_scale_available(self) -> bool:
-        return supports_style_scale(self.stylizer("adain"))
 
     # --- uploads --------------------------------------------------------------------------
 
@@ -228,12 +218,7 @@ class DemoBackend:
 
     def _encode_style(self, stylizer, path: str, style_scale: float):
         image = self.open_upload(path, "style")
-        if style_scale == 1.0:
-            code = stylizer.encode_style(image, self.settings.style_size)
-        elif supports_style_scale(stylizer):
-            code = stylizer.encode_style(image, self.settings.style_size, style_scale=style_scale)
-        else:
-            raise UserError("stroke size: this install's Stylizer has no style_scale yet; keep it at 1")
+        code = stylizer.encode_style(image, self.settings.style_size, style_scale=style_scale)
         code.name = Path(path).stem
         return code
 

@@ -34,8 +34,8 @@ DECODER_TOP_TAP = "relu4_1"
 UPSAMPLE_MODES = ("nearest", "bilinear")
 # The palette input: the AdaIN target t carries nothing of the style but its relu4_1
 # channel statistics, and those predict the style image's RGB mean only to ~0.05 RMS (a
-# cross-validated linear probe, docs/history.md): about the error of every decoder's outputs,
-# against Magenta's 0.041.  A palette decoder is also given the style's RGB mean and std
+# cross-validated linear probe, docs/history.md), too coarse to pin the output's palette.
+# A palette decoder is also given the style's RGB mean and std
 # (6 numbers, or a map of them under masks) and modulates its last hidden layer with them.
 PALETTE_INPUTS = 6
 PALETTE_HIDDEN = 64

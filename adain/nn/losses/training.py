@@ -90,8 +90,8 @@ def sliced_wasserstein_loss(output: torch.Tensor, style: torch.Tensor, projectio
     an image into H·W numbers; sorted, they are that direction's quantiles, and the loss is the
     mean squared difference of the output's and the style's quantiles (the style's interpolated
     to H·W when the sizes differ) over the mean square of the style's, both over the whole batch:
-    scale-free across layers, and a dark style cannot blow up its own sample's term (the first run,
-    with a per-sample ratio and no gradient clipping, diverged at step ~190: docs/history.md).  A
+    scale-free across layers, and a dark style cannot blow up its own sample's term (a per-sample
+    ratio lets a near-black style's tiny energy turn its term into a divergent spike).  A
     bimodal palette (blue and white under an orange sky) has the same mean/std as a grey blend of
     it; its quantiles do not, which is why the AdaIN and colour mean/std losses let decoders paint
     such styles in the photo's own colours (tools/style_gap.py).  The style side gets no gradient;
